@@ -1,0 +1,12 @@
+from django.conf import settings
+
+
+def portal(request):
+    return {
+        "controller_name": settings.CONTROLLER_NAME,
+        "controller_address": settings.CONTROLLER_ADDRESS,
+        "dpo_email": settings.DPO_EMAIL,
+        "authority_name": settings.SUPERVISORY_AUTHORITY_NAME,
+        "authority_url": settings.SUPERVISORY_AUTHORITY_URL,
+        "authority_address": settings.SUPERVISORY_AUTHORITY_ADDRESS,
+    }

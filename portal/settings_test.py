@@ -1,0 +1,30 @@
+"""Settings for the test suite: the normal settings with test-only safety nets.
+
+Tests run on the same embedded server as the demo (in their own throwaway
+database) but never on the demo's broker: a running demo worker must not
+pick up the tests' tasks.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-suite-only-" + "x" * 40)
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECURE_COOKIES", "0")
+
+from portal import embedded_db  # noqa: E402
+from portal.settings import *  # noqa: E402,F403
+from portal.settings import DATA_DIR, EMBEDDED_DATABASE  # noqa: E402
+
+TEST_BROKER_DATABASE = "portal_test_broker"
+if EMBEDDED_DATABASE is not None:
+    embedded_db.ensure_database(EMBEDDED_DATABASE, TEST_BROKER_DATABASE)
+    if not os.environ.get("CELERY_BROKER_URL"):
+        CELERY_BROKER_URL = EMBEDDED_DATABASE.sqlalchemy_url("portaldb+", TEST_BROKER_DATABASE)
+    if not os.environ.get("CELERY_RESULT_BACKEND"):
+        CELERY_RESULT_BACKEND = EMBEDDED_DATABASE.sqlalchemy_url("db+", TEST_BROKER_DATABASE)
+
+MEDIA_ROOT = DATA_DIR / "test-media"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,93 @@
+"""A real Celery worker in a child process, on the test database and the
+test broker, for tests that need the whole path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from portal.celery import app
+
+
+def database_url() -> str:
+    """The URL of the database the tests use (the throwaway test database)."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    if db["HOST"].startswith("/"):
+        return f"postgresql://{auth}@/{db['NAME']}?host={db['HOST']}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgresql://{auth}@{db['HOST']}{port}/{db['NAME']}"
+
+
+class Worker:
+    def __init__(self, log_path: Path, *, queues: list[str] | None = None, concurrency: int = 2):
+        self.log_path = log_path
+        self.queues = queues or settings.CELERY_QUEUES_CONSUMED
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="portal.settings_test",
+            DATABASE_URL=database_url(),
+            CELERY_BROKER_URL=app.conf.broker_url,
+            CELERY_RESULT_BACKEND=app.conf.result_backend,
+            PORTAL_DATA_DIR=str(settings.DATA_DIR),
+        )
+        return env
+
+    def start(self, *, wait: bool = True) -> Worker:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "portal", "worker",
+                "-Q", ",".join(self.queues), "--concurrency", str(self.concurrency),
+                "--loglevel", "INFO", "--without-heartbeat", "--without-gossip",
+                "--without-mingle", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR,
+            start_new_session=True,
+        )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        from portal.tasks import ping
+
+        result = ping.delay()
+        try:
+            result.get(timeout=timeout)
+        except Exception as exc:
+            raise RuntimeError(f"the Celery worker did not answer:\n{self.log_tail()}") from exc
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no worker log)"
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and its pool)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
