@@ -246,3 +246,15 @@ def clip_box(
     if x1 <= x0 or y1 <= y0:
         return None
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """The image as a C-contiguous ``(H, W, 3)`` uint8 array, or ValueError."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(
+            f"detect() needs an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError("detect() needs a non-empty image")
+    return np.ascontiguousarray(image)

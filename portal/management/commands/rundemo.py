@@ -71,14 +71,12 @@ class Command(BaseCommand):
                                   f"{settings.DATA_DIR}.")
 
     def _stop_all(self, processes: dict[str, subprocess.Popen]) -> None:
-        # Each child runs in its own session (so a terminal's Ctrl-C does not
-        # hit them twice); stop each whole process group, then wait.
+        # Each child runs in its own session, so a terminal's Ctrl-C reaches
+        # only this command: ask each main process to shut down gracefully
+        # (it stops its own workers), then kill whatever is left of its group.
         for process in processes.values():
             if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                process.terminate()
         deadline = time.monotonic() + 20
         for process in processes.values():
             try:

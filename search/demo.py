@@ -1,0 +1,148 @@
+"""Demo data: real test photos of several people, synthetic filler faces to
+give the index a realistic size, customers and a search log.
+
+The photos in ``search/demo_data/faces`` are public test images (see its
+README). The synthetic faces are random vectors on photos marked
+``synthetic`` from the site ``synthetic.invalid``: they match nobody.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from pathlib import Path
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from search.backends import get_backend
+from search.index import ensure_face_index
+from search.ingestion import IngestReport, ingest_image
+from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo
+
+DEMO_FACES_DIR = Path(__file__).resolve().parent / "demo_data" / "faces"
+SYNTHETIC_SITE = "synthetic.invalid"
+DEMO_SITES = ["photos.example", "social.example", "news.example", "blog.example"]
+
+CUSTOMERS = [
+    # name, kind, country, account, trial days (None: paid)
+    ("Metropolitan Police Service", Customer.Kind.LAW_ENFORCEMENT, "GB", 30),
+    ("Polizei Hamburg", Customer.Kind.LAW_ENFORCEMENT, "DE", 30),
+    ("Politie Eenheid Rotterdam", Customer.Kind.LAW_ENFORCEMENT, "NL", None),
+    ("Police judiciaire fédérale", Customer.Kind.LAW_ENFORCEMENT, "BE", 60),
+    ("MegaMart Stores", Customer.Kind.RETAIL, "FR", None),
+    ("Boutique Lumière", Customer.Kind.RETAIL, "FR", 14),
+    ("First Continental Bank", Customer.Kind.BANK, "LU", None),
+    ("Noordbank", Customer.Kind.BANK, "NL", 30),
+    ("Event Security GmbH", Customer.Kind.OTHER, "AT", None),
+]
+
+
+def is_seeded() -> bool:
+    return Photo.objects.filter(site__in=DEMO_SITES).exists()
+
+
+def _source_urls(file_name: str, index: int) -> tuple[str, str, str]:
+    site = DEMO_SITES[index % len(DEMO_SITES)]
+    token = hashlib.sha256(file_name.encode()).hexdigest()[:12]
+    return site, f"https://{site}/media/{token}.jpg", f"https://{site}/posts/{token}"
+
+
+def seed_real_photos(*, model: str | None = None, now=None) -> IngestReport:
+    report = IngestReport()
+    now = now or timezone.now()
+    files = sorted(p for p in DEMO_FACES_DIR.iterdir() if p.suffix.lower() in {".jpg", ".png"})
+    for index, path in enumerate(files):
+        site, source_url, page_url = _source_urls(path.name, index)
+        ingest_image(
+            path.read_bytes(), file_name=path.name, site=site, source_url=source_url,
+            page_url=page_url, scraped_at=now - dt.timedelta(days=30 + 17 * index),
+            model=model, report=report,
+        )
+    return report
+
+
+def seed_synthetic_faces(count: int, *, model: str | None = None, seed: int = 7) -> int:
+    """Random embeddings, scaled like the model's real ones, on synthetic photos."""
+    backend = get_backend(model)
+    rng = np.random.default_rng(seed)
+    real = np.array(
+        [f.embedding for f in Face.objects.filter(model=backend.name, photo__synthetic=False)[:50]],
+        dtype=np.float32,
+    )
+    norm = float(np.linalg.norm(real, axis=1).mean()) if len(real) else 1.0
+    now = timezone.now()
+    created = 0
+    batch = 500
+    while created < count:
+        size = min(batch, count - created)
+        with transaction.atomic():
+            photos = Photo.objects.bulk_create([
+                Photo(
+                    source_url=f"https://{SYNTHETIC_SITE}/img/{created + i}",
+                    site=SYNTHETIC_SITE, scraped_at=now - dt.timedelta(hours=created + i),
+                    image="", file_name=f"synthetic-{created + i}.jpg", width=640, height=480,
+                    sha256=hashlib.sha256(f"synthetic-{created + i}".encode()).hexdigest(),
+                    synthetic=True,
+                )
+                for i in range(size)
+            ])
+            vectors = rng.normal(size=(size, backend.dimension)).astype(np.float32)
+            vectors *= norm / np.linalg.norm(vectors, axis=1, keepdims=True)
+            Face.objects.bulk_create([
+                Face(photo=photo, box_left=200, box_top=120, box_width=160, box_height=160,
+                     landmarks=[[240, 180], [320, 180], [280, 220], [250, 250], [310, 250]],
+                     detector_score=1.0, model=backend.name, embedding=vector)
+                for photo, vector in zip(photos, vectors, strict=True)
+            ])
+        created += size
+    return created
+
+
+def seed_customers_and_searches(*, seed: int = 11, searches: int = 60) -> int:
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    customers = []
+    for name, kind, country, trial_days in CUSTOMERS:
+        trial_start = today - dt.timedelta(days=rng.randint(20, 200)) if trial_days else None
+        customers.append(Customer.objects.create(
+            name=name, kind=kind, country=country,
+            account=Customer.Account.TRIAL if trial_days else Customer.Account.PAID,
+            trial_start=trial_start,
+            trial_end=trial_start + dt.timedelta(days=trial_days) if trial_days else None,
+            contact_email=f"privacy@{name.lower().replace(' ', '-')[:20]}.example",
+        ))
+    real_faces = list(Face.objects.filter(photo__synthetic=False).values_list("id", flat=True))
+    synthetic = list(
+        Face.objects.filter(photo__synthetic=True).values_list("id", flat=True)[:2000]
+    )
+    now = timezone.now()
+    for _ in range(searches):
+        search = CustomerSearch.objects.create(
+            customer=rng.choice(customers),
+            searched_at=now - dt.timedelta(days=rng.randint(1, 300), minutes=rng.randint(0, 1440)),
+        )
+        # About half the searches returned faces of the demo people.
+        pool = real_faces if rng.random() < 0.5 and real_faces else synthetic
+        returned = rng.sample(pool, k=min(len(pool), rng.randint(1, 4)))
+        CustomerSearchResult.objects.bulk_create([
+            CustomerSearchResult(search=search, face_id=face_id,
+                                 distance=round(rng.uniform(0.2, 0.55), 3), rank=rank)
+            for rank, face_id in enumerate(returned, start=1)
+        ])
+    return searches
+
+
+def seed_demo(*, synthetic_faces: int = 3000, model: str | None = None) -> dict | None:
+    """Seed once: returns a summary, or None when the demo data is there."""
+    if is_seeded():
+        return None
+    backend = get_backend(model)
+    ensure_face_index(backend)
+    report = seed_real_photos(model=backend.name)
+    synthetic = seed_synthetic_faces(synthetic_faces, model=backend.name)
+    searches = seed_customers_and_searches()
+    return {"photos": report.photos, "faces": report.faces, "synthetic_faces": synthetic,
+            "customers": len(CUSTOMERS), "searches": searches}
