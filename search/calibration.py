@@ -49,9 +49,9 @@ def read_labels(labels_csv: Path) -> list[dict]:
         ]
 
 
-def label_of(face: DetectedFace, labels: list[dict]) -> dict | None:
-    """The label whose (square) box holds the face's centre."""
-    cx, cy = face.center
+def label_of(center: tuple[float, float], labels: list[dict]) -> dict | None:
+    """The label whose (square) box holds a face's centre."""
+    cx, cy = center
     for label in labels:
         if (label["left"] <= cx <= label["left"] + label["width"]
                 and label["top"] <= cy <= label["top"] + label["width"]):
@@ -68,7 +68,7 @@ def labelled_faces(labels_csv: Path, *, model: str | None = None) -> list[Labell
     found = []
     for file_name, file_labels in sorted(by_file.items()):
         for face in backend.detect(load_image(labels_csv.parent / file_name)):
-            label = label_of(face, file_labels)
+            label = label_of(face.center, file_labels)
             if label is not None:
                 found.append(LabelledFace(file_name, label["identity"], face))
     return found

@@ -54,4 +54,6 @@ def create_index_sql(backend, table: str = "search_face") -> str:
 def ensure_face_index(backend) -> None:
     """Create the model's HNSW index if it does not exist yet (idempotent)."""
     with connection.cursor() as cursor:
-        cursor.execute(create_index_sql(backend))
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [index_name(backend)])
+        if cursor.fetchone() is None:
+            cursor.execute(create_index_sql(backend))

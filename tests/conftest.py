@@ -1,8 +1,18 @@
+import shutil
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 
 from portal import embedded_db
 from tests.workers import Worker
+
+FACES_DIR = Path(settings.BASE_DIR) / "search" / "demo_data" / "faces"
+
+
+def pytest_sessionstart(session):
+    # Files of an earlier run's photos would only confuse this one.
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -32,3 +42,21 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         worker = Worker(tmp_path_factory.mktemp("worker") / "worker.log").start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="session")
+def labelled_index(django_db_setup, django_db_blocker):
+    """Every photo of the labelled test set ingested once with dlib (detection
+    is the slow part). Committed, so tests see it inside their transactions;
+    pytest-django runs the transactional tests, which flush, after these."""
+    from search.ingestion import ingest_path
+    from search.models import Photo
+
+    with django_db_blocker.unblock():
+        report = ingest_path(FACES_DIR, site="labelled.example", model="dlib")
+        assert report.faces == 32, report.as_dict()
+    yield report
+    with django_db_blocker.unblock():
+        for photo in Photo.objects.filter(site="labelled.example"):
+            photo.image.delete(save=False)
+            photo.delete()

@@ -1,0 +1,60 @@
+"""Searching the labelled photos: each face finds exactly its own person."""
+
+import pytest
+
+from search.calibration import label_of, read_labels
+from search.matching import Tier, explain_candidates, find_all_candidates, find_candidates
+from search.models import Face
+from tests.conftest import FACES_DIR
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def identities(labelled_index):
+    """Face id -> identity, for every stored face of the labelled set."""
+    labels = read_labels(FACES_DIR / "labels.csv")
+    faces = Face.objects.filter(photo__site="labelled.example", model="dlib").select_related("photo")
+    result = {}
+    for face in faces:
+        center = (face.box_left + face.box_width / 2, face.box_top + face.box_height / 2)
+        label = label_of(center, [x for x in labels if x["file"] == face.photo.file_name])
+        assert label is not None, f"unlabelled face in {face.photo.file_name}"
+        result[face.pk] = label["identity"]
+    assert len(result) == 32
+    return result
+
+
+def test_each_labelled_face_matches_exactly_its_own_person_and_nobody_else(identities):
+    faces = Face.objects.in_bulk(list(identities))
+    for face_id, identity in identities.items():
+        candidates = find_candidates(faces[face_id].embedding, model="dlib")
+        matched = {c.face_id for c in candidates if c.tier == Tier.MATCH}
+        expected = {fid for fid, who in identities.items() if who == identity}
+        assert matched == expected, (faces[face_id].photo.file_name, identity)
+        # Not even the looser "possible" tier holds a stranger.
+        assert {identities[c.face_id] for c in candidates} == {identity}
+
+
+def test_the_exhaustive_scan_agrees_with_the_index_on_the_labelled_set(identities):
+    faces = Face.objects.in_bulk(list(identities))
+    for face_id in identities:
+        approximate = {c.face_id for c in find_candidates(faces[face_id].embedding)}
+        exact = {c.face_id for c in find_all_candidates(faces[face_id].embedding)}
+        assert approximate == exact
+
+
+def test_restricted_faces_are_left_out_unless_asked_for(identities):
+    obama = [fid for fid, who in identities.items() if who == "obama"]
+    Face.objects.filter(pk=obama[0]).update(restricted=True)
+    query = Face.objects.get(pk=obama[1]).embedding
+    assert obama[0] not in {c.face_id for c in find_candidates(query)}
+    assert obama[0] in {c.face_id for c in find_candidates(query, include_restricted=True)}
+
+
+def test_the_search_uses_the_models_hnsw_index(identities):
+    query = Face.objects.get(pk=next(iter(identities))).embedding
+    plan = explain_candidates(query, model="dlib")
+    assert "Index Scan using search_face_dlib_128_hnsw" in plan, plan
+    exhaustive_plan = explain_candidates(query, model="dlib", include_restricted=True)
+    assert "search_face_dlib_128_hnsw" in exhaustive_plan
