@@ -137,6 +137,12 @@ CELERY_RESULT_BACKEND = env_secret("CELERY_RESULT_BACKEND") or (
 )
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_QUEUES_CONSUMED = ["default", "search", "requests", "email"]
+# Task names say where they go: request jobs are named "subjects.job.*".
+CELERY_TASK_ROUTES = {
+    "subjects.run_selfie_search": {"queue": "search"},
+    "subjects.send_email": {"queue": "email"},
+    "subjects.job.*": {"queue": "requests"},
+}
 # A task is acknowledged only once it finished, and handed back to the broker
 # when the process running it dies, so a killed worker's task runs again.
 CELERY_TASK_ACKS_LATE = True
@@ -249,6 +255,8 @@ INSIGHTFACE_MODEL_DIR = env_path("INSIGHTFACE_MODEL_DIR", DATA_DIR / "models" / 
 FACE_CALIBRATION_DIR = BASE_DIR / "search" / "calibration"
 FACE_UPLOAD_MAX_BYTES = env_int("FACE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 40_000_000, minimum=10_000)
+# A selfie's face must be at least this many pixels wide to be searched reliably.
+SELFIE_MIN_FACE_PIXELS = env_int("SELFIE_MIN_FACE_PIXELS", 80, minimum=20)
 
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {

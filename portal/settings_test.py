@@ -25,6 +25,9 @@ if EMBEDDED_DATABASE is not None:
 
 MEDIA_ROOT = DATA_DIR / "test-media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The test process itself keeps mail in memory (Django's test runner would
+# anyway); worker processes get a real SMTP server from tests/conftest.py.
+if os.environ.get("EMAIL_BACKEND") is None:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

@@ -24,7 +24,23 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+def smtp_server():
+    """A real SMTP server on localhost; ``.inbox`` holds what it received."""
+    from tests.mail import start_smtp_server
+
+    controller, inbox = start_smtp_server()
+    controller.inbox = inbox
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp_server):
+    return smtp_server.inbox
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, smtp_server):
     """A real Celery worker process on the test database and the test broker.
 
     Tests using it must use the ``transactional_db`` fixture, since the worker
@@ -39,7 +55,14 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
                     conn.default_channel.queue_purge(queue)
                 except Exception:  # noqa: BLE001 - a queue not declared yet is empty
                     pass
-        worker = Worker(tmp_path_factory.mktemp("worker") / "worker.log").start()
+        worker = Worker(
+            tmp_path_factory.mktemp("worker") / "worker.log",
+            extra_env={
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_HOST": smtp_server.hostname,
+                "EMAIL_PORT": str(smtp_server.port),
+            },
+        ).start()
     yield worker
     worker.stop()
 

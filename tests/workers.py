@@ -27,8 +27,10 @@ def database_url() -> str:
 
 
 class Worker:
-    def __init__(self, log_path: Path, *, queues: list[str] | None = None, concurrency: int = 2):
+    def __init__(self, log_path: Path, *, queues: list[str] | None = None, concurrency: int = 2,
+                 extra_env: dict | None = None):
         self.log_path = log_path
+        self.extra_env = extra_env or {}
         self.queues = queues or settings.CELERY_QUEUES_CONSUMED
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
@@ -42,6 +44,7 @@ class Worker:
             CELERY_RESULT_BACKEND=app.conf.result_backend,
             PORTAL_DATA_DIR=str(settings.DATA_DIR),
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, *, wait: bool = True) -> Worker:

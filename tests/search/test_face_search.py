@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 def identities(labelled_index):
     """Face id -> identity, for every stored face of the labelled set."""
     labels = read_labels(FACES_DIR / "labels.csv")
-    faces = Face.objects.filter(photo__site="labelled.example", model="dlib").select_related("photo")
+    faces = Face.objects.filter(photo__site="labelled.example", model="dlib")
+    faces = faces.select_related("photo")
     result = {}
     for face in faces:
         center = (face.box_left + face.box_width / 2, face.box_top + face.box_height / 2)

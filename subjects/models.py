@@ -1,0 +1,221 @@
+"""Data subjects' rights requests, their matches, audit trail and outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
+
+from subjects import deadlines
+from subjects.states import BEFORE_FILING, FINAL, NEEDS_DPO, OPEN, WITHDRAWABLE, State
+
+# Crockford's base32 without look-alikes: easy to read out on the phone.
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_reference() -> str:
+    """``FR-XXXX-XXXX-XXXX``: 60 random bits, so references cannot be guessed."""
+    chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12))
+    return f"FR-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class RightsRequest(models.Model):
+    class Kind(models.TextChoices):
+        ACCESS = "access", _("Access (Art. 15)")
+        ERASURE = "erasure", _("Erasure (Art. 17)")
+        OBJECTION = "objection", _("Objection (Art. 21)")
+
+    reference = models.CharField(max_length=20, unique=True, default=new_reference, editable=False)
+    email = models.EmailField(max_length=254, blank=True)
+    # Hash of the lower-cased address: lets abuse limits and the "one open
+    # request per type" rule work after the address itself was purged.
+    email_hash = models.CharField(max_length=64, db_index=True, blank=True)
+    language = models.CharField(max_length=8, default="en")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.UNVERIFIED,
+                             db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    biometric_consent_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # Secrets behind the e-mailed links; changing one kills its links.
+    verification_nonce = models.CharField(max_length=40, blank=True, default=new_secret)
+    access_salt = models.CharField(max_length=40, default=new_secret)
+
+    # The selfie: only its template, never the image (deleted once embedded).
+    selfie_model = models.CharField(max_length=40, blank=True)
+    selfie_embedding = VectorField(null=True, blank=True)
+    selfie_live = models.BooleanField(default=False)
+    searches_run = models.PositiveIntegerField(default=0)
+
+    # Filing: which rights, and when the request was received (Art. 12(3)).
+    access = models.BooleanField(default=False)
+    erasure = models.BooleanField(default=False)
+    objection = models.BooleanField(default=False)
+    keep_template = models.BooleanField(
+        default=False, help_text=_("Keep the face template only to block re-collection")
+    )
+    received_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    extension_months = models.PositiveSmallIntegerField(default=0)
+    extension_reason = models.TextField(blank=True)
+    paused_days = models.PositiveIntegerField(default=0)
+    paused_since = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "received_at"], name="request_state_received")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    # -- derived -------------------------------------------------------------
+
+    @property
+    def kinds(self) -> list[str]:
+        return [k for k in self.Kind.values if getattr(self, k)]
+
+    def get_kinds_display(self) -> list[str]:
+        return [str(label) for value, label in self.Kind.choices if getattr(self, value)]
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN
+
+    @property
+    def is_filed(self) -> bool:
+        return self.received_at is not None
+
+    @property
+    def needs_dpo(self) -> bool:
+        return self.state in NEEDS_DPO
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.state in WITHDRAWABLE
+
+    @property
+    def before_filing(self) -> bool:
+        return self.state in BEFORE_FILING
+
+    @property
+    def due_date(self) -> dt.date | None:
+        if self.received_at is None:
+            return None
+        paused = self.paused_days
+        if self.paused_since is not None:
+            paused += (timezone.now() - self.paused_since).days
+        return deadlines.due_date(
+            timezone.localdate(self.received_at),
+            extension_months=self.extension_months,
+            paused_days=paused,
+        )
+
+    @property
+    def first_due_date(self) -> dt.date | None:
+        if self.received_at is None:
+            return None
+        return deadlines.due_date(timezone.localdate(self.received_at))
+
+    @property
+    def is_overdue(self) -> bool:
+        due = self.due_date
+        return bool(due and self.is_open and timezone.localdate() > due)
+
+    @staticmethod
+    def hash_email(email: str) -> str:
+        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+class Match(models.Model):
+    """A face of the index that the selfie search returned for a request."""
+
+    class Tier(models.TextChoices):
+        MATCH = "match", _("Match")
+        POSSIBLE = "possible", _("Possible match")
+
+    class Decision(models.TextChoices):
+        UNANSWERED = "", _("Not answered")
+        MINE = "mine", _("This is me")
+        NOT_MINE = "not_mine", _("Not me")
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="matches")
+    face = models.ForeignKey("search.Face", on_delete=models.SET_NULL, null=True,
+                             related_name="request_matches")
+    photo_id_at_search = models.BigIntegerField()
+    distance = models.FloatField()
+    tier = models.CharField(max_length=10, choices=Tier.choices)
+    decision = models.CharField(max_length=10, choices=Decision.choices, blank=True, default="")
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["photo_id_at_search", "distance"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "face"], name="match_once_per_face"),
+        ]
+
+    def __str__(self) -> str:
+        return f"match {self.pk} of {self.request_id}"
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of everything that happened to a request."""
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.PROTECT, related_name="events",
+                                null=True)
+    reference = models.CharField(max_length=20, db_index=True)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class OutboundEmail(models.Model):
+    """One message of one event: created in the event's transaction, sent once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.SET_NULL, null=True,
+                                related_name="emails")
+    reference = models.CharField(max_length=20, db_index=True)
+    kind = models.CharField(max_length=40)
+    # Makes "this event's message" unique: a retried event cannot send twice.
+    event_key = models.CharField(max_length=120, unique=True)
+    recipient = models.EmailField(max_length=254)
+    language = models.CharField(max_length=8)
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING,
+                              db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.reference}"

@@ -1,0 +1,199 @@
+"""The citizen's pages. Every page after step 1 is opened by the request's
+own access token; any other token gets a plain 404."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from subjects import filing, intake, tokens
+from subjects import selfie as selfie_jobs
+from subjects.forms import SelfieForm, StartForm
+from subjects.models import Match
+from subjects.states import State, TransitionNotAllowed
+
+LANGUAGE_COOKIE = "django_language"
+
+
+def with_request(view):
+    """Resolve the access token in the URL into the request, or 404."""
+
+    @wraps(view)
+    @never_cache
+    def wrapper(http_request, token, *args, **kwargs):
+        rights_request = tokens.request_for_access(token)
+        if rights_request is None:
+            raise Http404
+        return view(http_request, rights_request, token, *args, **kwargs)
+
+    return wrapper
+
+
+@require_http_methods(["GET", "POST"])
+def start(request):
+    form = StartForm(request.POST or None, initial={"language": translation.get_language()})
+    if request.method == "POST" and form.is_valid():
+        intake.start_request(email=form.cleaned_data["email"],
+                             language=form.cleaned_data["language"])
+        response = redirect("subjects:start_sent")
+        response.set_cookie(LANGUAGE_COOKIE, form.cleaned_data["language"], samesite="Lax")
+        return response
+    return render(request, "subjects/start.html", {"form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+@require_GET
+def start_sent(request):
+    return render(request, "subjects/start_sent.html")
+
+
+@never_cache
+@require_GET
+def verify(request, token):
+    try:
+        rights_request = intake.verify_email(token)
+    except tokens.LinkProblem as problem:
+        status = {"invalid": 404, "expired": 410, "used": 410}[problem.code]
+        return render(request, "subjects/link_problem.html", {"problem": problem.code},
+                      status=status)
+    translation.activate(rights_request.language)
+    response = redirect("subjects:selfie", tokens.access_token(rights_request))
+    response.set_cookie(LANGUAGE_COOKIE, rights_request.language, samesite="Lax")
+    return response
+
+
+@with_request
+@require_GET
+def request_home(request, rights_request, token):
+    if rights_request.state == State.VERIFIED:
+        return redirect("subjects:selfie", token)
+    if rights_request.state in (State.SEARCHING, State.MATCHES_READY):
+        return redirect("subjects:matches", token)
+    return redirect("subjects:status", token)
+
+
+@with_request
+@require_http_methods(["GET", "POST"])
+def selfie(request, rights_request, token):
+    if rights_request.state != State.VERIFIED:
+        return redirect("subjects:home", token)
+    form = SelfieForm(request.POST or None, request.FILES or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            selfie_jobs.submit_selfie(rights_request, form.cleaned_data["photo"])
+        except selfie_jobs.SelfieRejected as rejected:
+            error = rejected.message
+        else:
+            return redirect("subjects:matches", token)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "subjects/selfie.html",
+                  {"form": form, "error": error, "token": token, "rights_request": rights_request},
+                  status=status)
+
+
+@with_request
+@require_GET
+def matches(request, rights_request, token):
+    if rights_request.state == State.SEARCHING:
+        return render(request, "subjects/searching.html",
+                      {"token": token, "rights_request": rights_request})
+    if rights_request.state != State.MATCHES_READY:
+        return redirect("subjects:home", token)
+    return render(request, "subjects/matches.html", matches_context(rights_request, token))
+
+
+def matches_context(rights_request, token, **extra):
+    groups = filing.matches_by_photo(rights_request)
+    return {
+        "token": token,
+        "rights_request": rights_request,
+        "groups": groups,
+        "match_count": sum(len(group) for group in groups),
+        "Decision": Match.Decision,
+        **extra,
+    }
+
+
+@with_request
+@require_GET
+def progress(request, rights_request, token):
+    return JsonResponse({"state": rights_request.state,
+                         "next": reverse("subjects:home", args=[token])})
+
+
+@with_request
+@require_GET
+def face_crop(request, rights_request, token, match_id):
+    data = filing.crop_of_match(rights_request, match_id)
+    if data is None:
+        raise Http404
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@with_request
+@require_POST
+def file(request, rights_request, token):
+    decisions = {}
+    for key, value in request.POST.items():
+        if key.startswith("decision_") and value:
+            try:
+                decisions[int(key.removeprefix("decision_"))] = value
+            except ValueError:
+                continue
+    try:
+        filing.file_request(
+            rights_request,
+            kinds=request.POST.getlist("kinds"),
+            keep_template=request.POST.get("keep_template", "auto"),
+            decisions=decisions,
+        )
+    except filing.FilingRefused as refused:
+        if rights_request.state != State.MATCHES_READY:
+            return render(request, "subjects/status.html",
+                          status_context(rights_request, token, error=refused.message),
+                          status=refused.status)
+        context = matches_context(rights_request, token, error=refused.message,
+                                  posted=request.POST)
+        return render(request, "subjects/matches.html", context, status=refused.status)
+    return redirect("subjects:status", token)
+
+
+def status_context(rights_request, token, **extra):
+    return {
+        "token": token,
+        "rights_request": rights_request,
+        "events": rights_request.events.order_by("pk"),
+        "confirmed": rights_request.matches.filter(decision=Match.Decision.MINE).count(),
+        **extra,
+    }
+
+
+@with_request
+@require_GET
+def status(request, rights_request, token):
+    if rights_request.before_filing and rights_request.state != State.UNVERIFIED:
+        return redirect("subjects:home", token)
+    return render(request, "subjects/status.html", status_context(rights_request, token))
+
+
+@with_request
+@require_POST
+def withdraw(request, rights_request, token):
+    try:
+        filing.withdraw_request(rights_request)
+    except TransitionNotAllowed:
+        return render(request, "subjects/status.html",
+                      status_context(rights_request, token,
+                                     error=_("This request can no longer be withdrawn.")),
+                      status=409)
+    return redirect("subjects:status", token)

@@ -1,0 +1,85 @@
+"""The whole citizen journey through the real database, worker and SMTP."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from PIL import Image
+
+from search.models import Face, Photo
+from subjects.models import Match, RightsRequest
+from tests.mail import html_part, text_part
+from tests.subjects.helpers import ingest, links_in, path_of, upload, wait_for_state
+
+pytestmark = [pytest.mark.worker]
+
+ALICE = "alice.example@example.org"
+
+
+def test_a_selfie_finds_its_person_only_and_filing_restricts_and_sends_a_receipt(
+    transactional_db, celery_worker, inbox, client
+):
+    ingest("obama_1.jpg", "obama_4.jpg", "group_obama_biden.jpg", "biden_1.jpg",
+           "kit_harington_1.jpg")
+    obama_faces = set(
+        Face.objects.filter(photo__file_name__in=["obama_1.jpg", "obama_4.jpg"])
+        .values_list("pk", flat=True)
+    )
+    group = Photo.objects.get(file_name="group_obama_biden.jpg")
+    obama_in_group = min(group.faces.all(), key=lambda f: abs(f.box_left - 1133)).pk
+    expected = obama_faces | {obama_in_group}
+
+    # Step 1: address and consent; the link arrives by e-mail.
+    response = client.post("/start/", {"email": ALICE, "language": "en", "consent": "on"})
+    assert response.status_code == 302
+    [mail] = inbox.wait_for(ALICE, subject_contains="Confirm your e-mail address")
+    [verify_link] = [u for u in links_in(text_part(mail)) if "/verify/" in u]
+    assert verify_link in html_part(mail)
+
+    # Step 2: the link opens the selfie page; a selfie of the same person.
+    response = client.get(path_of(verify_link))
+    assert response.status_code == 302
+    selfie_page = response["Location"]
+    response = client.post(selfie_page, {"photo": upload("obama_2.jpg")})
+    assert response.status_code == 302
+    request = RightsRequest.objects.get(email=ALICE)
+
+    # Step 3: the worker embeds, deletes the selfie, searches.
+    wait_for_state(request, "matches_ready")
+    selfies = Path(settings.MEDIA_ROOT) / "selfies"
+    assert not selfies.exists() or not any(selfies.iterdir()), "the selfie file is still stored"
+    assert request.selfie_embedding is not None
+    found = set(request.matches.values_list("face_id", flat=True))
+    assert found == expected, "the matches must be this person's faces and nobody else's"
+
+    matches_page = selfie_page.replace("/selfie/", "/matches/")
+    page = client.get(matches_page).content.decode()
+    assert "This is me" in page and "Not me" in page
+    assert "crawl.example" not in page, "no source URL before an access request"
+    crop_urls = [m.pk for m in request.matches.all()]
+    for match_id in crop_urls:
+        crop = client.get(matches_page.replace("/matches/", f"/faces/{match_id}.jpg"))
+        assert crop.status_code == 200 and crop["Content-Type"] == "image/jpeg"
+        with Image.open(__import__("io").BytesIO(crop.content)) as image:
+            assert image.size == (160, 160)
+
+    # Step 4: confirm and file access and erasure.
+    decisions = {f"decision_{m.pk}": "mine" for m in request.matches.all()}
+    response = client.post(matches_page.replace("/matches/", "/file/"),
+                           {**decisions, "kinds": ["access", "erasure"], "keep_template": "auto"})
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.state == "awaiting_review"
+    assert request.access and request.erasure and not request.objection
+    assert request.received_at is not None
+    assert set(Face.objects.filter(restricted=True).values_list("pk", flat=True)) == expected
+    assert request.matches.filter(decision=Match.Decision.MINE).count() == 3
+
+    [receipt] = inbox.wait_for(ALICE, subject_contains="We have received your request")
+    body = text_part(receipt)
+    assert request.reference in body
+    assert request.due_date.strftime("%Y") in body
+    status_link = [u for u in links_in(body) if "/status/" in u][0]
+    status_page = client.get(path_of(status_link)).content.decode()
+    assert request.reference in status_page
+    assert "Withdraw my request" in status_page
