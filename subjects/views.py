@@ -38,7 +38,8 @@ def with_request(view):
 
 @require_http_methods(["GET", "POST"])
 def start(request):
-    form = StartForm(request.POST or None, initial={"language": translation.get_language()})
+    form = StartForm(request.POST if request.method == "POST" else None,
+                     initial={"language": translation.get_language()})
     if request.method == "POST" and form.is_valid():
         intake.start_request(email=form.cleaned_data["email"],
                              language=form.cleaned_data["language"])
@@ -84,7 +85,7 @@ def request_home(request, rights_request, token):
 def selfie(request, rights_request, token):
     if rights_request.state != State.VERIFIED:
         return redirect("subjects:home", token)
-    form = SelfieForm(request.POST or None, request.FILES or None)
+    form = SelfieForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     error = None
     if request.method == "POST" and form.is_valid():
         try:
