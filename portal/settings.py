@@ -158,8 +158,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "resume-stalled-jobs": {"task": "subjects.resume_stalled_jobs", "schedule": 60.0},
+    "resend-stalled-emails": {"task": "subjects.resend_stalled_emails", "schedule": 120.0},
+    "expire-unverified-requests": {"task": "subjects.expire_unverified", "schedule": 3600.0},
+    "purge-expired-access-packages": {"task": "subjects.purge_expired_packages",
+                                      "schedule": 3600.0},
+}
 CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
+
+# --- carrying out requests ---------------------------------------------------
+# A job's claim lasts this long without news from its worker; then another
+# worker may take it over.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=1)
+# Tests only: the name of a job step where workers stop and wait to be killed.
+JOB_PAUSE_AT = env_str("JOB_PAUSE_AT", "")
+# Approve access and erasure requests without a DPO's review (off by default).
+AUTO_APPROVE_REQUESTS = env_bool("AUTO_APPROVE_REQUESTS", False)
+ACCESS_PACKAGE_DAYS = env_int("ACCESS_PACKAGE_DAYS", 7, minimum=1)
 
 # --- passwords, sessions, security ------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -147,3 +147,17 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"suppression {self.pk} ({self.model}, {self.reason})"
+
+
+class FileToDelete(models.Model):
+    """A stored file whose row is gone and whose bytes must go too.
+
+    Written in the same transaction that deletes or redacts a photo, and
+    removed once the file is gone, so a crash between the database and the
+    disk never leaves a person's face behind."""
+
+    name = models.CharField(max_length=300, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -219,3 +219,63 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.reference}"
+
+
+class RequestJob(models.Model):
+    """One job that carries out a request (an access package, an erasure),
+    with the steps it has done, so that it resumes after a crash."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", _("Access package")
+        ERASURE = "erasure", _("Erasure")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Access runs before erasure: the package must show what is then erased.
+    order = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    steps_done = models.JSONField(default=list)
+    plan = models.JSONField(default=dict)
+    result = models.JSONField(default=dict)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "kind"], name="one_job_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job of {self.request_id}"
+
+
+class AccessPackage(models.Model):
+    """The ZIP an access request produces, downloadable for 7 days."""
+
+    request = models.OneToOneField(RightsRequest, on_delete=models.CASCADE,
+                                   related_name="package")
+    file = models.FileField(upload_to="packages/", max_length=300, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    downloads = models.PositiveIntegerField(default=0)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"access package of {self.request_id}"
+
+    @property
+    def is_available(self) -> bool:
+        return self.purged_at is None and timezone.now() < self.expires_at

@@ -10,6 +10,7 @@ stored in the outbox.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -75,6 +76,13 @@ def links_for(outbound: OutboundEmail) -> dict:
     if request is None:
         return {}
     links = {"dpo_url": absolute(f"/dpo/requests/{request.reference}/")}
+    if outbound.kind == "access_ready" and hasattr(request, "package"):
+        from subjects.access import download_token
+
+        links["package_url"] = absolute(
+            reverse("subjects:package", args=[download_token(request.package)])
+        )
+        links["package_expires_at"] = request.package.expires_at
     if outbound.kind == "verify_email":
         links["verify_url"] = absolute(
             reverse("subjects:verify", args=[tokens.verification_token(request)])
@@ -144,3 +152,21 @@ def deliver_email(outbound_id: int) -> bool:
     )
     logger.info("e-mail %s for %s sent", outbound.kind, outbound.reference)
     return True
+
+
+def resend_stalled_emails(*, older_than: timedelta = timedelta(minutes=2),
+                          batch_size: int = 500) -> int:
+    """Queue again the messages whose task was lost (a worker killed with it
+    reserved, a broker restarted). Only ``pending`` ones: a message caught
+    mid-send (``sending``) may have reached the server, and sending it again
+    could deliver it twice, so the DPO's timeline shows it instead."""
+    from subjects.tasks import send_email
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING, created_at__lt=cutoff)
+        .order_by("pk").values_list("pk", flat=True)[:batch_size]
+    )
+    for outbound_id in ids:
+        send_email.delay(outbound_id)
+    return len(ids)

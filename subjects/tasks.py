@@ -1,6 +1,7 @@
 """Celery tasks: thin wrappers that load ids and call the function that
 does the job."""
 
+import os
 from smtplib import SMTPException
 
 from celery import shared_task
@@ -24,3 +25,43 @@ def send_email(self, outbound_id: int) -> bool:
 @shared_task(name="subjects.expire_unverified")
 def expire_unverified() -> int:
     return intake.expire_unverified()
+
+
+@shared_task(name="subjects.job.carry_out", bind=True, max_retries=5)
+def carry_out_request(self, request_id: int) -> str:
+    from subjects import jobs
+
+    owner = f"{self.request.id}:{os.getpid()}"
+    try:
+        return jobs.run_request_jobs(request_id, owner=owner)
+    except jobs.LeaseHeld as held:
+        # Another worker runs it, or a dead one held it: look again later.
+        raise self.retry(countdown=held.seconds, max_retries=None) from None
+    except jobs.JobFailed as failure:
+        jobs.fail_request(request_id, failure)
+        return "failed"
+    except jobs.TRANSIENT as error:
+        jobs.release_lease(request_id)
+        if self.request.retries >= self.max_retries:
+            jobs.fail_request(request_id, error)
+            return "failed"
+        raise self.retry(exc=error, countdown=min(300, 5 * 2 ** self.request.retries)) from None
+
+
+@shared_task(name="subjects.resume_stalled_jobs")
+def resume_stalled_jobs() -> int:
+    from subjects import jobs
+
+    return jobs.resume_stalled_jobs()
+
+
+@shared_task(name="subjects.purge_expired_packages")
+def purge_expired_packages() -> int:
+    from subjects import access
+
+    return access.purge_expired_packages()
+
+
+@shared_task(name="subjects.resend_stalled_emails")
+def resend_stalled_emails() -> int:
+    return notifications.resend_stalled_emails()

@@ -16,4 +16,5 @@ urlpatterns = [
     path("r/<str:token>/file/", views.file, name="file"),
     path("r/<str:token>/status/", views.status, name="status"),
     path("r/<str:token>/withdraw/", views.withdraw, name="withdraw"),
+    path("package/<str:token>/", views.download_package, name="package"),
 ]

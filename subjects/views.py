@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -198,3 +198,18 @@ def withdraw(request, rights_request, token):
                                      error=_("This request can no longer be withdrawn.")),
                       status=409)
     return redirect("subjects:status", token)
+
+
+@never_cache
+@require_GET
+def download_package(request, token):
+    """The access package, by its signed link (valid 7 days); audited."""
+    package = access.package_for_download(token)
+    if package is None:
+        return render(request, "subjects/link_problem.html", {"problem": "package"}, status=404)
+    access.record_download(package)
+    response = FileResponse(package.file.open("rb"), as_attachment=True,
+                            filename=f"{package.request.reference}.zip",
+                            content_type="application/zip")
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,55 @@
+"""The audit trail is hash-chained: verify_audit names the first broken event."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from subjects import intake, tokens
+from subjects.models import AuditEvent
+from subjects.states import TransitionNotAllowed
+from subjects.transitions import transition
+
+pytestmark = pytest.mark.django_db
+
+
+def some_history():
+    for n in range(3):
+        request = intake.start_request(email=f"audit{n}.example@example.org", language="en")
+        intake.verify_email(tokens.verification_token(request))
+
+
+def test_an_intact_chain_is_reported_intact():
+    some_history()
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert f"The audit trail is intact ({AuditEvent.objects.count()} events)" in out.getvalue()
+
+
+def test_a_tampered_row_is_caught_and_named():
+    some_history()
+    victim = AuditEvent.objects.order_by("pk")[2]
+    AuditEvent.objects.filter(pk=victim.pk).update(reason="nothing to see here")
+    with pytest.raises(CommandError) as caught:
+        call_command("verify_audit")
+    assert f"broken at event {victim.pk}" in str(caught.value)
+    assert "was changed after it was written" in str(caught.value)
+
+
+def test_a_deleted_row_is_caught_at_the_next_event():
+    some_history()
+    events = list(AuditEvent.objects.order_by("pk"))
+    AuditEvent.objects.filter(pk=events[1].pk).delete()
+    with pytest.raises(CommandError, match=f"broken at event {events[2].pk}"):
+        call_command("verify_audit")
+
+
+def test_every_transition_writes_who_from_to_and_why_and_refuses_the_impossible():
+    request = intake.start_request(email="sm.example@example.org", language="en")
+    with pytest.raises(TransitionNotAllowed):
+        transition(request, "completed", actor="dpo", action="completed")
+    request = intake.verify_email(tokens.verification_token(request))
+    event = request.events.order_by("pk").last()
+    assert (event.actor, event.from_state, event.to_state, event.action) == (
+        "requester", "unverified", "verified", "email_verified")
+    assert "sm.example" not in str(AuditEvent.objects.values_list())

@@ -1,0 +1,91 @@
+"""Art. 12(3): one calendar month from receipt, one extension of up to two
+months, decided before the first due date; pauses push the date out."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from subjects import intake, review, tokens
+from subjects.deadlines import add_months, due_date
+from subjects.models import RightsRequest
+
+
+@pytest.mark.parametrize(("received", "due"), [
+    (dt.date(2026, 1, 31), dt.date(2026, 2, 28)),   # month end: 31 Jan gives 28 Feb
+    (dt.date(2028, 1, 31), dt.date(2028, 2, 29)),   # leap year: 29 Feb
+    (dt.date(2026, 1, 15), dt.date(2026, 2, 15)),
+    (dt.date(2026, 3, 31), dt.date(2026, 4, 30)),
+    (dt.date(2026, 12, 31), dt.date(2027, 1, 31)),  # over the year end
+    (dt.date(2026, 2, 28), dt.date(2026, 3, 28)),
+])
+def test_due_one_calendar_month_after_receipt(received, due):
+    assert due_date(received) == due
+
+
+def test_an_extension_adds_calendar_months_from_receipt():
+    assert due_date(dt.date(2026, 1, 31), extension_months=2) == dt.date(2026, 4, 30)
+    assert due_date(dt.date(2027, 12, 31), extension_months=1) == dt.date(2028, 2, 29)
+    with pytest.raises(ValueError):
+        due_date(dt.date(2026, 1, 1), extension_months=3)
+
+
+def test_paused_days_push_the_due_date():
+    assert due_date(dt.date(2026, 1, 31), paused_days=3) == dt.date(2026, 3, 3)
+
+
+def test_add_months_keeps_the_day_when_it_exists():
+    assert add_months(dt.date(2026, 5, 17), 13) == dt.date(2027, 6, 17)
+
+
+def filed(email: str, received: dt.datetime) -> RightsRequest:
+    request = intake.start_request(email=email, language="en")
+    request = intake.verify_email(tokens.verification_token(request))
+    RightsRequest.objects.filter(pk=request.pk).update(state="awaiting_review", access=True,
+                                                      received_at=received)
+    request.refresh_from_db()
+    return request
+
+
+@pytest.mark.django_db
+def test_the_dpo_extends_once_with_a_reason_before_the_first_due_date():
+    received = timezone.make_aware(dt.datetime(2026, 1, 31, 10, 0))
+    request = filed("ext.example@example.org", received)
+    assert request.due_date == dt.date(2026, 2, 28)
+    with pytest.raises(review.DecisionRefused, match="needs a reason"):
+        review.extend_deadline(request, actor="dpo", months=2, reason=" ",
+                               today=dt.date(2026, 2, 10))
+    with pytest.raises(review.DecisionRefused, match="before the first due date"):
+        review.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
+                               today=dt.date(2026, 3, 1))
+    request = review.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
+                                     today=dt.date(2026, 2, 10))
+    assert request.due_date == dt.date(2026, 4, 30)
+    assert request.events.filter(action="extended", reason="Many photos").exists()
+    with pytest.raises(review.DecisionRefused, match="already been extended once"):
+        review.extend_deadline(request, actor="dpo", months=1, reason="Again",
+                               today=dt.date(2026, 2, 11))
+
+
+@pytest.mark.django_db
+def test_overdue_is_derived_from_the_due_date():
+    old = timezone.now() - dt.timedelta(days=40)
+    request = filed("late.example@example.org", old)
+    assert request.is_overdue
+    fresh = filed("fresh.example@example.org", timezone.now())
+    assert not fresh.is_overdue
+
+
+@pytest.mark.django_db
+def test_asking_for_information_pauses_the_clock_and_the_pause_is_counted():
+    request = filed("pause.example@example.org", timezone.now() - dt.timedelta(days=5))
+    due = request.due_date
+    request = review.ask_for_information(request, actor="dpo", question="Which photo?")
+    assert request.state == "info_requested" and request.paused_since is not None
+    RightsRequest.objects.filter(pk=request.pk).update(
+        paused_since=timezone.now() - dt.timedelta(days=4))
+    request.refresh_from_db()
+    assert request.due_date == due + dt.timedelta(days=4)
+    request = review.information_received(request, actor="dpo")
+    assert request.state == "awaiting_review" and request.paused_days == 4
+    assert request.due_date == due + dt.timedelta(days=4)
