@@ -35,6 +35,7 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
 #: Smallest width and height accepted; a face needs more pixels than this.
 MIN_SIDE = 32
+EXIF_ORIENTATION = 0x0112
 
 #: Pillow format names we decode. MPO is how Pillow names the multi-picture
 #: JPEGs many cameras write (a photo plus a preview or a stereo pair); it is
@@ -73,9 +74,15 @@ _MESSAGES = {
 }
 
 
+class _Params(dict):
+    """Interpolation values; a placeholder without one renders as "?"."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
 def _interpolate(template: Any, params: dict[str, Any]) -> str:
-    text = str(template)
-    return text % params if params else text
+    return str(template) % _Params(params)
 
 
 # A lazily translated message whose parameters are filled in when it is
@@ -106,6 +113,15 @@ class ImageError(ValueError):
 
     def __repr__(self) -> str:
         return f"ImageError({self.code!r}, {self.params!r})"
+
+    def __reduce__(self):
+        # Picklable with its parameters (Celery sends exceptions between
+        # processes); the message is rebuilt, lazily translated, on arrival.
+        return (_rebuild_image_error, (self.code, self.params))
+
+
+def _rebuild_image_error(code: str, params: dict[str, Any]) -> ImageError:
+    return ImageError(code, **params)
 
 
 _heif_lock = threading.Lock()
@@ -251,6 +267,8 @@ def load_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # "Corrupt EXIF data" and the like: common in uploads, not news.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             try:
                 image = Image.open(io.BytesIO(raw))
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -296,8 +314,10 @@ def load_image(
                     # OSError "image file is truncated", decoder errors,
                     # SyntaxError "broken PNG file", zlib errors ...
                     raise ImageError("truncated") from exc
+                oriented = image
                 try:
-                    oriented = ImageOps.exif_transpose(image)
+                    if image.getexif().get(EXIF_ORIENTATION, 1) in range(2, 9):
+                        oriented = ImageOps.exif_transpose(image)
                 except Exception:
                     # A damaged EXIF block should not cost the person their
                     # photo: use it as stored.

@@ -60,7 +60,7 @@ def package_content(request: RightsRequest, plan: dict) -> tuple[dict, dict[str,
     for face in rows.values():
         by_photo.setdefault(face.photo_id, []).append(face)
     photos, files = [], {}
-    for number, (photo_id, own) in enumerate(sorted(by_photo.items()), start=1):
+    for number, (_photo_id, own) in enumerate(sorted(by_photo.items()), start=1):
         photo: Photo = own[0].photo
         others = list(photo.faces.exclude(pk__in=[f.pk for f in own]))
         entry = {

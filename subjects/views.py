@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from subjects import filing, intake, tokens
+from subjects import access, filing, intake, tokens
 from subjects import selfie as selfie_jobs
 from subjects.forms import SelfieForm, StartForm
 from subjects.models import Match

@@ -184,7 +184,9 @@ def five_points_from_dlib(points: np.ndarray) -> tuple[tuple[float, float], ...]
         offset = nose - mid
         drop = float(offset @ down)
         sideways = float(offset @ along)
-        centre = mid + down * drop * MOUTH_DROP_PER_NOSE_DROP + along * sideways * MOUTH_FOLLOWS_NOSE
+        centre = (
+            mid + down * drop * MOUTH_DROP_PER_NOSE_DROP + along * sideways * MOUTH_FOLLOWS_NOSE
+        )
         mouth_left = centre - across * MOUTH_HALF_WIDTH
         mouth_right = centre + across * MOUTH_HALF_WIDTH
     return tuple(
