@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.crypto import get_random_string
 
 from search.backends import get_backend
 from search.models import CustomerSearchResult, Face, Photo
@@ -126,7 +127,7 @@ def build_package(job: RequestJob) -> None:
             request=request, size=len(payload), sha256=hashlib.sha256(payload).hexdigest(),
             created_at=now, expires_at=now + dt.timedelta(days=settings.ACCESS_PACKAGE_DAYS),
         )
-        package.file.save(f"{request.reference}-{signing.get_random_string(12)}.zip",
+        package.file.save(f"{request.reference}-{get_random_string(12)}.zip",
                           ContentFile(payload), save=False)
         package.save()
         audit.record_event(request, actor=audit.SYSTEM, action="package_built",

@@ -1,12 +1,15 @@
 """Celery tasks: thin wrappers that load ids and call the function that
 does the job."""
 
+import logging
 import os
 from smtplib import SMTPException
 
 from celery import shared_task
 
 from subjects import intake, notifications, selfie
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="subjects.run_selfie_search", bind=True,
@@ -46,6 +49,11 @@ def carry_out_request(self, request_id: int) -> str:
             jobs.fail_request(request_id, error)
             return "failed"
         raise self.retry(exc=error, countdown=min(300, 5 * 2 ** self.request.retries)) from None
+    except Exception as error:
+        # A bug, not a hiccup: retrying will not help; stop and tell the DPO.
+        logger.exception("request job %s failed", request_id)
+        jobs.fail_request(request_id, error)
+        return "failed"
 
 
 @shared_task(name="subjects.resume_stalled_jobs")

@@ -15,8 +15,9 @@ They are not face models:
   real model: scores, box distances and keypoint offsets for strides 8, 16
   and 32 with two anchors per location, each of shape ``[N, 1]``,
   ``[N, 4]`` and ``[N, 10]``. It computes a soft *skin map* with a 1x1
-  convolution, sigmoids and a product over channels: the classic YCbCr skin
-  rule (131 <= Cr <= 180, 80 <= Cb <= 130) on pixels that are not dark. For
+  convolution, sigmoids and a product over channels: a loosened form of the
+  classic YCbCr skin rule (131 <= Cr <= 180, 80 <= Cb <= 130, where the
+  classic one says 133-173 and 77-127) on pixels that are not dark. For
   every anchor it compares the mean skin in a square window centred on the
   anchor (the anchor's box) with the mean in a window twice as wide (a
   centre-surround blob detector; the windows ignore what lies outside the
@@ -69,8 +70,9 @@ ANCHOR_SIZES = {8: (24, 40), 16: (64, 96), 32: (160, 288)}
 
 # Skin map: the product of sigmoid(SKIN_GAIN * (feature - threshold)) over
 # linear features of the input, which is (pixel - 127.5) / 128 in RGB order.
-# The features bound the chroma of skin in YCbCr (133 <= Cr <= 173 and
-# 77 <= Cb <= 127, a classic rule) and ask for a pixel that is not dark.
+# The features bound the chroma of skin in YCbCr (the classic rule's
+# 133 <= Cr <= 173 and 77 <= Cb <= 127, widened a little so that the pale
+# faces of the test photos count) and ask for a pixel that is not dark.
 _CR = (0.5, -0.4187, -0.0813)  # (Cr - 128) / 128
 _CB = (-0.1687, -0.3313, 0.5)  # (Cb - 128) / 128
 _Y = (0.299, 0.587, 0.114)  # (Y - 127.5) / 128
