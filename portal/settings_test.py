@@ -15,7 +15,11 @@ from portal import embedded_db  # noqa: E402
 from portal.settings import *  # noqa: E402,F403
 from portal.settings import DATA_DIR, EMBEDDED_DATABASE  # noqa: E402
 
-TEST_BROKER_DATABASE = "portal_test_broker"
+# Several suites can run side by side on one embedded server when each sets
+# its own PORTAL_TEST_NAME: own test database, broker database and media.
+TEST_NAME = os.environ.get("PORTAL_TEST_NAME", "portal")
+DATABASES["default"]["TEST"] = {"NAME": f"test_{TEST_NAME}"}  # noqa: F405
+TEST_BROKER_DATABASE = f"test_{TEST_NAME}_broker"
 if EMBEDDED_DATABASE is not None:
     embedded_db.ensure_database(EMBEDDED_DATABASE, TEST_BROKER_DATABASE)
     if not os.environ.get("CELERY_BROKER_URL"):
@@ -23,7 +27,7 @@ if EMBEDDED_DATABASE is not None:
     if not os.environ.get("CELERY_RESULT_BACKEND"):
         CELERY_RESULT_BACKEND = EMBEDDED_DATABASE.sqlalchemy_url("db+", TEST_BROKER_DATABASE)
 
-MEDIA_ROOT = DATA_DIR / "test-media"
+MEDIA_ROOT = DATA_DIR / "test-media" / TEST_NAME
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The test process itself keeps mail in memory (Django's test runner would
 # anyway); worker processes get a real SMTP server from tests/conftest.py.
