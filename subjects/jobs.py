@@ -26,7 +26,7 @@ from subjects import audit
 from subjects.filing import release_faces
 from subjects.models import RequestJob, RightsRequest
 from subjects.notifications import queue_email
-from subjects.states import State
+from subjects.states import State, TransitionNotAllowed
 from subjects.transitions import transition
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,10 @@ def run_request_jobs(request_id: int, *, owner: str) -> str:
             lease_until=None, last_error="",
         )
         checkpoint(f"{job.kind}:done")
-    complete_request(request)
+    try:
+        complete_request(request)
+    except TransitionNotAllowed:
+        return "completed elsewhere"
     return "completed"
 
 
@@ -164,16 +167,17 @@ def queue_request_jobs(request: RightsRequest) -> None:
 
 
 def resume_stalled_jobs(*, grace: timedelta = timedelta(seconds=30)) -> int:
-    """Re-queue in-progress requests whose jobs nobody is running (a lease
-    that ran out, or a job never claimed after ``grace``)."""
+    """Re-queue in-progress requests that nobody is carrying out: no job
+    holds a live lease, and nothing moved for ``grace`` (a job never
+    claimed, a lease that ran out, or all jobs done but the request never
+    completed because its worker died in between)."""
     now = timezone.now()
+    quiet_since = now - grace
     stalled = (
         RightsRequest.objects.filter(state=State.IN_PROGRESS)
-        .filter(
-            Q(jobs__status=RequestJob.Status.RUNNING, jobs__lease_until__lt=now)
-            | Q(jobs__status=RequestJob.Status.PENDING, jobs__created_at__lt=now - grace,
-                jobs__lease_until__isnull=True)
-        )
+        .exclude(jobs__status=RequestJob.Status.RUNNING, jobs__lease_until__gte=now)
+        .exclude(jobs__created_at__gte=quiet_since)
+        .exclude(jobs__finished_at__gte=quiet_since)
         .distinct()
     )
     count = 0

@@ -25,7 +25,9 @@ def face_in(file_name: str, left_near: int | None = None) -> Face:
     return min(faces, key=lambda f: abs(f.box_left - left_near))
 
 
-def seed_world() -> dict:
+def seed_world(tag: str = "") -> dict:
+    """``tag`` makes the customers' addresses unique to one test, since the
+    SMTP server's inbox lives for the whole session."""
     ingest(*PHOTOS)
     world = {
         "obama_solo": [face_in("obama_1.jpg"), face_in("obama_4.jpg")],
@@ -37,9 +39,9 @@ def seed_world() -> dict:
     police = Customer.objects.create(name="Polizei Test", kind="law_enforcement", country="DE",
                                      account="trial", trial_start=dt.date(2026, 1, 1),
                                      trial_end=dt.date(2026, 1, 31),
-                                     contact_email="privacy@polizei.example")
+                                     contact_email=f"privacy{tag}@polizei.example")
     bank = Customer.objects.create(name="Test Bank", kind="bank", country="NL", account="paid",
-                                   contact_email="dpo@bank.example")
+                                   contact_email=f"dpo{tag}@bank.example")
     now = timezone.now()
     for customer, faces in ((police, [world["obama_solo"][0], world["biden_solo"]]),
                             (bank, [world["obama_group"]])):
