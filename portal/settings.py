@@ -171,6 +171,10 @@ CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
 # A job's claim lasts this long without news from its worker; then another
 # worker may take it over.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=1)
+# Transient failures (database, disk) are retried with exponential backoff
+# from this many seconds, this many times; then the request goes to "error".
+JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 5, minimum=0)
+JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 5, minimum=0)
 # Tests only: the name of a job step where workers stop and wait to be killed.
 JOB_PAUSE_AT = env_str("JOB_PAUSE_AT", "")
 # Approve access and erasure requests without a DPO's review (off by default).

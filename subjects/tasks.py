@@ -30,8 +30,10 @@ def expire_unverified() -> int:
     return intake.expire_unverified()
 
 
-@shared_task(name="subjects.job.carry_out", bind=True, max_retries=5)
+@shared_task(name="subjects.job.carry_out", bind=True, max_retries=None)
 def carry_out_request(self, request_id: int) -> str:
+    from django.conf import settings
+
     from subjects import jobs
 
     owner = f"{self.request.id}:{os.getpid()}"
@@ -45,10 +47,11 @@ def carry_out_request(self, request_id: int) -> str:
         return "failed"
     except jobs.TRANSIENT as error:
         jobs.release_lease(request_id)
-        if self.request.retries >= self.max_retries:
+        if self.request.retries >= settings.JOB_MAX_RETRIES:
             jobs.fail_request(request_id, error)
             return "failed"
-        raise self.retry(exc=error, countdown=min(300, 5 * 2 ** self.request.retries)) from None
+        backoff = settings.JOB_RETRY_BASE_SECONDS * 2 ** self.request.retries
+        raise self.retry(exc=error, countdown=min(300, backoff)) from None
     except Exception as error:
         # A bug, not a hiccup: retrying will not help; stop and tell the DPO.
         logger.exception("request job %s failed", request_id)

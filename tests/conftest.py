@@ -61,6 +61,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, smtp_ser
                 "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
                 "EMAIL_HOST": smtp_server.hostname,
                 "EMAIL_PORT": str(smtp_server.port),
+                # Transient failures retried fast, so a test sees the last retry.
+                "JOB_MAX_RETRIES": "2",
+                "JOB_RETRY_BASE_SECONDS": "0",
             },
         ).start()
     yield worker

@@ -122,3 +122,47 @@ def test_access_and_erasure_are_carried_out_with_proof(transactional_db, celery_
                  site="recrawl.example", source_url="https://recrawl.example/kit.jpg",
                  model="dlib", report=report)
     assert report.photos == 1
+
+
+def test_a_transient_failure_is_retried_then_stops_in_error_and_the_dpo_resumes_it(
+    transactional_db, celery_worker, inbox
+):
+    import shutil
+
+    from django.conf import settings
+
+    address = "flaky.disk@example.org"
+    world = seed_world("-flaky")
+    request = file_via_worker(address, kinds=["erasure"], keep_template="no")
+    group_file = Path(world["files"]["group_obama_biden.jpg"])
+    hidden = group_file.with_suffix(".away")
+    group_file.rename(hidden)  # the disk "loses" the group photo for a while
+    review.approve_request(request, actor="dpo.test")
+    wait_for_state(request, "error")
+    job = request.jobs.get()
+    assert job.status == "failed" and "FileNotFoundError" in job.last_error
+    [alert] = inbox.wait_for(settings.DPO_EMAIL, subject_contains=f"A job failed: request {request.reference}")
+    assert "stopped with an error" in text_part(alert)
+    # Some work was done before the failure and is not done twice.
+    assert not Photo.objects.filter(file_name="obama_1.jpg").exists()
+
+    shutil.move(hidden, group_file)
+    review.resume_request(request, actor="dpo.test")
+    wait_for_state(request, "completed")
+    assert request.events.filter(action="job_failed").count() == 1
+    assert request.events.filter(action="resumed").count() == 1
+    [done] = inbox.wait_for(address, subject_contains="Your data has been erased")
+    assert "We have erased 3 faces of yours" in text_part(done)
+    assert "Your face template has been deleted." in text_part(done)
+    assert not Suppression.objects.filter(request_reference=request.reference).exists()
+
+
+def test_two_claims_on_one_job_only_one_wins(transactional_db):
+    from subjects.jobs import claim
+    from subjects.models import RequestJob, RightsRequest
+
+    request = RightsRequest.objects.create(email="claims@example.org", state="in_progress")
+    job = RequestJob.objects.create(request=request, kind="erasure", order=0)
+    assert claim(job, "worker-a") is True
+    assert claim(job, "worker-b") is False
+    assert claim(job, "worker-a") is True  # its own lease, renewed
