@@ -141,7 +141,8 @@ def test_a_transient_failure_is_retried_then_stops_in_error_and_the_dpo_resumes_
     wait_for_state(request, "error")
     job = request.jobs.get()
     assert job.status == "failed" and "FileNotFoundError" in job.last_error
-    [alert] = inbox.wait_for(settings.DPO_EMAIL, subject_contains=f"A job failed: request {request.reference}")
+    [alert] = inbox.wait_for(settings.DPO_EMAIL,
+                             subject_contains=f"A job failed: request {request.reference}")
     assert "stopped with an error" in text_part(alert)
     # Some work was done before the failure and is not done twice.
     assert not Photo.objects.filter(file_name="obama_1.jpg").exists()
