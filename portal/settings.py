@@ -6,9 +6,11 @@ editing for a deployment: set the environment instead.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -161,9 +163,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-jobs": {"task": "subjects.resume_stalled_jobs", "schedule": 60.0},
     "resend-stalled-emails": {"task": "subjects.resend_stalled_emails", "schedule": 120.0},
-    "expire-unverified-requests": {"task": "subjects.expire_unverified", "schedule": 3600.0},
-    "purge-expired-access-packages": {"task": "subjects.purge_expired_packages",
-                                      "schedule": 3600.0},
+    "purges": {"task": "subjects.run_purges", "schedule": 3600.0},
+    "deadline-alerts": {"task": "subjects.send_deadline_alerts",
+                        "schedule": crontab(hour=7, minute=0)},
 }
 CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
 
@@ -180,6 +182,12 @@ JOB_PAUSE_AT = env_str("JOB_PAUSE_AT", "")
 # Approve access and erasure requests without a DPO's review (off by default).
 AUTO_APPROVE_REQUESTS = env_bool("AUTO_APPROVE_REQUESTS", False)
 ACCESS_PACKAGE_DAYS = env_int("ACCESS_PACKAGE_DAYS", 7, minimum=1)
+# A closed request keeps its personal data this long (for questions and
+# complaints), then only its skeleton and audit trail stay.
+PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 90, minimum=0)
+# E-mail delivery retries back off exponentially from this many seconds.
+EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 5, minimum=0)
+EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12, minimum=0)
 
 # --- passwords, sessions, security ------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -250,7 +258,14 @@ EMAIL_BACKEND = env_str(
 EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Face Rights Portal <portal@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-ANYMAIL = {}
+# Providers through django-anymail: set EMAIL_BACKEND to e.g.
+# anymail.backends.mailgun.EmailBackend and its settings as ANYMAIL_<NAME>
+# variables (ANYMAIL_MAILGUN_API_KEY=..., ANYMAIL_MAILGUN_SENDER_DOMAIN=...).
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_") and value
+}
 
 # --- the controller, its DPO and the supervisory authority (shown to people) --
 CONTROLLER_NAME = env_str("CONTROLLER_NAME", "Example Face Search Ltd.")

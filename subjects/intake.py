@@ -58,8 +58,12 @@ def expire_unverified(*, now=None, batch_size: int = 500) -> int:
         .values_list("pk", flat=True)[:batch_size]
     )
     for request in RightsRequest.objects.filter(pk__in=ids):
-        transition(request, State.EXPIRED, actor=audit.SYSTEM, action="expired",
-                   reason="e-mail address not verified within 7 days",
-                   email="", verification_nonce="", closed_at=timezone.now())
+        with transaction.atomic():
+            # The message is addressed now; the address leaves the request.
+            queue_email(request, "request_expired",
+                        event_key=f"request_expired:{request.reference}")
+            transition(request, State.EXPIRED, actor=audit.SYSTEM, action="expired",
+                       reason="e-mail address not verified within 7 days",
+                       email="", verification_nonce="", closed_at=timezone.now())
         expired += 1
     return expired

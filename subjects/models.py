@@ -69,6 +69,7 @@ class RightsRequest(models.Model):
     paused_since = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True)
+    personal_data_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["state", "received_at"], name="request_state_received")]

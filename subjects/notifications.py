@@ -31,7 +31,8 @@ TO_REQUESTER = {
     "info_needed", "extended", "access_ready", "erasure_done", "objection_done",
     "rejected", "request_expired",
 }
-TO_DPO = {"dpo_new_request", "dpo_due_soon", "dpo_overdue", "dpo_job_failed"}
+TO_DPO = {"dpo_new_request", "dpo_due_soon", "dpo_due_tomorrow", "dpo_overdue",
+          "dpo_job_failed"}
 TO_RECIPIENT = {"art19_notice"}
 
 

@@ -7,7 +7,7 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from subjects import intake, notifications, selfie
+from subjects import notifications, selfie
 
 logger = logging.getLogger(__name__)
 
@@ -18,16 +18,34 @@ def run_selfie_search(self, request_id: int, selfie_name: str) -> str:
     return selfie.run_selfie_search(request_id, selfie_name)
 
 
-@shared_task(name="subjects.send_email", bind=True,
-             autoretry_for=(SMTPException, OSError), retry_backoff=5, retry_backoff_max=600,
-             retry_jitter=True, max_retries=12)
+@shared_task(name="subjects.send_email", bind=True, max_retries=None)
 def send_email(self, outbound_id: int) -> bool:
-    return notifications.deliver_email(outbound_id)
+    from django.conf import settings
+
+    try:
+        return notifications.deliver_email(outbound_id)
+    except (SMTPException, OSError) as error:
+        if self.request.retries >= settings.EMAIL_MAX_RETRIES:
+            raise
+        backoff = settings.EMAIL_RETRY_BASE_SECONDS * 2 ** self.request.retries
+        raise self.retry(exc=error, countdown=min(3600, backoff)) from None
 
 
-@shared_task(name="subjects.expire_unverified")
-def expire_unverified() -> int:
-    return intake.expire_unverified()
+@shared_task(name="subjects.run_purges", bind=True)
+def run_purges(self) -> dict:
+    from subjects import retention
+
+    done = retention.run_purges()
+    if any(count >= retention.BATCH_SIZE for count in done.values()):
+        run_purges.delay()  # more is due: the next batch, now
+    return done
+
+
+@shared_task(name="subjects.send_deadline_alerts")
+def send_deadline_alerts() -> dict:
+    from subjects import reminders
+
+    return reminders.send_deadline_alerts()
 
 
 @shared_task(name="subjects.job.carry_out", bind=True, max_retries=None)
@@ -64,13 +82,6 @@ def resume_stalled_jobs() -> int:
     from subjects import jobs
 
     return jobs.resume_stalled_jobs()
-
-
-@shared_task(name="subjects.purge_expired_packages")
-def purge_expired_packages() -> int:
-    from subjects import access
-
-    return access.purge_expired_packages()
 
 
 @shared_task(name="subjects.resend_stalled_emails")

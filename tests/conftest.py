@@ -64,6 +64,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, smtp_ser
                 # Transient failures retried fast, so a test sees the last retry.
                 "JOB_MAX_RETRIES": "2",
                 "JOB_RETRY_BASE_SECONDS": "0",
+                "EMAIL_RETRY_BASE_SECONDS": "1",
             },
         ).start()
     yield worker

@@ -1,0 +1,65 @@
+"""E-mail through a real SMTP server: what arrives, and that a server that
+refuses for a while still gets each message exactly once."""
+
+import time
+
+import pytest
+from django.test import Client
+
+from subjects import intake
+from subjects.models import OutboundEmail
+from tests.mail import html_part, text_part
+from tests.subjects.helpers import links_in, path_of
+
+pytestmark = [pytest.mark.worker]
+
+
+def test_the_message_that_arrives_has_both_parts_in_the_persons_language_and_a_working_link(
+    transactional_db, celery_worker, inbox
+):
+    address = "anna.delivery@example.org"
+    request = intake.start_request(email=address, language="nl")
+    [mail] = inbox.wait_for(address)
+    assert mail["Subject"] == "Bevestig uw e-mailadres om naar uw gezicht te zoeken"
+    assert mail["X-Request-Reference"] == request.reference
+    text, html = text_part(mail), html_part(mail)
+    assert "Open deze link binnen 24 uur" in text
+    assert '<html lang="nl">' in html and "Open deze link binnen 24 uur" in html
+    [link] = [url for url in links_in(text) if "/verify/" in url]
+    assert f'href="{link}"' in html
+    response = Client().get(path_of(link))
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.state == "verified"
+    outbound = OutboundEmail.objects.get(request=request)
+    assert (outbound.status, outbound.attempts) == ("sent", 1)
+    assert outbound.sent_at is not None
+
+
+def test_messages_refused_for_a_while_go_out_once_each_when_the_server_is_back(
+    transactional_db, celery_worker, inbox
+):
+    addresses = [f"patient{n}.delivery@example.org" for n in range(3)]
+    inbox.refusing = True
+    try:
+        for address in addresses:
+            intake.start_request(email=address, language="en")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            attempts = list(OutboundEmail.objects.values_list("attempts", flat=True))
+            if len(attempts) == 3 and min(attempts) >= 2:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail("the worker did not keep trying while the server refused")
+        assert all(inbox.to(address) == [] for address in addresses)
+        assert set(OutboundEmail.objects.values_list("status", flat=True)) <= {"pending",
+                                                                              "sending"}
+    finally:
+        inbox.refusing = False
+    for address in addresses:
+        inbox.wait_for(address, timeout=90)
+    time.sleep(3)  # long enough for any duplicate to arrive
+    for address in addresses:
+        assert len(inbox.to(address)) == 1
+    assert set(OutboundEmail.objects.values_list("status", flat=True)) == {"sent"}
