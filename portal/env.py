@@ -8,6 +8,7 @@ falling back to a default.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -72,6 +73,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate such as ``10/h``, ``3/15m`` or ``100/d``."""
+    value = env_str(name, default)
+    if not re.match(r"^\s*\d+\s*/\s*\d*\s*[smhd]\s*$", value):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate like 10/h, 3/15m or 100/d, not {value!r}."
+        )
+    return value
 
 
 def env_path(name: str, default: Path) -> Path:

@@ -21,6 +21,7 @@ from portal.env import (
     env_int,
     env_list,
     env_path,
+    env_rate,
     env_secret,
     env_str,
 )
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -179,6 +181,7 @@ JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 5, minimum=0)
 JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 5, minimum=0)
 # Tests only: the name of a job step where workers stop and wait to be killed.
 JOB_PAUSE_AT = env_str("JOB_PAUSE_AT", "")
+JOB_HOLD_AT = env_str("JOB_HOLD_AT", "")
 # Approve access and erasure requests without a DPO's review (off by default).
 AUTO_APPROVE_REQUESTS = env_bool("AUTO_APPROVE_REQUESTS", False)
 ACCESS_PACKAGE_DAYS = env_int("ACCESS_PACKAGE_DAYS", 7, minimum=1)
@@ -188,6 +191,30 @@ PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 90, minim
 # E-mail delivery retries back off exponentially from this many seconds.
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 5, minimum=0)
 EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12, minimum=0)
+
+# --- abuse limits (on by default; answered with 429 and a sentence) ----------
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
+RATE_LIMITS = {
+    "verify_per_ip": env_rate("RATE_LIMIT_VERIFY_PER_IP", "20/h"),
+    "verify_per_email": env_rate("RATE_LIMIT_VERIFY_PER_EMAIL", "3/h"),
+    "selfie_per_ip": env_rate("RATE_LIMIT_SELFIE_PER_IP", "30/h"),
+    "selfie_per_email": env_rate("RATE_LIMIT_SELFIE_PER_EMAIL", "10/d"),
+}
+SEARCHES_PER_REQUEST = env_int("SEARCHES_PER_REQUEST", 3, minimum=1)
+# How many proxies in front of the portal add to X-Forwarded-For (0: none,
+# use the connection's address).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# --- cache: Redis when CACHE_URL is set, else the database ---------------------
+CACHE_URL = env_secret("CACHE_URL")
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CACHE_URL}}
+    RATE_LIMIT_STORE = "cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Counters every process shares: a table of the database.
+    RATE_LIMIT_STORE = "database"
 
 # --- passwords, sessions, security ------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -205,10 +232,23 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data: blob:",
+    "media-src": "'self' blob:",
+    "connect-src": "'self'",
+    "font-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS >= 31536000)
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

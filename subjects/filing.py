@@ -86,7 +86,7 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
         if already_open:
             raise FilingRefused(_("You already have an open request of this type. Please follow "
                                   "it with the link in its e-mail; you can file again once it "
-                                  "is done."), status=409)
+                                  "is done."), status=429)
         # Restricted at once: they leave customers' search results until the
         # request is done (Art. 18(1)(d) while an objection is considered).
         restricted = Face.objects.filter(pk__in=confirmed).update(restricted=True)

@@ -51,15 +51,24 @@ def lease_duration() -> timedelta:
     return timedelta(seconds=settings.JOB_LEASE_SECONDS)
 
 
+_held: set[str] = set()
+
+
 def checkpoint(name: str) -> None:
-    """A point between steps where tests stop a worker dead (SIGKILL): with
-    ``JOB_PAUSE_AT`` set to this name, the worker writes a marker and waits
-    to be killed. Unset in production."""
-    if settings.JOB_PAUSE_AT and name == settings.JOB_PAUSE_AT:
-        marker = settings.DATA_DIR / f"job-paused-{os.getpid()}"
-        marker.write_text(name)
-        while True:  # pragma: no cover - only ever ended by SIGKILL
-            time.sleep(60)
+    """A point between steps where tests break things on purpose. With
+    ``JOB_PAUSE_AT`` set to this name the worker writes a marker and waits to
+    be killed (SIGKILL); with ``JOB_HOLD_AT`` it waits until the test removes
+    the marker (after cutting its database connection, say). Both are unset
+    in production."""
+    for setting, forever in (("JOB_PAUSE_AT", True), ("JOB_HOLD_AT", False)):
+        if getattr(settings, setting) and getattr(settings, setting) == name:
+            if name in _held:
+                continue  # a hold happens once; the retry runs through
+            _held.add(name)
+            marker = settings.DATA_DIR / f"job-paused-{os.getpid()}"
+            marker.write_text(name)
+            while forever or marker.exists():
+                time.sleep(0.1)
 
 
 def claim(job: RequestJob, owner: str) -> bool:

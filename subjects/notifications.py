@@ -10,6 +10,7 @@ stored in the outbox.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -113,9 +114,9 @@ def build_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
         "authority_address": settings.SUPERVISORY_AUTHORITY_ADDRESS,
     }
     with translation.override(outbound.language):
-        subject = " ".join(
-            render_to_string(f"emails/{outbound.kind}.subject.txt", context).split()
-        )
+        # One line; French non-breaking spaces (before ":") stay.
+        subject = re.sub(r"[ \t\r\n]+", " ", render_to_string(
+            f"emails/{outbound.kind}.subject.txt", context)).strip()
         text = render_to_string(f"emails/{outbound.kind}.txt", context)
         html = render_to_string(f"emails/{outbound.kind}.html", context)
     message = EmailMultiAlternatives(

@@ -1,15 +1,21 @@
 """Celery tasks: thin wrappers that load ids and call the function that
 does the job."""
 
+import contextlib
 import logging
 import os
 from smtplib import SMTPException
 
 from celery import shared_task
+from django import db
 
 from subjects import notifications, selfie
 
 logger = logging.getLogger(__name__)
+
+
+class DeliveryDeferred(Exception):
+    """An e-mail not delivered yet; the message names the SMTP error's kind."""
 
 
 @shared_task(name="subjects.run_selfie_search", bind=True,
@@ -25,10 +31,13 @@ def send_email(self, outbound_id: int) -> bool:
     try:
         return notifications.deliver_email(outbound_id)
     except (SMTPException, OSError) as error:
+        # SMTP errors quote addresses; Celery logs the retry's exception, so
+        # it gets one that names the kind of failure only.
+        deferred = DeliveryDeferred(type(error).__name__)
         if self.request.retries >= settings.EMAIL_MAX_RETRIES:
-            raise
+            raise deferred from None
         backoff = settings.EMAIL_RETRY_BASE_SECONDS * 2 ** self.request.retries
-        raise self.retry(exc=error, countdown=min(3600, backoff)) from None
+        raise self.retry(exc=deferred, countdown=min(3600, backoff)) from None
 
 
 @shared_task(name="subjects.run_purges", bind=True)
@@ -64,7 +73,10 @@ def carry_out_request(self, request_id: int) -> str:
         jobs.fail_request(request_id, failure)
         return "failed"
     except jobs.TRANSIENT as error:
-        jobs.release_lease(request_id)
+        # A dropped database connection is opened afresh on next use.
+        db.connection.close()
+        with contextlib.suppress(*jobs.TRANSIENT):
+            jobs.release_lease(request_id)
         if self.request.retries >= settings.JOB_MAX_RETRIES:
             jobs.fail_request(request_id, error)
             return "failed"

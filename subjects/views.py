@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from subjects import access, filing, intake, tokens
+from portal.ratelimit import RateLimited, client_ip
+from subjects import abuse, access, filing, intake, tokens
 from subjects import selfie as selfie_jobs
 from subjects.forms import SelfieForm, StartForm
 from subjects.models import Match
@@ -41,6 +42,11 @@ def start(request):
     form = StartForm(request.POST if request.method == "POST" else None,
                      initial={"language": translation.get_language()})
     if request.method == "POST" and form.is_valid():
+        try:
+            abuse.check_verification_allowed(ip=client_ip(request),
+                                             email=form.cleaned_data["email"])
+        except RateLimited as limited:
+            return too_many(request, limited)
         intake.start_request(email=form.cleaned_data["email"],
                              language=form.cleaned_data["language"])
         response = redirect("subjects:start_sent")
@@ -80,13 +86,24 @@ def request_home(request, rights_request, token):
     return redirect("subjects:status", token)
 
 
+def too_many(request, limited: RateLimited):
+    response = render(request, "subjects/limited.html", {"message": limited.message}, status=429)
+    response["Retry-After"] = str(limited.retry_after)
+    return response
+
+
 @with_request
 @require_http_methods(["GET", "POST"])
 def selfie(request, rights_request, token):
-    if rights_request.state != State.VERIFIED:
+    if rights_request.state not in (State.VERIFIED, State.MATCHES_READY):
         return redirect("subjects:home", token)
     form = SelfieForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     error = None
+    if request.method == "POST":
+        try:
+            abuse.check_selfie_allowed(ip=client_ip(request), request=rights_request)
+        except RateLimited as limited:
+            return too_many(request, limited)
     if request.method == "POST" and form.is_valid():
         try:
             selfie_jobs.submit_selfie(rights_request, form.cleaned_data["photo"])

@@ -41,6 +41,8 @@ def swap_worker(celery_worker, smtp_server, tmp_path):
 
     def start_pausing(step: str) -> Worker:
         celery_worker.stop()
+        for marker in settings.DATA_DIR.glob("job-paused-*"):
+            marker.unlink()  # left by an earlier, interrupted run
         worker = Worker(tmp_path / "paused.log", concurrency=1, extra_env={
             "JOB_PAUSE_AT": step, "JOB_LEASE_SECONDS": "2",
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",

@@ -1,0 +1,138 @@
+"""Every citizen page and every e-mail renders in English, Dutch, French and
+German: each checked on text that its translation file translates."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from subjects import intake, notifications, tokens
+from subjects.models import AccessPackage, OutboundEmail, RightsRequest
+
+pytestmark = pytest.mark.django_db
+
+LANGUAGES = ["en", "nl", "fr", "de"]
+
+
+def translated(language: str, english: str) -> str:
+    with translation.override(language):
+        text = gettext(english)
+    if language != "en":
+        assert text != english, f"{english!r} has no {language} translation"
+    return text
+
+
+def get(client, language: str, path: str, status: int = 200) -> str:
+    client.cookies["django_language"] = language
+    response = client.get(path, follow=False)
+    assert response.status_code == status, (path, response.status_code)
+    return response.content.decode()
+
+
+def request_in(state: str, language: str, **fields) -> RightsRequest:
+    request = intake.start_request(email=f"{language}.{state}@example.org", language=language)
+    request = intake.verify_email(tokens.verification_token(request))
+    RightsRequest.objects.filter(pk=request.pk).update(state=state, **fields)
+    request.refresh_from_db()
+    return request
+
+
+PAGES = [
+    # (path builder, a sentence of that page)
+    (lambda r: "/", "Is your face in a scraped face database?"),
+    (lambda r: "/", "What we do with your selfie"),
+    (lambda r: "/start/", "Step 1 of 4: your e-mail address"),
+    (lambda r: "/start/sent/", "Check your e-mail"),
+    (lambda r: "/verify/nonsense/", "This link is not valid"),
+    (lambda r: "/package/nonsense/", "This download is not available"),
+]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_public_page_is_in_the_chosen_language(client, language):
+    for path, english in PAGES:
+        status = 404 if "nonsense" in path(None) else 200
+        page = get(client, language, path(None), status)
+        assert translated(language, english) in page, (path(None), english)
+        if language != "en":
+            assert english not in page
+        assert f'<html lang="{language}">' in page
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_request_page_is_in_the_chosen_language(client, language):
+    verified = request_in("verified", language)
+    page = get(client, language, f"/r/{tokens.access_token(verified)}/selfie/")
+    assert translated(language, "Step 2 of 4: your selfie") in page
+    assert translated(language, "Search for my face") in page
+
+    searching = request_in("searching", language)
+    page = get(client, language, f"/r/{tokens.access_token(searching)}/matches/")
+    assert translated(language, "Step 3 of 4: searching") in page
+
+    ready = request_in("matches_ready", language)
+    page = get(client, language, f"/r/{tokens.access_token(ready)}/matches/")
+    assert translated(language, "We found no face in the database that matches your selfie.") \
+        in page
+    assert translated(language, "Step 4 of 4: your request") in page
+
+    filed = request_in("awaiting_review", language, access=True, received_at=timezone.now())
+    page = get(client, language, f"/r/{tokens.access_token(filed)}/status/")
+    assert translated(language, "What happens next") in page
+    assert translated(language, "Withdraw my request") in page
+    assert translated(language, "E-mail address confirmed") in page  # the timeline
+
+
+def message(kind: str, request: RightsRequest, language: str, **context):
+    outbound = OutboundEmail.objects.create(
+        request=request, reference=request.reference, kind=kind,
+        event_key=f"{kind}:{request.reference}:test", recipient="x@example.org",
+        language=language, context=context)
+    return notifications.build_message(outbound)
+
+
+EMAILS = {
+    "verify_email": ("Confirm your e-mail address to search for your face", {}),
+    "matches_ready": ("The search for your face is done", {}),
+    "request_withdrawn": ("Hello,", {}),
+    "info_needed": ("To handle your request we need the following from you:",
+                    {"question": "?"}),
+    "extended": ("We will answer by %(due)s at the latest.", {"reason": "r", "months": 1}),
+    "access_ready": ("The copy of your data that you asked for (Art. 15 GDPR) is ready. "
+                     "Download it here:", {}),
+    "erasure_done": ("A final search of the whole database found no face of yours left.",
+                     {"faces_erased": 2, "photos_deleted": 1, "photos_redacted": 1,
+                      "recipients_notified": 1, "photos": []}),
+    "objection_done": ("We have accepted your objection (Art. 21 GDPR): we no longer use your "
+                       "face.", {"faces_erased": 1, "photos_deleted": 1, "photos_redacted": 0,
+                                 "recipients_notified": 0, "photos": []}),
+    "rejected": ("We have decided not to carry out your request, for this reason:",
+                 {"reason": "r"}),
+    "request_expired": ("Your request has expired", {}),
+    "request_received": ("The faces you confirmed no longer appear in our customers' searches "
+                         "while we handle your request.", {}),
+    "dpo_new_request": ("New request to review: %(reference)s", {}),
+    "dpo_job_failed": ("A job failed: request %(reference)s", {"error": "e"}),
+    "dpo_due_soon": ("Request %(reference)s is due on %(due)s", {"due": "1.1.2027"}),
+    "dpo_overdue": ("Overdue: request %(reference)s", {"due": "1.1.2027"}),
+    "art19_notice": ("Notice of erasure (Art. 19 GDPR)", {"faces": 1, "customer": "c"}),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_email_is_in_the_chosen_language_with_both_parts(language):
+    request = request_in("completed", language, access=True, erasure=True,
+                         received_at=timezone.now())
+    AccessPackage.objects.create(request=request, file="packages/x.zip",
+                                 expires_at=timezone.now() + dt.timedelta(days=7))
+    for kind, (english, context) in EMAILS.items():
+        mail = message(kind, request, language, **context)
+        html = mail.alternatives[0][0] if hasattr(mail.alternatives[0], "__getitem__") else \
+            mail.alternatives[0].content
+        expected = translated(language, english)
+        if "%(" in expected:
+            expected = expected.split("%(")[0].strip()
+        assert expected in mail.subject + mail.body, (kind, expected)
+        assert expected.replace("'", "&#x27;") in html or expected in html, (kind, "html")
+        assert f'lang="{language}"' in html
