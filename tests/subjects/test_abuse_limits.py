@@ -1,0 +1,92 @@
+"""Abuse limits, on by default: 429 and a sentence."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from portal.models import RateCounter
+from subjects import intake, tokens
+from subjects.models import RightsRequest
+from tests.subjects.helpers import upload
+
+pytestmark = pytest.mark.django_db
+
+
+def start(client, email, ip="192.0.2.10"):
+    return client.post("/start/", {"email": email, "language": "en", "consent": "on"},
+                       REMOTE_ADDR=ip)
+
+
+def test_verification_emails_are_limited_per_address(client):
+    for _ in range(3):
+        assert start(client, "many.links@example.org").status_code == 302
+    response = start(client, "many.links@example.org")
+    assert response.status_code == 429
+    assert "Too many confirmation e-mails" in response.content.decode()
+    assert int(response["Retry-After"]) > 0
+    assert RightsRequest.objects.filter(email="many.links@example.org").count() == 3
+    # Someone else, from elsewhere, is not held back.
+    assert start(client, "other@example.org", ip="192.0.2.99").status_code == 302
+
+
+def test_verification_emails_are_limited_per_ip(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "verify_per_ip": "5/h"}
+    for n in range(5):
+        assert start(client, f"ip{n}@example.org", ip="198.51.100.7").status_code == 302
+    assert start(client, "ip5@example.org", ip="198.51.100.7").status_code == 429
+    assert not RightsRequest.objects.filter(email="ip5@example.org").exists()
+
+
+def verified(email: str) -> RightsRequest:
+    request = intake.start_request(email=email, language="en")
+    return intake.verify_email(tokens.verification_token(request))
+
+
+def test_selfie_searches_are_limited_per_request(client):
+    request = verified("searcher@example.org")
+    RightsRequest.objects.filter(pk=request.pk).update(searches_run=3, state="matches_ready")
+    response = client.post(f"/r/{tokens.access_token(request)}/selfie/",
+                           {"photo": upload("obama_2.jpg")})
+    assert response.status_code == 429
+    assert "already been searched 3 times" in response.content.decode()
+    request.refresh_from_db()
+    assert request.state == "matches_ready"
+
+
+def test_selfie_attempts_are_limited_per_ip(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "selfie_per_ip": "2/h"}
+    request = verified("prober@example.org")
+    page = f"/r/{tokens.access_token(request)}/selfie/"
+    for _ in range(2):
+        response = client.post(page, {"photo": upload("notes.jpg", b"not a photo")},
+                               REMOTE_ADDR="203.0.113.5")
+        assert response.status_code == 400
+    response = client.post(page, {"photo": upload("obama_2.jpg")}, REMOTE_ADDR="203.0.113.5")
+    assert response.status_code == 429
+    assert "Too many selfies" in response.content.decode()
+
+
+def test_one_open_request_per_type_per_address(client):
+    email = "twice@example.org"
+    first = verified(email)
+    RightsRequest.objects.filter(pk=first.pk).update(
+        state="awaiting_review", access=True, received_at=timezone.now() - dt.timedelta(days=1))
+    second = verified(email)
+    RightsRequest.objects.filter(pk=second.pk).update(state="matches_ready")
+    response = client.post(f"/r/{tokens.access_token(second)}/file/", {"kinds": ["access"]})
+    assert response.status_code == 429
+    assert "You already have an open request of this type" in response.content.decode()
+    second.refresh_from_db()
+    assert second.state == "matches_ready" and second.received_at is None
+
+
+def test_counters_hold_no_address_and_no_ip(client, settings):
+    start(client, "secretive@example.org", ip="192.0.2.77")
+    if settings.RATE_LIMIT_STORE == "cache":
+        from django.core.cache import caches
+
+        keys = [k.decode() for k in caches["default"]._cache.get_client().keys("*")]
+    else:
+        keys = list(RateCounter.objects.values_list("key", flat=True))
+    assert keys and not any("secretive" in k or "192.0.2.77" in k for k in keys)
