@@ -330,6 +330,8 @@ INSIGHTFACE_MODEL_DIR = env_path("INSIGHTFACE_MODEL_DIR", DATA_DIR / "models" / 
 FACE_CALIBRATION_DIR = BASE_DIR / "search" / "calibration"
 FACE_UPLOAD_MAX_BYTES = env_int("FACE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 40_000_000, minimum=10_000)
+# A live capture's challenge is valid this long.
+LIVENESS_CHALLENGE_SECONDS = env_int("LIVENESS_CHALLENGE_SECONDS", 180, minimum=10)
 # A selfie's face must be at least this many pixels wide to be searched reliably.
 SELFIE_MIN_FACE_PIXELS = env_int("SELFIE_MIN_FACE_PIXELS", 80, minimum=20)
 
@@ -345,6 +347,33 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Face Rights Portal API",
     "VERSION": "1.0.0",
 }
+
+# --- DPO dashboard and API (subjects.dpo) ---------------------------------------
+INSTALLED_APPS += ["drf_spectacular_sidecar", "subjects.dpo"]
+LOGIN_URL = "dpo:login"
+# Members of this group use the dashboard and the DPO API.
+DPO_GROUP_NAME = env_str("DPO_GROUP_NAME", "DPO")
+# TOTP second factor for DPO accounts and the admin: required unless DEBUG.
+REQUIRE_DPO_2FA = env_bool("REQUIRE_DPO_2FA", not DEBUG)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Face Rights Portal")
+# Calls per key (or account, or address) and period: N/s, N/m, N/h, N/d or N/15m.
+API_RATES = {
+    "dpo": env_str("API_RATE_DPO", "1200/h"),
+    "crawler": env_str("API_RATE_CRAWLER", "600/m"),
+    "status": env_str("API_RATE_STATUS", "60/h"),
+}
+# The client's address for the API's per-address limits: REMOTE_ADDR, or the
+# address this many trusted proxies report in X-Forwarded-For.
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+SPECTACULAR_SETTINGS.update({
+    "DESCRIPTION": "DPO tools (queue, requests and their actions, figures), the requester's "
+                   "status, and the crawler's suppression check.",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+})
 
 # --- logging: request references only, never personal data --------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

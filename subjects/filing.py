@@ -126,7 +126,10 @@ def release_faces(request: RightsRequest) -> int:
 
 
 def withdraw_request(request: RightsRequest) -> RightsRequest:
+    from subjects.selfie import discard_review_selfie
+
     with transaction.atomic():
+        discard_review_selfie(request)
         request = transition(
             request, State.WITHDRAWN, actor=audit.REQUESTER, action="withdrawn",
             closed_at=timezone.now(), selfie_embedding=None,

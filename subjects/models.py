@@ -53,6 +53,9 @@ class RightsRequest(models.Model):
     selfie_model = models.CharField(max_length=40, blank=True)
     selfie_embedding = VectorField(null=True, blank=True)
     selfie_live = models.BooleanField(default=False)
+    # An uploaded (not live) selfie is kept for the DPO's identity check only,
+    # and deleted when they decide.
+    selfie_review_file = models.CharField(max_length=200, blank=True)
     searches_run = models.PositiveIntegerField(default=0)
 
     # Filing: which rights, and when the request was received (Art. 12(3)).
@@ -280,3 +283,20 @@ class AccessPackage(models.Model):
     @property
     def is_available(self) -> bool:
         return self.purged_at is None and timezone.now() < self.expires_at
+
+
+class LivenessChallenge(models.Model):
+    """A short random sequence of poses the person must show the camera.
+    Signed, single-use, valid for a few minutes, bound to one request."""
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE,
+                                related_name="challenges")
+    poses = models.JSONField()
+    nonce = models.CharField(max_length=40, default=new_secret)
+    issued_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+    passed = models.BooleanField(null=True)
+    failure = models.CharField(max_length=40, blank=True)
+
+    def __str__(self) -> str:
+        return f"challenge {self.pk} of {self.request_id}"

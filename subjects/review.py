@@ -14,6 +14,7 @@ from subjects.filing import release_faces
 from subjects.jobs import queue_request_jobs
 from subjects.models import RequestJob, RightsRequest
 from subjects.notifications import queue_email
+from subjects.selfie import discard_review_selfie
 from subjects.states import State
 from subjects.transitions import transition
 
@@ -41,10 +42,23 @@ def approve_request(request: RightsRequest, *, actor: str) -> RightsRequest:
     return request
 
 
+def confirm_requester(request: RightsRequest, *, actor: str) -> RightsRequest:
+    """The uploaded selfie is the requester's (the DPO checked): show them
+    their matches now, and delete the upload."""
+    with transaction.atomic():
+        request = transition(request, State.MATCHES_READY, actor=actor,
+                             action="requester_confirmed")
+        discard_review_selfie(request)
+        queue_email(request, "matches_ready",
+                    event_key=f"matches_ready:{request.reference}:{request.searches_run}")
+    return request
+
+
 def reject_request(request: RightsRequest, *, actor: str, reason: str) -> RightsRequest:
     if not reason.strip():
         raise DecisionRefused(_("A rejection needs a reason: the person is told it."))
     with transaction.atomic():
+        discard_review_selfie(request)
         request = transition(request, State.REJECTED, actor=actor, action="rejected",
                              reason=reason, decision_reason=reason, closed_at=timezone.now(),
                              selfie_embedding=None, paused_since=None)

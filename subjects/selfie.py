@@ -77,17 +77,19 @@ def the_one_face(data: bytes) -> DetectedFace:
     return face
 
 
-def submit_selfie(request: RightsRequest, upload) -> RightsRequest:
+def submit_selfie(request: RightsRequest, data: bytes, *, live: bool) -> RightsRequest:
     """Check a selfie and hand it to the search worker. Nothing is stored
-    unless the photo passes every check."""
-    data = read_upload(upload)
+    unless the photo passes every check. ``live``: it came from a passed
+    camera challenge (``subjects.liveness``), so its matches may be shown."""
     the_one_face(data)
     name = default_storage.save(f"{SELFIE_DIR}/{uuid.uuid4().hex}.img", ContentFile(data))
     try:
         with transaction.atomic():
+            discard_review_selfie(request)
             request = transition(
                 request, State.SEARCHING, actor=audit.REQUESTER, action="selfie_submitted",
-                selfie_embedding=None, selfie_model="",
+                details={"live": live}, selfie_embedding=None, selfie_model="",
+                selfie_live=live,
             )
             from subjects.tasks import run_selfie_search
 
@@ -96,6 +98,14 @@ def submit_selfie(request: RightsRequest, upload) -> RightsRequest:
         default_storage.delete(name)
         raise
     return request
+
+
+def discard_review_selfie(request: RightsRequest) -> None:
+    """Delete an uploaded selfie kept for the DPO's identity check."""
+    if request.selfie_review_file:
+        default_storage.delete(request.selfie_review_file)
+        RightsRequest.objects.filter(pk=request.pk).update(selfie_review_file="")
+        request.selfie_review_file = ""
 
 
 def run_selfie_search(request_id: int, selfie_name: str) -> str:
@@ -125,8 +135,12 @@ def run_selfie_search(request_id: int, selfie_name: str) -> str:
             selfie_embedding=face.embedding, selfie_model=backend.name
         )
         request.refresh_from_db()
-    # Art. 9 and data minimisation: the image goes as soon as it is embedded.
-    default_storage.delete(selfie_name)
+    if request.selfie_live:
+        # Art. 9 and data minimisation: the image goes as soon as it is embedded.
+        default_storage.delete(selfie_name)
+    else:
+        # An upload is kept only until the DPO has checked it is the requester.
+        RightsRequest.objects.filter(pk=request.pk).update(selfie_review_file=selfie_name)
     candidates = find_candidates(request.selfie_embedding, model=request.selfie_model,
                                  include_restricted=True)
     with transaction.atomic():
@@ -137,15 +151,23 @@ def run_selfie_search(request_id: int, selfie_name: str) -> str:
                   distance=c.distance, tier=str(c.tier))
             for c in candidates if c.face_id not in known
         ])
+        # Only a live selfie gets the instant preview; an upload waits for
+        # the DPO to confirm the requester, and nothing about matches is
+        # shown or sent before.
         request = transition(
-            request, State.MATCHES_READY, actor=audit.SYSTEM, action="search_done",
+            request, State.MATCHES_READY if request.selfie_live else State.IDENTITY_REVIEW,
+            actor=audit.SYSTEM, action="search_done",
             details={"matches": sum(1 for c in candidates if c.tier == "match"),
                      "possible": sum(1 for c in candidates if c.tier == "possible"),
-                     "model": request.selfie_model},
+                     "model": request.selfie_model, "live": request.selfie_live},
             searches_run=request.searches_run + 1,
         )
-        queue_email(request, "matches_ready",
-                    event_key=f"matches_ready:{request.reference}:{request.searches_run}",
-                    context={"count": len(candidates)})
+        if request.selfie_live:
+            queue_email(request, "matches_ready",
+                        event_key=f"matches_ready:{request.reference}:{request.searches_run}")
+        else:
+            queue_email(request, "dpo_identity_check",
+                        event_key=f"dpo_identity_check:{request.reference}:"
+                                  f"{request.searches_run}")
     logger.info("request %s: search done, %d candidates", request.reference, len(candidates))
     return "done"

@@ -15,6 +15,7 @@ class State(models.TextChoices):
     UNVERIFIED = "unverified", _("E-mail address not yet verified")
     VERIFIED = "verified", _("E-mail address verified")
     SEARCHING = "searching", _("Searching the database")
+    IDENTITY_REVIEW = "identity_review", _("Waiting for the check that the photo is yours")
     MATCHES_READY = "matches_ready", _("Matches ready")
     FILED = "filed", _("Request received")
     AWAITING_REVIEW = "awaiting_review", _("Awaiting review by the Data Protection Officer")
@@ -33,7 +34,10 @@ S = State
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.UNVERIFIED: frozenset({S.VERIFIED, S.EXPIRED}),
     S.VERIFIED: frozenset({S.SEARCHING, S.WITHDRAWN, S.EXPIRED}),
-    S.SEARCHING: frozenset({S.MATCHES_READY, S.VERIFIED, S.ERROR}),
+    S.SEARCHING: frozenset({S.MATCHES_READY, S.IDENTITY_REVIEW, S.VERIFIED, S.ERROR}),
+    # An uploaded (not live) selfie: the DPO checks it is the requester's
+    # before anything about matches is shown or sent.
+    S.IDENTITY_REVIEW: frozenset({S.MATCHES_READY, S.REJECTED, S.WITHDRAWN, S.EXPIRED}),
     S.MATCHES_READY: frozenset({S.FILED, S.SEARCHING, S.WITHDRAWN, S.EXPIRED}),
     S.FILED: frozenset({S.AWAITING_REVIEW, S.IN_PROGRESS, S.WITHDRAWN}),
     S.AWAITING_REVIEW: frozenset(
@@ -50,11 +54,13 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 
 FINAL = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
 #: Before filing: the person is still looking at their matches.
-BEFORE_FILING = frozenset({S.UNVERIFIED, S.VERIFIED, S.SEARCHING, S.MATCHES_READY})
+BEFORE_FILING = frozenset(
+    {S.UNVERIFIED, S.VERIFIED, S.SEARCHING, S.IDENTITY_REVIEW, S.MATCHES_READY}
+)
 #: Filed and not final: the deadline runs.
 OPEN = frozenset(TRANSITIONS) - FINAL - BEFORE_FILING
 #: Waiting for a decision or action of the DPO.
-NEEDS_DPO = frozenset({S.AWAITING_REVIEW, S.ERROR})
+NEEDS_DPO = frozenset({S.AWAITING_REVIEW, S.IDENTITY_REVIEW, S.ERROR})
 #: The person can still withdraw.
 WITHDRAWABLE = frozenset(state for state, targets in TRANSITIONS.items() if S.WITHDRAWN in targets)
 

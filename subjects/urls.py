@@ -10,6 +10,7 @@ urlpatterns = [
     path("verify/<str:token>/", views.verify, name="verify"),
     path("r/<str:token>/", views.request_home, name="home"),
     path("r/<str:token>/selfie/", views.selfie, name="selfie"),
+    path("r/<str:token>/live/", views.live, name="live"),
     path("r/<str:token>/matches/", views.matches, name="matches"),
     path("r/<str:token>/progress.json", views.progress, name="progress"),
     path("r/<str:token>/faces/<int:match_id>.jpg", views.face_crop, name="face_crop"),

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.ratelimit import RateLimited, client_ip
-from subjects import abuse, access, filing, intake, tokens
+from subjects import abuse, access, filing, intake, liveness, tokens
 from subjects import selfie as selfie_jobs
 from subjects.forms import SelfieForm, StartForm
 from subjects.models import Match
@@ -70,7 +70,7 @@ def verify(request, token):
         status = {"invalid": 404, "expired": 410, "used": 410}[problem.code]
         return render(request, "subjects/link_problem.html", {"problem": problem.code},
                       status=status)
-    translation.activate(rights_request.language)
+    # The next page speaks the language chosen at step 1, in any browser.
     response = redirect("subjects:selfie", tokens.access_token(rights_request))
     response.set_cookie(LANGUAGE_COOKIE, rights_request.language, samesite="Lax")
     return response
@@ -81,7 +81,7 @@ def verify(request, token):
 def request_home(request, rights_request, token):
     if rights_request.state == State.VERIFIED:
         return redirect("subjects:selfie", token)
-    if rights_request.state in (State.SEARCHING, State.MATCHES_READY):
+    if rights_request.state in (State.SEARCHING, State.IDENTITY_REVIEW, State.MATCHES_READY):
         return redirect("subjects:matches", token)
     return redirect("subjects:status", token)
 
@@ -106,7 +106,8 @@ def selfie(request, rights_request, token):
             return too_many(request, limited)
     if request.method == "POST" and form.is_valid():
         try:
-            selfie_jobs.submit_selfie(rights_request, form.cleaned_data["photo"])
+            data = selfie_jobs.read_upload(form.cleaned_data["photo"])
+            selfie_jobs.submit_selfie(rights_request, data, live=False)
         except selfie_jobs.SelfieRejected as rejected:
             error = rejected.message
         else:
@@ -118,10 +119,45 @@ def selfie(request, rights_request, token):
 
 
 @with_request
+@require_http_methods(["GET", "POST"])
+def live(request, rights_request, token):
+    """The camera check: poses asked by a signed challenge, one frame each."""
+    if rights_request.state not in (State.VERIFIED, State.MATCHES_READY):
+        return redirect("subjects:home", token)
+    error = None
+    if request.method == "POST":
+        try:
+            abuse.check_selfie_allowed(ip=client_ip(request), request=rights_request)
+        except RateLimited as limited:
+            return too_many(request, limited)
+        frames = []
+        try:
+            for number in range(len(liveness.POSES)):
+                upload = request.FILES.get(f"frame_{number}")
+                frames.append(selfie_jobs.read_upload(upload) if upload else b"")
+            straight = liveness.verify_live_capture(
+                rights_request, request.POST.get("challenge", ""), frames)
+            selfie_jobs.submit_selfie(rights_request, straight, live=True)
+        except (liveness.LivenessFailed, selfie_jobs.SelfieRejected) as failure:
+            error = failure.message
+        else:
+            return redirect("subjects:matches", token)
+    challenge, challenge_token = liveness.issue_challenge(rights_request)
+    poses = [{"name": pose, "label": liveness.POSE_LABELS[pose]} for pose in challenge.poses]
+    return render(request, "subjects/live.html",
+                  {"token": token, "rights_request": rights_request, "error": error,
+                   "challenge": challenge_token, "poses": poses},
+                  status=400 if error else 200)
+
+
+@with_request
 @require_GET
 def matches(request, rights_request, token):
     if rights_request.state == State.SEARCHING:
         return render(request, "subjects/searching.html",
+                      {"token": token, "rights_request": rights_request})
+    if rights_request.state == State.IDENTITY_REVIEW:
+        return render(request, "subjects/identity_review.html",
                       {"token": token, "rights_request": rights_request})
     if rights_request.state != State.MATCHES_READY:
         return redirect("subjects:home", token)
@@ -150,6 +186,10 @@ def progress(request, rights_request, token):
 @with_request
 @require_GET
 def face_crop(request, rights_request, token, match_id):
+    # Matches are seen only while the person confirms them, never while
+    # the DPO has yet to check that an uploaded selfie is theirs.
+    if rights_request.state != State.MATCHES_READY:
+        raise Http404
     data = filing.crop_of_match(rights_request, match_id)
     if data is None:
         raise Http404

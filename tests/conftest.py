@@ -24,6 +24,18 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
+def english_to_begin_with():
+    """A request in another language leaves it active in the test's thread
+    (LocaleMiddleware activates, nothing deactivates): start each test in
+    the default language."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def fresh_rate_counters(settings):
     """Counters in the database go with each test's transaction; counters in
     Redis (CI's second run) must be cleared by hand."""

@@ -41,3 +41,25 @@ def wait_for_state(request: RightsRequest, state: str, timeout: float = 90) -> R
             return request
         time.sleep(0.2)
     raise AssertionError(f"{request.reference} stayed {request.state}, expected {state}")
+
+
+#: One person looking straight and turning either way (see the faces README).
+OBAMA_POSES = {"straight": "obama_1.jpg", "left": "obama_4.jpg", "right": "obama_2.jpg"}
+
+
+def challenge_of(page: str) -> tuple[str, list[str]]:
+    challenge = re.search(r'name="challenge" value="([^"]+)"', page).group(1)
+    poses = re.search(r'data-poses="([^"]+)"', page).group(1).split(",")
+    return challenge, poses
+
+
+def live_capture(client, token: str, frames: dict[str, str] | None = None, **post_extra):
+    """Take the camera check as the page's script does: one frame per asked
+    pose, in the asked order. ``frames`` maps poses to photo files."""
+    frames = frames or OBAMA_POSES
+    page = client.get(f"/r/{token}/live/").content.decode()
+    challenge, poses = challenge_of(page)
+    data = {"challenge": challenge}
+    for number, pose in enumerate(poses):
+        data[f"frame_{number}"] = upload(frames[pose])
+    return client.post(f"/r/{token}/live/", data, **post_extra)

@@ -12,7 +12,8 @@ from django.utils import timezone
 from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo
 from subjects import filing, intake, selfie, tokens
 from subjects.models import RightsRequest
-from tests.subjects.helpers import ingest, upload, wait_for_state
+from tests.conftest import FACES_DIR
+from tests.subjects.helpers import ingest, wait_for_state
 
 PHOTOS = ["obama_1.jpg", "obama_4.jpg", "group_obama_biden.jpg", "biden_1.jpg"]
 
@@ -59,7 +60,8 @@ def file_via_worker(email: str, *, kinds: list[str], keep_template: str = "auto"
                     selfie_file: str = "obama_2.jpg") -> RightsRequest:
     request = intake.start_request(email=email, language="en")
     request = intake.verify_email(tokens.verification_token(request))
-    selfie.submit_selfie(request, upload(selfie_file))
+    # A selfie from a passed camera check (its own tests are in test_liveness).
+    selfie.submit_selfie(request, (FACES_DIR / selfie_file).read_bytes(), live=True)
     request = wait_for_state(request, "matches_ready")
     decisions = {m.pk: "mine" for m in request.matches.filter(tier="match")}
     return filing.file_request(request, kinds=kinds, keep_template=keep_template,

@@ -9,7 +9,14 @@ from PIL import Image
 from search.models import Face, Photo
 from subjects.models import Match, RightsRequest
 from tests.mail import html_part, text_part
-from tests.subjects.helpers import ingest, links_in, path_of, upload, wait_for_state
+from tests.subjects.helpers import (
+    ingest,
+    links_in,
+    live_capture,
+    path_of,
+    upload,
+    wait_for_state,
+)
 
 pytestmark = [pytest.mark.worker]
 
@@ -36,18 +43,22 @@ def test_a_selfie_finds_its_person_only_and_filing_restricts_and_sends_a_receipt
     [verify_link] = [u for u in links_in(text_part(mail)) if "/verify/" in u]
     assert verify_link in html_part(mail)
 
-    # Step 2: the link opens the selfie page; a selfie of the same person.
+    # Step 2: the link opens the selfie page; the camera check with frames
+    # of the same person (the straight one is searched).
     response = client.get(path_of(verify_link))
     assert response.status_code == 302
     selfie_page = response["Location"]
-    response = client.post(selfie_page, {"photo": upload("obama_2.jpg")})
-    assert response.status_code == 302
+    token = selfie_page.split("/r/")[1].split("/")[0]
+    selfies = Path(settings.MEDIA_ROOT) / "selfies"
+    before = set(selfies.iterdir()) if selfies.exists() else set()
+    response = live_capture(client, token, {"straight": "obama_5.jpg", "left": "obama_3.jpg",
+                                            "right": "obama_2.jpg"})
+    assert response.status_code == 302, response.content.decode()[-2000:]
     request = RightsRequest.objects.get(email=ALICE)
 
     # Step 3: the worker embeds, deletes the selfie, searches.
     wait_for_state(request, "matches_ready")
-    selfies = Path(settings.MEDIA_ROOT) / "selfies"
-    assert not selfies.exists() or not any(selfies.iterdir()), "the selfie file is still stored"
+    assert set(selfies.iterdir()) == before, "the selfie file is still stored"
     assert request.selfie_embedding is not None
     found = set(request.matches.values_list("face_id", flat=True))
     assert found == expected, "the matches must be this person's faces and nobody else's"
@@ -83,3 +94,46 @@ def test_a_selfie_finds_its_person_only_and_filing_restricts_and_sends_a_receipt
     status_page = client.get(path_of(status_link)).content.decode()
     assert request.reference in status_page
     assert "Withdraw my request" in status_page
+
+
+def test_an_uploaded_selfie_reveals_nothing_about_matches_until_the_dpo_confirms_the_requester(
+    transactional_db, celery_worker, inbox, client, settings
+):
+    from subjects import review, tokens
+
+    ingest("obama_1.jpg", "obama_4.jpg", "biden_1.jpg")
+    address = "upload.only@example.org"
+    client.post("/start/", {"email": address, "language": "en", "consent": "on"})
+    [mail] = inbox.wait_for(address)
+    selfie_page = client.get(path_of([u for u in links_in(text_part(mail))
+                                      if "/verify/" in u][0]))["Location"]
+    response = client.post(selfie_page, {"photo": upload("obama_2.jpg")})
+    assert response.status_code == 302
+    request = wait_for_state(RightsRequest.objects.get(email=address), "identity_review")
+    assert request.matches.count() == 2  # found, and kept from the person for now
+    token = tokens.access_token(request)
+
+    page = client.get(f"/r/{token}/matches/").content.decode()
+    assert "We are checking that the photo is yours" in page
+    assert "This is me" not in page and "/faces/" not in page
+    for match in request.matches.all():
+        assert client.get(f"/r/{token}/faces/{match.pk}.jpg").status_code == 404
+    progress = client.get(f"/r/{token}/progress.json").json()
+    assert set(progress) == {"state", "next"}
+    assert client.get(f"/r/{token}/status/").status_code in (200, 302)
+    # No e-mail speaks of matches; the DPO is asked to check.
+    assert not inbox.to(address)[1:], [m["Subject"] for m in inbox.to(address)]
+    inbox.wait_for(settings.DPO_EMAIL, subject_contains=f"Check the requester of "
+                                                        f"{request.reference}")
+    review_file = request.selfie_review_file
+    assert review_file and Path(settings.MEDIA_ROOT, review_file).exists()
+
+    review.confirm_requester(request, actor="dpo.test")
+    request.refresh_from_db()
+    assert request.state == "matches_ready" and request.selfie_review_file == ""
+    assert not Path(settings.MEDIA_ROOT, review_file).exists(), "the upload is deleted"
+    page = client.get(f"/r/{token}/matches/").content.decode()
+    assert "This is me" in page
+    match = request.matches.first()
+    assert client.get(f"/r/{token}/faces/{match.pk}.jpg").status_code == 200
+    inbox.wait_for(address, subject_contains="The search for your face is done")
