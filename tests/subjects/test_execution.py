@@ -5,8 +5,10 @@ import json
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
+from django.conf import settings
 
 from search.backends import get_backend
 from search.imaging import load_image
@@ -89,6 +91,8 @@ def test_access_and_erasure_are_carried_out_with_proof(transactional_db, celery_
     names = set(archive.namelist())
     assert {"report.html", "data.json"} <= names
     data = json.loads(archive.read("data.json"))
+    schema = json.loads((Path(settings.BASE_DIR) / "docs/access-package.schema.json").read_text())
+    jsonschema.validate(data, schema)  # the documented schema holds
     assert data["reference"] == request.reference
     assert len(data["photos"]) == 3
     assert {p["site"] for p in data["photos"]} == {"crawl.example"}
