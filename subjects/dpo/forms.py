@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from subjects.dpo import actions
+from subjects.dpo.selectors import DEFAULT_SORT, SORTS, QueueFilters
+from subjects.models import RightsRequest
+from subjects.states import State
+
+
+class LoginForm(forms.Form):
+    email = forms.CharField(label=_("E-mail address"), max_length=254,
+                            widget=forms.TextInput(attrs={"autocomplete": "username"}))
+    password = forms.CharField(label=_("Password"), strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete":
+                                                                 "current-password"}))
+    code = forms.CharField(
+        label=_("Code from your authenticator app"), max_length=12, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                      "pattern": "[0-9 ]*"}),
+    )
+
+
+DUE_CHOICES = [
+    ("", _("Any due date")),
+    ("overdue", _("Overdue")),
+    ("week", _("Due within 7 days")),
+    ("month", _("Due within a month")),
+    ("none", _("Not filed (no due date)")),
+]
+SORT_LABELS = {
+    "due": _("Due date, soonest first"),
+    "-due": _("Due date, latest first"),
+    "received": _("Received, oldest first"),
+    "-received": _("Received, newest first"),
+    "created": _("Started, oldest first"),
+    "-created": _("Started, newest first"),
+    "reference": _("Reference A–Z"),
+    "-reference": _("Reference Z–A"),
+    "state": _("State A–Z"),
+    "-state": _("State Z–A"),
+}
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(label=_("Reference"), required=False, max_length=40)
+    state = forms.MultipleChoiceField(label=_("State"), choices=State.choices, required=False)
+    type = forms.MultipleChoiceField(label=_("Type"), choices=RightsRequest.Kind.choices,
+                                     required=False)
+    language = forms.MultipleChoiceField(label=_("Language"), required=False, choices=())
+    due = forms.ChoiceField(label=_("Due"), choices=DUE_CHOICES, required=False)
+    unverified = forms.BooleanField(label=_("Show never-verified requests"), required=False)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False,
+                             choices=[(key, SORT_LABELS[key]) for key in SORTS])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = settings.LANGUAGES
+
+    def filters(self) -> QueueFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return QueueFilters(
+            states=data.get("state") or [],
+            kinds=data.get("type") or [],
+            languages=data.get("language") or [],
+            due=data.get("due") or "",
+            reference=data.get("q") or "",
+            include_unverified=bool(data.get("unverified")),
+            sort=data.get("sort") or DEFAULT_SORT,
+        )
+
+
+class RejectForm(forms.Form):
+    reason_template = forms.ChoiceField(
+        label=_("Reason"), choices=[("", "—")] + list(actions.REJECTION_REASONS.items()),
+        required=False)
+    reason = forms.CharField(label=_("In your words (the person reads this)"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason (the person reads this)"), max_length=4000,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ExtendForm(forms.Form):
+    months = forms.TypedChoiceField(label=_("By"), coerce=int,
+                                    choices=[(1, _("one month")), (2, _("two months"))])
+    reason = forms.CharField(label=_("Reason (the person reads this)"), max_length=4000,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class QuestionForm(forms.Form):
+    question = forms.CharField(label=_("What do you need to know?"), max_length=4000,
+                               widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("Note for the record"), required=False, max_length=4000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class EmptyForm(forms.Form):
+    pass
+
+
+#: The form each action posts.
+ACTION_FORMS = {
+    actions.CONFIRM_REQUESTER: EmptyForm,
+    actions.APPROVE: EmptyForm,
+    actions.REJECT: RejectForm,
+    actions.EXTEND: ExtendForm,
+    actions.ASK_FOR_INFORMATION: QuestionForm,
+    actions.INFORMATION_RECEIVED: NoteForm,
+    actions.CLOSE_UNFOUNDED: ReasonForm,
+    actions.RESUME: EmptyForm,
+    actions.SEARCH_AGAIN: EmptyForm,
+}
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label=_("What is this key for?"), max_length=100)

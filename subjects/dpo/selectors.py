@@ -1,0 +1,365 @@
+"""Reads for the DPO: the queue with its due dates, counts, one request's
+evidence, and the figures. Every function here runs a fixed number of
+queries, however many requests there are."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Case, Count, DateField, F, Func, Q, QuerySet, Value, When
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from subjects.deadlines import add_months
+from subjects.models import RightsRequest
+from subjects.notifications import TO_DPO, TO_RECIPIENT
+from subjects.states import OPEN, State
+
+#: Never verified: hidden from the queue unless asked for.
+NEVER_VERIFIED = (State.UNVERIFIED, State.EXPIRED)
+KINDS = tuple(RightsRequest.Kind.values)
+DUE_SOON_DAYS = 7
+
+#: Due windows the queue filters on.
+DUE_WINDOWS = ("overdue", "week", "month", "none")
+
+#: Sort keys: the name in the URL, the ordering it means.
+# Open requests come first when sorting by due date: a closed one's due date
+# is history.
+_CLOSED_LAST = Case(When(state__in=OPEN, then=Value(0)), default=Value(1))
+SORTS = {
+    "due": (_CLOSED_LAST, F("due_on").asc(nulls_last=True), "pk"),
+    "-due": (_CLOSED_LAST, F("due_on").desc(nulls_last=True), "-pk"),
+    "received": (F("received_at").asc(nulls_last=True), "pk"),
+    "-received": (F("received_at").desc(nulls_last=True), "-pk"),
+    "created": ("created_at", "pk"),
+    "-created": ("-created_at", "-pk"),
+    "reference": ("reference",),
+    "-reference": ("-reference",),
+    "state": ("state", "pk"),
+    "-state": ("-state", "-pk"),
+}
+DEFAULT_SORT = "due"
+
+#: Only what the queue shows: never the face template or the address.
+QUEUE_FIELDS = ("reference", "state", "language", "created_at", "verified_at", "received_at",
+                "access", "erasure", "objection", "extension_months", "paused_days",
+                "paused_since", "closed_at")
+
+
+class DueOn(Func):
+    """The due date in SQL, as ``RightsRequest.due_date`` computes it in
+    Python: the local day of receipt plus one calendar month and the
+    extension (PostgreSQL clamps 31 Jan + 1 month to 28/29 Feb, as
+    ``deadlines.add_months`` does), plus the days paused so far."""
+
+    output_field = DateField()
+
+    def __init__(self, now: dt.datetime):
+        super().__init__(TruncDate("received_at"), F("extension_months"), F("paused_days"),
+                         Value(now), F("paused_since"))
+
+    def as_sql(self, compiler, connection, **extra):
+        parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
+        (received, p1), (extension, p2), (paused, p3), (now, p4), (since, p5) = parts
+        sql = (f"(({received} + make_interval(months => 1 + {extension}))::date + {paused}"
+               f" + COALESCE(EXTRACT(DAY FROM ({now} - {since}))::integer, 0))")
+        return sql, (*p1, *p2, *p3, *p4, *p5)
+
+
+def with_due_dates(queryset: QuerySet, now: dt.datetime | None = None) -> QuerySet:
+    return queryset.annotate(due_on=DueOn(now or timezone.now()))
+
+
+@dataclass
+class QueueFilters:
+    states: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    due: str = ""
+    reference: str = ""
+    include_unverified: bool = False
+    sort: str = DEFAULT_SORT
+
+
+def normalise_reference(text: str) -> str:
+    """What a DPO types for a reference: any case, with or without dashes."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def queue(filters: QueueFilters, *, today: dt.date | None = None,
+          now: dt.datetime | None = None) -> QuerySet:
+    """The requests the queue lists, filtered and sorted, with ``due_on``."""
+    today = today or timezone.localdate()
+    requests = with_due_dates(RightsRequest.objects.only(*QUEUE_FIELDS), now)
+    if filters.states:
+        requests = requests.filter(state__in=filters.states)
+    elif not filters.include_unverified:
+        requests = requests.exclude(state__in=NEVER_VERIFIED)
+    if filters.kinds:
+        any_kind = Q()
+        for kind in filters.kinds:
+            any_kind |= Q(**{kind: True})
+        requests = requests.filter(any_kind)
+    if filters.languages:
+        requests = requests.filter(language__in=filters.languages)
+    if filters.due == "overdue":
+        requests = requests.filter(state__in=OPEN, due_on__lt=today)
+    elif filters.due == "week":
+        requests = requests.filter(state__in=OPEN,
+                                   due_on__range=(today, today + dt.timedelta(DUE_SOON_DAYS)))
+    elif filters.due == "month":
+        requests = requests.filter(state__in=OPEN,
+                                   due_on__range=(today, today + dt.timedelta(31)))
+    elif filters.due == "none":
+        requests = requests.filter(received_at__isnull=True)
+    if filters.reference:
+        wanted = normalise_reference(filters.reference)
+        if wanted:
+            # References are stored with dashes; compare without them.
+            requests = requests.annotate(
+                bare_reference=Func(F("reference"), Value("-"), Value(""), function="REPLACE")
+            ).filter(bare_reference__contains=wanted)
+    return requests.order_by(*SORTS.get(filters.sort, SORTS[DEFAULT_SORT]))
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the queue, with its deadline as the DPO reads it."""
+
+    request: RightsRequest
+    today: dt.date
+
+    @property
+    def due_on(self) -> dt.date | None:
+        return self.request.due_on
+
+    @property
+    def days_left(self) -> int | None:
+        if self.due_on is None or not self.request.is_open:
+            return None
+        return (self.due_on - self.today).days
+
+    @property
+    def days_overdue(self) -> int:
+        days = self.days_left
+        return -days if days is not None and days < 0 else 0
+
+    @property
+    def urgency(self) -> str:
+        days = self.days_left
+        if days is None:
+            return ""
+        if days < 0:
+            return "overdue"
+        if days <= DUE_SOON_DAYS:
+            return "due-soon"
+        return ""
+
+
+def rows(page, today: dt.date | None = None) -> list[QueueRow]:
+    today = today or timezone.localdate()
+    return [QueueRow(request, today) for request in page]
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_state: dict[str, int]
+    overdue: int
+    due_soon: int
+
+    @property
+    def open(self) -> int:
+        return sum(n for state, n in self.by_state.items() if state in OPEN)
+
+    def per_state(self) -> list[tuple[State, int]]:
+        return [(State(state), n) for state, n in self.by_state.items()]
+
+
+def counts(*, today: dt.date | None = None, now: dt.datetime | None = None) -> Counts:
+    """Requests per state, and open ones overdue or due within a week: one query."""
+    today = today or timezone.localdate()
+    grouped = (
+        with_due_dates(RightsRequest.objects.all(), now)
+        .values("state")
+        .annotate(
+            n=Count("pk"),
+            overdue=Count("pk", filter=Q(state__in=OPEN, due_on__lt=today)),
+            due_soon=Count("pk", filter=Q(
+                state__in=OPEN, due_on__range=(today, today + dt.timedelta(DUE_SOON_DAYS)))),
+        )
+        .order_by()
+    )
+    by_state = dict.fromkeys(State.values, 0)
+    overdue = due_soon = 0
+    for row in grouped:
+        by_state[row["state"]] = row["n"]
+        overdue += row["overdue"]
+        due_soon += row["due_soon"]
+    return Counts(by_state, overdue, due_soon)
+
+
+# -- one request ------------------------------------------------------------------
+
+
+REFERENCE = re.compile(r"^FR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
+
+
+def request_for_dpo(reference: str) -> RightsRequest | None:
+    """The request of a reference (any case), with ``due_on``; None for
+    anything that is not a reference at all."""
+    wanted = reference.strip().upper()
+    if not REFERENCE.match(wanted):
+        return None
+    return with_due_dates(RightsRequest.objects.all()).filter(reference=wanted).first()
+
+
+def recipient_kind(kind: str) -> str:
+    if kind in TO_DPO:
+        return "dpo"
+    if kind in TO_RECIPIENT:
+        return "recipient"
+    return "person"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str  # "event" or "email"
+    item: object
+
+
+def timeline(request: RightsRequest) -> list[TimelineEntry]:
+    """Audit events and e-mails of a request, oldest first (two queries)."""
+    entries = [TimelineEntry(e.at, "event", e) for e in request.events.order_by("pk")]
+    for email in request.emails.order_by("pk").defer("context", "recipient"):
+        email.addressed_to = recipient_kind(email.kind)
+        entries.append(TimelineEntry(email.created_at, "email", email))
+    return sorted(entries, key=lambda entry: (entry.at, entry.kind != "event"))
+
+
+def review_selfie_jpeg(request: RightsRequest) -> bytes | None:
+    """The uploaded selfie kept for the DPO's identity check, re-encoded
+    (never the uploaded bytes themselves); None once it is gone."""
+    from django.core.files.storage import default_storage
+
+    from search.imaging import ImageError, load_image
+    from search.redaction import encode
+
+    name = getattr(request, "selfie_review_file", "")
+    if request.state != "identity_review" or not name or not default_storage.exists(name):
+        return None
+    with default_storage.open(name, "rb") as handle:
+        try:
+            return encode(load_image(handle.read()))
+        except ImageError:
+            return None
+
+
+def matches_of(request: RightsRequest) -> list:
+    """Every match of the search, nearest first, erased ones included."""
+    return list(request.matches.order_by("distance", "pk"))
+
+
+# -- figures ------------------------------------------------------------------------
+# The raw SQL below reads RightsRequest's table, subjects_rightsrequest, in
+# one query per figure.
+
+
+def _week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def weeks_back(today: dt.date, weeks: int) -> list[dt.date]:
+    first = _week_start(today) - dt.timedelta(weeks=weeks - 1)
+    return [first + dt.timedelta(weeks=n) for n in range(weeks)]
+
+
+def requests_per_week(*, weeks: int = 26, today: dt.date | None = None) -> list[dict]:
+    """Filed requests per week (Monday) of receipt, by type; one query."""
+    today = today or timezone.localdate()
+    starts = weeks_back(today, weeks)
+    since = timezone.make_aware(dt.datetime.combine(starts[0], dt.time.min))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT date_trunc('week', received_at AT TIME ZONE %s)::date AS week,"
+            " count(*) FILTER (WHERE access), count(*) FILTER (WHERE erasure),"
+            " count(*) FILTER (WHERE objection)"
+            " FROM subjects_rightsrequest WHERE received_at >= %s GROUP BY 1",
+            [timezone.get_current_timezone_name(), since],
+        )
+        found = {week: (a, e, o) for week, a, e, o in cursor.fetchall()}
+    return [
+        dict(zip(("week", "access", "erasure", "objection"),
+                 (start, *found.get(start, (0, 0, 0))), strict=True))
+        for start in starts
+    ]
+
+
+def completion_days(*, months: int = 12, today: dt.date | None = None) -> dict:
+    """Median days from receipt to completion, overall and per month of
+    completion, over the last ``months`` months; one query."""
+    today = today or timezone.localdate()
+    first = add_months(today.replace(day=1), 1 - months)
+    since = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT month, percentile_cont(0.5) WITHIN GROUP (ORDER BY days), count(*)"
+            " FROM (SELECT date_trunc('month', closed_at AT TIME ZONE %s)::date AS month,"
+            "  EXTRACT(EPOCH FROM closed_at - received_at) / 86400.0 AS days"
+            "  FROM subjects_rightsrequest"
+            "  WHERE state = %s AND received_at IS NOT NULL AND closed_at >= %s) AS done"
+            " GROUP BY ROLLUP (month) ORDER BY month NULLS LAST",
+            [timezone.get_current_timezone_name(), State.COMPLETED, since],
+        )
+        result = cursor.fetchall()
+    per_month = {month: (median, n) for month, median, n in result if month is not None}
+    overall = next(((median, n) for month, median, n in result if month is None), (None, 0))
+    months_list = []
+    day = first
+    while day <= today:
+        median, n = per_month.get(day, (None, 0))
+        months_list.append({"month": day, "median_days": None if median is None
+                            else round(float(median), 1), "completed": n})
+        day = (day + dt.timedelta(days=32)).replace(day=1)
+    return {"median_days": None if overall[0] is None else round(float(overall[0]), 1),
+            "completed": overall[1], "months": months_list}
+
+
+def open_and_overdue(*, weeks: int = 26, today: dt.date | None = None) -> list[dict]:
+    """How many requests were open, and how many of those overdue, at the
+    end of each of the last weeks (one query). Open: received and not yet
+    closed; overdue: open past the due date as it stands now (an extension
+    counts from the start, a pause with its days so far)."""
+    today = today or timezone.localdate()
+    ends = [min(start + dt.timedelta(days=6), today) for start in weeks_back(today, weeks)]
+    tz = timezone.get_current_timezone_name()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d.day,"
+            " count(r.id),"
+            " count(r.id) FILTER (WHERE ((r.received_at AT TIME ZONE %s)::date"
+            "   + make_interval(months => 1 + r.extension_months))::date + r.paused_days < d.day)"
+            " FROM unnest(%s::date[]) AS d(day)"
+            " LEFT JOIN subjects_rightsrequest r"
+            "  ON r.received_at IS NOT NULL"
+            "  AND (r.received_at AT TIME ZONE %s)::date <= d.day"
+            "  AND (r.closed_at IS NULL OR (r.closed_at AT TIME ZONE %s)::date > d.day)"
+            " GROUP BY d.day ORDER BY d.day",
+            [tz, ends, tz, tz],
+        )
+        return [{"day": day, "open": n_open, "overdue": n_overdue}
+                for day, n_open, n_overdue in cursor.fetchall()]
+
+
+def figures(*, today: dt.date | None = None) -> dict:
+    today = today or timezone.localdate()
+    return {
+        "per_week": requests_per_week(today=today),
+        "completion": completion_days(today=today),
+        "open_overdue": open_and_overdue(today=today),
+        "counts": counts(today=today),
+    }

@@ -1,0 +1,242 @@
+"""The DPO's pages. Thin: they read through ``selectors``, act through
+``actions`` and render."""
+
+from __future__ import annotations
+
+import json
+
+import django_otp
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from subjects.dpo import accounts, actions, selectors
+from subjects.dpo.access import actor_name, dpo_required, is_dpo, second_factor_done
+from subjects.dpo.forms import ACTION_FORMS, ApiKeyForm, LoginForm, QueueFilterForm
+from subjects.dpo.models import ApiKey
+from subjects.dpo.register import register_csv
+from subjects.filing import crop_of_match
+from subjects.models import Match, RightsRequest
+
+PAGE_SIZE = 50
+
+
+def _next_url(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login(request):
+    user = request.user
+    if is_dpo(user) and second_factor_done(user):
+        return redirect(_next_url(request, reverse("dpo:queue")))
+    form = LoginForm(request.POST if request.method == "POST" else None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, device = accounts.check_login(request, email=form.cleaned_data["email"],
+                                                password=form.cleaned_data["password"],
+                                                code=form.cleaned_data["code"])
+        except accounts.LoginRefused:
+            error = _("The e-mail address, the password or the code is wrong, or this account "
+                      "has no access to the DPO area.")
+        else:
+            auth_login(request, user)
+            if device is not None:
+                django_otp.login(request, device)
+            return redirect(_next_url(request, reverse("dpo:queue")))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "dpo/login.html",
+                  {"form": form, "error": error, "next": _next_url(request, "")}, status=status)
+
+
+@require_POST
+def logout(request):
+    auth_logout(request)
+    return redirect("dpo:login")
+
+
+@dpo_required
+@require_GET
+def queue(request):
+    form = QueueFilterForm(request.GET or None)
+    filters = form.filters()
+    today = timezone.localdate()
+    counts = selectors.counts(today=today)
+    page = Paginator(selectors.queue(filters, today=today), PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    return render(request, "dpo/queue.html", {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "rows": selectors.rows(page, today),
+        "counts": counts,
+        "counts_by_state": counts.per_state(),
+        "auto_approve": settings.AUTO_APPROVE_REQUESTS,
+        "today": today,
+        "sort_links": {
+            # A column sorts ascending first, and descending when clicked again.
+            column: f"-{column}" if filters.sort == column else column
+            for column in ("reference", "state", "received", "due")
+        },
+    })
+
+
+def _request_or_404(reference: str):
+    found = selectors.request_for_dpo(reference)
+    if found is None:
+        raise Http404
+    return found
+
+
+def _detail_context(rights_request, *, forms=None, error=None) -> dict:
+    offered = actions.available_actions(rights_request)
+    forms = forms or {}
+    matches = selectors.matches_of(rights_request)
+    return {
+        "rights_request": rights_request,
+        "row": selectors.QueueRow(rights_request, timezone.localdate()),
+        "matches": matches,
+        "confirmed": [m for m in matches if m.decision == Match.Decision.MINE],
+        "timeline": selectors.timeline(rights_request),
+        "jobs": list(rights_request.jobs.all()),
+        "has_review_selfie": bool(getattr(rights_request, "selfie_review_file", "")),
+        "actions": [
+            {"name": name, "label": actions.LABELS[name],
+             "form": forms.get(name) or ACTION_FORMS[name](prefix=name)}
+            for name in offered
+        ],
+        "error": error,
+    }
+
+
+@dpo_required
+@require_GET
+def request_detail(request, reference):
+    rights_request = _request_or_404(reference)
+    return render(request, "dpo/request.html", _detail_context(rights_request))
+
+
+@dpo_required
+@require_POST
+def request_action(request, reference, action):
+    rights_request = _request_or_404(reference)
+    if action not in ACTION_FORMS:
+        raise Http404
+    form = ACTION_FORMS[action](request.POST, prefix=action)
+    if not form.is_valid():
+        context = _detail_context(rights_request, forms={action: form},
+                                  error=_("Please correct the form below."))
+        return render(request, "dpo/request.html", context, status=400)
+    try:
+        actions.perform(rights_request, action, actor=actor_name(request.user),
+                        data=form.cleaned_data)
+    except actions.ActionRefused as refused:
+        rights_request = _request_or_404(reference)
+        context = _detail_context(rights_request, forms={action: form}, error=refused.message)
+        return render(request, "dpo/request.html", context,
+                      status=refused.status if refused.status != 404 else 400)
+    messages.success(request, _("Done: %(action)s.") % {"action": actions.LABELS[action]})
+    return redirect("dpo:request", rights_request.reference)
+
+
+@dpo_required
+@require_GET
+def face_crop(request, reference, match_id):
+    rights_request = _request_or_404(reference)
+    data = crop_of_match(rights_request, match_id)
+    if data is None:
+        raise Http404
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _chart(labels, series) -> dict:
+    """What a chart element carries in its data-* attributes."""
+    return {"labels": json.dumps([str(label) for label in labels]),
+            "series": json.dumps([{"name": str(name), "values": values}
+                                  for name, values in series])}
+
+
+@dpo_required
+@require_GET
+def review_selfie(request, reference):
+    """The uploaded selfie a DPO checks before the requester sees matches."""
+    data = selectors.review_selfie_jpeg(_request_or_404(reference))
+    if data is None:
+        raise Http404
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@dpo_required
+@require_GET
+def figures(request):
+    data = selectors.figures()
+    weeks, completion, open_overdue = data["per_week"], data["completion"], data["open_overdue"]
+    charts = {
+        "per_week": _chart(
+            [w["week"].isoformat() for w in weeks],
+            [(label, [w[kind] for w in weeks]) for kind, label in RightsRequest.Kind.choices]),
+        "completion": _chart(
+            [m["month"].strftime("%Y-%m") for m in completion["months"]],
+            [(_("Median days to completion"), [m["median_days"] for m in completion["months"]])]),
+        "open_overdue": _chart(
+            [p["day"].isoformat() for p in open_overdue],
+            [(_("Open"), [p["open"] for p in open_overdue]),
+             (_("Overdue"), [p["overdue"] for p in open_overdue])]),
+    }
+    return render(request, "dpo/figures.html", {"figures": data, "charts": charts})
+
+
+@dpo_required
+@require_GET
+def register(request):
+    response = StreamingHttpResponse(register_csv(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="register-{stamp}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@dpo_required
+@require_http_methods(["GET", "POST"])
+def api_keys(request):
+    """A DPO's own keys for DPO tools; a new key is shown once, here."""
+    form = ApiKeyForm(request.POST if request.method == "POST" else None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        _row, new_key = ApiKey.issue(name=form.cleaned_data["name"], purpose=ApiKey.Purpose.DPO,
+                                     user=request.user)
+        form = ApiKeyForm()
+    keys = ApiKey.objects.filter(user=request.user, purpose=ApiKey.Purpose.DPO)
+    return render(request, "dpo/api_keys.html", {"form": form, "keys": keys, "new_key": new_key},
+                  status=201 if new_key else 200)
+
+
+@dpo_required
+@require_POST
+def revoke_api_key(request, key_id):
+    key = ApiKey.objects.filter(pk=key_id, user=request.user).first()
+    if key is None:
+        raise Http404
+    key.revoke()
+    messages.success(request, _("The key %(prefix)s… no longer works.") % {"prefix": key.prefix})
+    return redirect("dpo:api_keys")
