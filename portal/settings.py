@@ -199,6 +199,7 @@ RATE_LIMITS = {
     "verify_per_email": env_rate("RATE_LIMIT_VERIFY_PER_EMAIL", "3/h"),
     "selfie_per_ip": env_rate("RATE_LIMIT_SELFIE_PER_IP", "30/h"),
     "selfie_per_email": env_rate("RATE_LIMIT_SELFIE_PER_EMAIL", "10/d"),
+    "login": env_rate("RATE_LIMIT_LOGIN", "10/15m"),
 }
 SEARCHES_PER_REQUEST = env_int("SEARCHES_PER_REQUEST", 3, minimum=1)
 # How many proxies in front of the portal add to X-Forwarded-For (0: none,

@@ -95,7 +95,9 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
             request, State.FILED, actor=audit.REQUESTER, action="filed",
             details={"kinds": kinds, "confirmed_faces": len(confirmed),
                      "restricted_faces": restricted, "keep_template": keep},
-            received_at=now,
+            # Art. 12(3) counts from the first receipt: filing again after
+            # a new search (asked by the DPO) does not restart the clock.
+            received_at=request.received_at or now,
             keep_template=keep,
             **{kind: kind in kinds for kind in KINDS},
         )

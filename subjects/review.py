@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from subjects.filing import release_faces
@@ -72,8 +72,10 @@ def close_as_unfounded(request: RightsRequest, *, actor: str, reason: str) -> Ri
     """Art. 12(5): a manifestly unfounded or excessive request."""
     if not reason.strip():
         raise DecisionRefused(_("Say why the request is manifestly unfounded or excessive."))
-    return reject_request(request, actor=actor,
-                          reason=f"{_('Manifestly unfounded or excessive (Art. 12(5))')}: {reason}")
+    # The reason goes to the person: in their language, not the DPO's.
+    with translation.override(request.language):
+        prefix = str(_("Manifestly unfounded or excessive (Art. 12(5))"))
+    return reject_request(request, actor=actor, reason=f"{prefix}: {reason}")
 
 
 def extend_deadline(request: RightsRequest, *, actor: str, months: int, reason: str,

@@ -17,9 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.ratelimit import Rate, RateLimited, client_ip, enforce
 from subjects.dpo import accounts, actions, selectors
 from subjects.dpo.access import actor_name, dpo_required, is_dpo, second_factor_done
 from subjects.dpo.forms import ACTION_FORMS, ApiKeyForm, LoginForm, QueueFilterForm
@@ -39,6 +41,9 @@ def _next_url(request, fallback: str) -> str:
     return fallback
 
 
+TOO_MANY_LOGINS = gettext_lazy("Too many login attempts. Please wait a while and try again.")
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login(request):
@@ -48,6 +53,17 @@ def login(request):
     form = LoginForm(request.POST if request.method == "POST" else None)
     error = None
     if request.method == "POST" and form.is_valid():
+        try:
+            # Password guessing is held back per address and per IP, 2FA or not.
+            limit = Rate.parse(settings.RATE_LIMITS["login"])
+            enforce("dpo-login-ip", client_ip(request), limit, TOO_MANY_LOGINS)
+            enforce("dpo-login-email", form.cleaned_data["email"].lower(), limit, TOO_MANY_LOGINS)
+        except RateLimited as limited:
+            response = render(request, "dpo/login.html",
+                              {"form": form, "error": limited.message,
+                               "next": _next_url(request, "")}, status=429)
+            response["Retry-After"] = str(limited.retry_after)
+            return response
         try:
             user, device = accounts.check_login(request, email=form.cleaned_data["email"],
                                                 password=form.cleaned_data["password"],

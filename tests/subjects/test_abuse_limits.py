@@ -90,3 +90,14 @@ def test_counters_hold_no_address_and_no_ip(client, settings):
     else:
         keys = list(RateCounter.objects.values_list("key", flat=True))
     assert keys and not any("secretive" in k or "192.0.2.77" in k for k in keys)
+
+
+def test_dpo_logins_are_limited_per_address(client):
+    for _ in range(10):
+        response = client.post("/dpo/login/", {"email": "dpo.guess@example.org",
+                                               "password": "wrong password", "code": "123456"})
+        assert response.status_code == 400
+    response = client.post("/dpo/login/", {"email": "dpo.guess@example.org",
+                                           "password": "wrong password", "code": "123456"})
+    assert response.status_code == 429
+    assert "Too many login attempts" in response.content.decode()

@@ -89,3 +89,16 @@ def test_asking_for_information_pauses_the_clock_and_the_pause_is_counted():
     request = review.information_received(request, actor="dpo")
     assert request.state == "awaiting_review" and request.paused_days == 4
     assert request.due_date == due + dt.timedelta(days=4)
+
+
+@pytest.mark.django_db
+def test_filing_again_after_a_new_search_keeps_the_first_receipt():
+    from subjects import filing
+
+    first = timezone.make_aware(dt.datetime(2026, 1, 31, 9, 0))
+    request = filed("again.example@example.org", first)
+    RightsRequest.objects.filter(pk=request.pk).update(state="matches_ready")
+    request.refresh_from_db()
+    request = filing.file_request(request, kinds=["access"], keep_template="auto", decisions={})
+    assert request.received_at == first
+    assert request.due_date == dt.date(2026, 2, 28)
