@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -204,6 +205,16 @@ def _looks_like_photo(raw: bytes) -> bool:
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 
 
+# Pillow's bomb check runs while opening, before the size is ours to read;
+# its message ("Image size (900000000 pixels) exceeds limit ...") has it.
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
+
+
+def _bomb_megapixels(exc: Exception) -> str:
+    found = _BOMB_PIXELS.search(str(exc))
+    return f"{int(found.group(1)) / 1e6:.1f}" if found else "?"
+
+
 def _is_animated(image: Image.Image) -> bool:
     if image.format in {"MPO", "HEIF", "HEIC"}:
         # Several pictures in one file (camera previews, HEIF bursts): these
@@ -274,7 +285,7 @@ def load_image(
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                 raise ImageError(
                     "too_many_pixels",
-                    megapixels="?",
+                    megapixels=_bomb_megapixels(exc),
                     limit_megapixels=f"{max_pixels / 1e6:g}",
                 ) from exc
             except Exception as exc:  # UnidentifiedImageError, plugin errors

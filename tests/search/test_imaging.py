@@ -377,6 +377,9 @@ def test_header_only_bomb_is_refused_before_decoding(monkeypatch):
     with pytest.raises(ImageError) as info:
         load_image(data)
     assert info.value.code == "too_many_pixels"
+    # Pillow refuses it while opening; the sentence still says how many.
+    assert info.value.params["megapixels"] == "900.0"
+    assert "(900.0 megapixels; the limit is 40)" in str(info.value)
 
 
 def test_pixel_limit_is_checked_from_the_header(monkeypatch):

@@ -66,9 +66,7 @@ class Command(BaseCommand):
                 time.sleep(0.3)
         finally:
             self._stop_all(processes)
-            if settings.EMBEDDED_DATABASE is not None and embedded_db.stop(settings.DATA_DIR):
-                self.stdout.write("Embedded database stopped; the data stays in "
-                                  f"{settings.DATA_DIR}.")
+            self._stop_database()
 
     def _stop_all(self, processes: dict[str, subprocess.Popen]) -> None:
         # Each child runs in its own session, so a terminal's Ctrl-C reaches
@@ -90,3 +88,21 @@ class Command(BaseCommand):
                 pass
             process.wait()
         self.stdout.write("Web server, worker and beat stopped.")
+
+    def _stop_database(self) -> None:
+        """Stop the embedded database, unless another program (a test run,
+        a second shell) still uses it."""
+        if settings.EMBEDDED_DATABASE is None:
+            return
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                           "'client backend' AND pid <> pg_backend_pid()")
+            others = cursor.fetchone()[0]
+        connection.close()
+        if others:
+            self.stdout.write(f"The embedded database stays up: {others} other connection(s) "
+                              "use it. `python manage.py embedded_db stop` stops it.")
+        elif embedded_db.stop(settings.DATA_DIR):
+            self.stdout.write(f"Embedded database stopped; the data stays in {settings.DATA_DIR}.")

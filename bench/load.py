@@ -1,0 +1,439 @@
+"""Load test: many people at once through the citizen journey of a running
+portal (``make demo``).
+
+Each simulated person, in their own HTTP session:
+
+1. ``start``   opens the start page and asks for a verification e-mail;
+2. ``email``   waits for that e-mail (the demo writes e-mails as files into
+               ``var/mail``) and reads the link from it;
+3. ``verify``  follows the link, landing on the selfie page;
+4. ``selfie``  sends a selfie: by default the camera check (one photo per
+               pose it asks for, from ``search/demo_data/faces``), or with
+               ``--mode upload`` one uploaded photo;
+5. ``matches`` polls the matches page until the matches are shown (an
+               uploaded photo ends on the page saying the DPO first checks it
+               is the person's own).
+
+It prints the errors (anything but the expected answer; must be 0) and the
+p50 and p95 of every step, and writes them to ``bench/results/load.json``.
+Bounded in count (``--people``) and time (``--time-limit``). Standard library
+plus ``requests``::
+
+    .venv/bin/python bench/load.py --people 50 --concurrency 50
+
+The demo's abuse limits allow 20 verification e-mails per IP address and
+hour, so 50 people from one machine need the demo started with
+``RATE_LIMITS_ENABLED=0`` (or with ``TRUSTED_PROXY_COUNT=1`` and
+``--forwarded-for``, which gives each person an address of their own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import email
+import email.policy
+import json
+import math
+import os
+import platform
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+FACES_DIR = BASE_DIR / "search" / "demo_data" / "faces"
+RESULTS = BASE_DIR / "bench" / "results" / "load.json"
+STEPS = ["start", "email", "verify", "selfie", "matches", "journey"]
+
+#: One person looking straight and turning each way (see the faces README):
+#: the frames the camera check asks for.
+POSE_PHOTOS = {"straight": "obama_1.jpg", "left": "obama_4.jpg", "right": "obama_2.jpg"}
+#: Photos with one face for ``--mode upload``, taken in turn.
+UPLOAD_PHOTOS = ["obama_1.jpg", "biden_1.jpg", "kit_harington_2.jpg", "rose_leslie_1.jpg",
+                 "alex_lacamoire_2.jpg", "obama_4.jpg", "lin_manuel_miranda_1.png"]
+
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+CHALLENGE = re.compile(r'name="challenge" value="([^"]+)"')
+POSES = re.compile(r'data-poses="([^"]+)"')
+FOUND = re.compile(r"We found (\d+) faces? that may be yours")
+NOTHING_FOUND = "We found no face in the database that matches your selfie"
+UNDER_REVIEW = "We are checking that the photo is yours"
+VERIFY_LINK = re.compile(r"https?://[^\s\"<>]+/verify/[^\s\"<>]+")
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, problem: str):
+        super().__init__(f"{step}: {problem}")
+        self.step = step
+        self.problem = problem
+
+
+# --- the e-mails the demo writes -----------------------------------------------------
+
+
+class Mailbox:
+    """Verification links from the file backend's folder, by recipient.
+
+    Django's file backend writes each connection's messages to a file of
+    their own, separated by a line of 79 dashes. Files are read again when
+    they grow; a message counts once its separator is written."""
+
+    SEPARATOR = b"\n" + b"-" * 79 + b"\n"
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.lock = threading.Lock()
+        self.seen: dict[str, int] = {}
+        self.links: dict[str, str] = {}
+
+    def scan(self) -> None:
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            try:
+                size = entry.stat().st_size
+            except FileNotFoundError:
+                continue
+            if self.seen.get(entry.name) == size:
+                continue
+            try:
+                data = Path(entry.path).read_bytes()
+            except OSError:
+                continue
+            self.seen[entry.name] = size
+            for chunk in data.split(self.SEPARATOR)[:-1]:
+                self._read_message(chunk)
+
+    def _read_message(self, raw: bytes) -> None:
+        message = email.message_from_bytes(raw.lstrip(b"\n"), policy=email.policy.default)
+        recipient = str(message.get("To", "")).strip().lower()
+        if not recipient:
+            return
+        text = message.get_body(preferencelist=("plain",))
+        body = text.get_content() if text is not None else ""
+        found = VERIFY_LINK.search(body)
+        if found:
+            self.links[recipient] = found.group(0)
+
+    def wait_for_link(self, address: str, deadline: float) -> str:
+        address = address.lower()
+        while True:
+            with self.lock:
+                if address not in self.links:
+                    self.scan()
+                link = self.links.get(address)
+            if link:
+                return link
+            if time.monotonic() > deadline:
+                raise StepFailed("email", "no verification e-mail arrived in time")
+            time.sleep(0.25)
+
+
+# --- one person ------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    person: int
+    timings: dict[str, float] = field(default_factory=dict)
+    result: str = ""
+    error: str = ""
+
+
+class Person:
+    def __init__(self, number: int, options, mailbox: Mailbox, deadline: float, run_id: str):
+        self.number = number
+        self.options = options
+        self.base = options.base_url.rstrip("/")
+        self.mailbox = mailbox
+        self.deadline = deadline
+        self.address = f"load.{run_id}.{number}@example.org"
+        self.session = requests.Session()
+        self.session.headers["Accept-Language"] = "en"
+        if options.forwarded_for:
+            self.session.headers["X-Forwarded-For"] = (
+                f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}")
+        self.outcome = Outcome(person=number)
+
+    # -- HTTP ---------------------------------------------------------------------
+
+    def _timeout(self) -> float:
+        return max(1.0, min(self.options.http_timeout, self.deadline - time.monotonic()))
+
+    def get(self, step: str, path: str, expect: tuple[int, ...] = (200,)) -> requests.Response:
+        response = self.session.get(self._url(path), timeout=self._timeout(),
+                                    allow_redirects=False)
+        return self._check(step, response, expect)
+
+    def post(self, step: str, path: str, data: dict, files=None,
+             expect: tuple[int, ...] = (302,)) -> requests.Response:
+        response = self.session.post(self._url(path), data=data, files=files,
+                                     timeout=self._timeout(), allow_redirects=False,
+                                     headers={"Referer": self._url(path)})
+        return self._check(step, response, expect)
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("http") else self.base + path
+
+    @staticmethod
+    def _check(step: str, response: requests.Response, expect) -> requests.Response:
+        if response.status_code not in expect:
+            snippet = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text))[:200]
+            raise StepFailed(step, f"HTTP {response.status_code} for {response.request.method} "
+                                   f"{response.request.path_url.split('?')[0]}: {snippet}")
+        return response
+
+    @staticmethod
+    def _path(location: str) -> str:
+        return re.sub(r"^https?://[^/]+", "", location)
+
+    def _csrf(self, step: str, page: str) -> str:
+        found = CSRF.search(page)
+        if not found:
+            raise StepFailed(step, "no CSRF token on the page")
+        return found.group(1)
+
+    # -- the journey --------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        begin = time.monotonic()
+        step = "start"
+        try:
+            for step, action in (("start", self.start), ("email", self.email),
+                                 ("verify", self.verify), ("selfie", self.selfie),
+                                 ("matches", self.matches)):
+                if time.monotonic() > self.deadline:
+                    raise StepFailed(step, "the time limit was reached")
+                started = time.monotonic()
+                action()
+                self.outcome.timings[step] = time.monotonic() - started
+            self.outcome.timings["journey"] = time.monotonic() - begin
+        except StepFailed as failed:
+            self.outcome.error = str(failed)
+        except requests.RequestException as exc:
+            self.outcome.error = f"{step}: {type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a bug here is an error to count, not a crash
+            self.outcome.error = f"{step}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        finally:
+            self.session.close()
+        return self.outcome
+
+    def start(self) -> None:
+        page = self.get("start", "/start/").text
+        response = self.post("start", "/start/", {
+            "csrfmiddlewaretoken": self._csrf("start", page), "email": self.address,
+            "language": "en", "consent": "on",
+        })
+        if "/start/sent" not in response.headers.get("Location", ""):
+            raise StepFailed("start", f"sent to {response.headers.get('Location')!r}")
+
+    def email(self) -> None:
+        self.link = self.mailbox.wait_for_link(self.address, self.deadline)
+
+    def verify(self) -> None:
+        response = self.get("verify", self._path(self.link), expect=(302,))
+        self.selfie_page = self._path(response.headers["Location"])
+        if not self.selfie_page.endswith("/selfie/"):
+            raise StepFailed("verify", f"sent to {self.selfie_page!r}, not the selfie page")
+        self.page = self.get("verify", self.selfie_page).text
+        self.token_root = self.selfie_page.removesuffix("selfie/")
+
+    def selfie(self) -> None:
+        if self.options.mode == "live":
+            live = self.token_root + "live/"
+            page = self.get("selfie", live).text
+            challenge, poses = CHALLENGE.search(page), POSES.search(page)
+            if not challenge or not poses:
+                raise StepFailed("selfie", "the camera check page has no challenge")
+            files = {}
+            for number, pose in enumerate(poses.group(1).split(",")):
+                name = POSE_PHOTOS[pose]
+                files[f"frame_{number}"] = (f"frame_{number}.jpg", photo(name), "image/jpeg")
+            response = self.post("selfie", live, {
+                "csrfmiddlewaretoken": self._csrf("selfie", page),
+                "challenge": challenge.group(1)}, files=files)
+        else:
+            name = UPLOAD_PHOTOS[self.number % len(UPLOAD_PHOTOS)]
+            response = self.post("selfie", self.selfie_page, {
+                "csrfmiddlewaretoken": self._csrf("selfie", self.page)},
+                files={"photo": (name, photo(name), "image/jpeg")})
+        self.matches_page = self._path(response.headers.get("Location", ""))
+        if not self.matches_page.endswith("/matches/"):
+            raise StepFailed("selfie", f"sent to {self.matches_page!r}, not the matches page")
+
+    def matches(self) -> None:
+        while True:
+            page = self.get("matches", self.matches_page).text
+            found = FOUND.search(page)
+            if found:
+                self.outcome.result = f"{found.group(1)} matches shown"
+                if int(found.group(1)) < 1:
+                    raise StepFailed("matches", "no match shown")
+                return
+            if NOTHING_FOUND in page:
+                raise StepFailed("matches", "the search found nothing for a face in the index")
+            if UNDER_REVIEW in page:
+                if self.options.mode == "upload":
+                    self.outcome.result = "held for the DPO's identity check"
+                    return
+                raise StepFailed("matches", "a camera check ended in identity review")
+            if time.monotonic() > self.deadline:
+                raise StepFailed("matches", "the matches were not shown in time")
+            time.sleep(self.options.poll_interval)
+
+
+_photos: dict[str, bytes] = {}
+
+
+def photo(name: str) -> bytes:
+    if name not in _photos:
+        _photos[name] = (FACES_DIR / name).read_bytes()
+    return _photos[name]
+
+
+# --- figures ---------------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary(values: list[float]) -> dict:
+    if not values:
+        return {"count": 0}
+    return {
+        "count": len(values),
+        "p50_s": round(percentile(values, 0.50), 3),
+        "p95_s": round(percentile(values, 0.95), 3),
+        "max_s": round(max(values), 3),
+        "mean_s": round(sum(values) / len(values), 3),
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{socket.gethostname()}: {cpu}, {os.cpu_count()} CPUs, {platform.system()}"
+
+
+def load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15 minute load: other work skews the figures."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument("--people", type=int, default=50, help="how many people in all")
+    parser.add_argument("--concurrency", type=int, default=50, help="how many at once")
+    parser.add_argument("--time-limit", type=float, default=600,
+                        help="seconds for the whole run; people not done by then are errors")
+    parser.add_argument("--mode", choices=["live", "upload"], default="live",
+                        help="camera check (matches shown at once) or uploaded photo")
+    parser.add_argument("--mail-dir", type=Path, default=BASE_DIR / "var" / "mail",
+                        help="where the demo writes e-mails (EMAIL_FILE_PATH)")
+    parser.add_argument("--http-timeout", type=float, default=120)
+    parser.add_argument("--poll-interval", type=float, default=0.5)
+    parser.add_argument("--forwarded-for", action="store_true",
+                        help="send each person's own X-Forwarded-For address")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--note", default="",
+                        help="how the portal was run, for the results (e.g. its settings)")
+    options = parser.parse_args(argv)
+    if options.people < 1 or options.concurrency < 1 or options.time_limit <= 0:
+        parser.error("--people, --concurrency and --time-limit must be positive")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    try:
+        health = requests.get(options.base_url.rstrip("/") + "/healthz", timeout=10)
+    except requests.RequestException as exc:
+        print(f"The portal does not answer at {options.base_url} ({exc}); start `make demo`.",
+              file=sys.stderr)
+        return 2
+    mailbox = Mailbox(options.mail_dir)
+    mailbox.scan()  # e-mails of earlier runs are read now, not during the run
+    run_id = dt.datetime.now().strftime("%Y%m%d%H%M%S")
+    load_before = load_average()
+    began = time.monotonic()
+    deadline = began + options.time_limit
+    people = [Person(n, options, mailbox, deadline, run_id) for n in range(options.people)]
+    print(f"{options.people} people, {options.concurrency} at once, mode {options.mode}, "
+          f"against {options.base_url} (health: HTTP {health.status_code}), "
+          f"at most {options.time_limit:g} s")
+    with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
+        outcomes = list(pool.map(lambda person: person.run(), people))
+    wall = time.monotonic() - began
+
+    errors = [o for o in outcomes if o.error]
+    steps = {step: summary([o.timings[step] for o in outcomes if step in o.timings])
+             for step in STEPS}
+    results: dict[str, int] = {}
+    for outcome in outcomes:
+        if not outcome.error:
+            key = re.sub(r"^\d+ matches", "N matches", outcome.result)
+            results[key] = results.get(key, 0) + 1
+    report = {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "note": options.note,
+        "base_url": options.base_url,
+        "mode": options.mode,
+        "people": options.people,
+        "concurrency": options.concurrency,
+        "time_limit_s": options.time_limit,
+        "wall_s": round(wall, 1),
+        "completed": len(outcomes) - len(errors),
+        "errors": len(errors),
+        "error_list": [{"person": o.person, "error": o.error} for o in errors],
+        "results": results,
+        "matches_shown": sorted({int(m.group(1)) for o in outcomes
+                                 if (m := re.match(r"(\d+) matches", o.result))}),
+        "steps": steps,
+    }
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(report, indent=2) + "\n")
+
+    print(f"{'step':10} {'count':>6} {'p50 s':>8} {'p95 s':>8} {'max s':>8}")
+    for step, figures in steps.items():
+        if figures["count"]:
+            print(f"{step:10} {figures['count']:>6} {figures['p50_s']:>8.3f} "
+                  f"{figures['p95_s']:>8.3f} {figures['max_s']:>8.3f}")
+        else:
+            print(f"{step:10} {0:>6}")
+    for outcome in errors:
+        print(f"error, person {outcome.person}: {outcome.error}")
+    print(f"errors: {len(errors)}; completed {report['completed']} of {options.people} in "
+          f"{wall:.1f} s; results: {results}; written to {options.output}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
