@@ -166,10 +166,11 @@ def package_for_download(token: str) -> AccessPackage | None:
     return package
 
 
-def record_download(package: AccessPackage) -> None:
+def record_download(package: AccessPackage, *, actor: str = audit.REQUESTER) -> None:
     with transaction.atomic():
-        AccessPackage.objects.filter(pk=package.pk).update(downloads=F("downloads") + 1)
-        audit.record_event(package.request, actor=audit.REQUESTER, action="package_downloaded")
+        if actor == audit.REQUESTER:
+            AccessPackage.objects.filter(pk=package.pk).update(downloads=F("downloads") + 1)
+        audit.record_event(package.request, actor=actor, action="package_downloaded")
 
 
 def purge_expired_packages(*, now=None, batch_size: int = 200) -> int:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +27,7 @@ from subjects.dpo.access import actor_name, dpo_required, is_dpo, second_factor_
 from subjects.dpo.forms import ACTION_FORMS, ApiKeyForm, LoginForm, QueueFilterForm
 from subjects.dpo.models import ApiKey
 from subjects.dpo.register import register_csv
+from subjects.access import record_download
 from subjects.filing import crop_of_match
 from subjects.models import Match, RightsRequest
 
@@ -132,6 +133,7 @@ def _detail_context(rights_request, *, forms=None, error=None) -> dict:
         "timeline": selectors.timeline(rights_request),
         "jobs": list(rights_request.jobs.all()),
         "has_review_selfie": bool(getattr(rights_request, "selfie_review_file", "")),
+        "package": getattr(rights_request, "package", None),
         "actions": [
             {"name": name, "label": actions.LABELS[name],
              "form": forms.get(name) or ACTION_FORMS[name](prefix=name)}
@@ -198,6 +200,23 @@ def review_selfie(request, reference):
     if data is None:
         raise Http404
     response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@dpo_required
+@require_GET
+def access_package(request, reference):
+    """The access package, for the DPO to check what the person receives;
+    audited like the person's own downloads."""
+    rights_request = _request_or_404(reference)
+    package = getattr(rights_request, "package", None)
+    if package is None or not package.is_available or not package.file:
+        raise Http404
+    record_download(package, actor=actor_name(request.user))
+    response = FileResponse(package.file.open("rb"), as_attachment=True,
+                            filename=f"{rights_request.reference}.zip",
+                            content_type="application/zip")
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -214,6 +214,8 @@ def dashboard_urls(world):
          None, {**protected, "dpo": 200}),
         ("review_selfie", "GET", f"/dpo/requests/{ref}/selfie.jpg", None,
          {**protected, "dpo": 404}),
+        ("access_package", "GET", f"/dpo/requests/{ref}/package.zip", None,
+         {**protected, "dpo": 404}),  # no package yet
         ("figures", "GET", "/dpo/figures/", None, {**protected, "dpo": 200}),
         ("register", "GET", "/dpo/register.csv", None, {**protected, "dpo": 200}),
         ("api_keys", "GET", "/dpo/keys/", None, {**protected, "dpo": 200}),
