@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEBUG ?= 1
 
-.PHONY: install demo test lint messages bench clean-data
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install demo test lint messages browser bench clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,17 +20,36 @@ install: $(STAMP)
 messages: install
 	$(PY) -m portal.compile_translations
 
+# Debian's Chromium (never a downloaded browser) and axe-core for the
+# end-to-end tests.
+browser:
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null)
+	test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
+
+DEMO_DPO ?= dpo@localhost
+DEMO_DPO_PASSWORD ?= demo-dpo-password-2026
+
 demo: install messages
 	DEBUG=$(DEBUG) $(PY) manage.py migrate --noinput -v 0
 	DEBUG=$(DEBUG) $(PY) manage.py collectstatic --noinput -v 0
 	DEBUG=$(DEBUG) $(PY) manage.py seed_demo
+	@DEBUG=$(DEBUG) DPO_PASSWORD='$(DEMO_DPO_PASSWORD)' $(PY) manage.py createdpo $(DEMO_DPO) \
+	  >/dev/null 2>&1 && echo "Demo DPO account: $(DEMO_DPO) / $(DEMO_DPO_PASSWORD) at /dpo/" \
+	  || echo "Demo DPO account: $(DEMO_DPO) (already there) at /dpo/"
 	DEBUG=$(DEBUG) $(PY) manage.py rundemo
 
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install messages lint
+test: install messages lint browser
 	$(VENV)/bin/pytest
+
+# Benchmarks on a database of their own (bench_portal); about 30-45 minutes on
+# 2 cores. Writes bench/results/*.json, docs/performance.md and docs/scaling.md.
+bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+	DEBUG=$(DEBUG) $(PY) -m bench.run
 
 clean-data:
 	-$(PY) manage.py embedded_db stop

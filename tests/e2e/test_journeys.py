@@ -1,0 +1,158 @@
+"""The citizen's journey (in Dutch) and the DPO's, in Chromium."""
+
+import io
+import json
+import re
+import time
+import zipfile
+
+import pytest
+
+from subjects.dpo.accounts import create_dpo, current_code
+from subjects.models import RightsRequest
+from tests.conftest import FACES_DIR
+from tests.e2e.conftest import check_accessibility, screenshot
+from tests.mail import text_part
+from tests.subjects.helpers import ingest
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker]
+
+CITIZEN = "anne.de.vries@example.org"
+DPO = "dpo.e2e@portal.example"
+DPO_PASSWORD = "a long pass phrase for the e2e dpo 42"
+
+
+def link_in(message, fragment: str) -> str:
+    return next(u for u in re.findall(r"https?://\S+", text_part(message)) if fragment in u)
+
+
+def dpo_log_in(page, site: str, secret: str) -> None:
+    page.goto(f"{site}/dpo/")
+    assert "/dpo/login/" in page.url
+    page.fill("input[name=email]", DPO)
+    page.fill("input[name=password]", DPO_PASSWORD)
+    page.fill("input[name=code]", current_code(secret))
+    page.click("form:has(input[name=code]) button[type=submit]")
+    page.wait_for_url(f"{site}/dpo/")
+
+
+def wait_for(predicate, timeout: float = 120, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
+    transactional_db, site, browser, inbox
+):
+    ingest("obama_1.jpg", "obama_4.jpg", "group_obama_biden.jpg", "biden_1.jpg")
+    _, enrolment = create_dpo(DPO, password=DPO_PASSWORD)
+    citizen = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
+    dpo = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page, desk = citizen.new_page(), dpo.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # The landing page, switched to Dutch.
+    page.goto(site + "/")
+    page.select_option("#language", "nl")
+    page.click("form.lang button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert "Staat uw gezicht" in page.content() or "gezicht" in page.inner_text("h1")
+    check_accessibility(page, "home")
+    screenshot(page, "01-home-nl")
+
+    # Step 1: address, language, consent.
+    page.click("a.button")
+    page.fill("input[name=email]", CITIZEN)
+    page.select_option("select[name=language]", "nl")
+    page.check("#id_consent")
+    check_accessibility(page, "start")
+    screenshot(page, "02-start-nl")
+    page.click("form[method=post] button[type=submit] >> nth=-1")
+    page.wait_for_url(re.compile(r"/start/sent/$"))
+    check_accessibility(page, "start sent")
+
+    # Step 2: the link from the e-mail, a selfie through the file input.
+    [mail] = inbox.wait_for(CITIZEN)
+    assert "e-mailadres" in mail["Subject"]
+    page.goto(link_in(mail, "/verify/"))
+    page.wait_for_url(re.compile(r"/selfie/$"))
+    check_accessibility(page, "selfie")
+    screenshot(page, "03-selfie-nl")
+    page.set_input_files("#id_photo", str(FACES_DIR / "obama_2.jpg"))
+    page.click("#selfie-form button[type=submit]")
+    request = RightsRequest.objects.get(email=CITIZEN)
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "identity_review",
+             what="the search")
+    page.reload()
+    assert "This is me" not in page.content() and "Dit ben ik" not in page.content()
+    check_accessibility(page, "identity review")
+    screenshot(page, "04-identity-review-nl")
+
+    # The DPO logs in with the second factor and confirms the requester.
+    dpo_log_in(desk, site, enrolment.secret)
+    desk.fill("input[name=q]", request.reference)
+    desk.click("form:has(input[name=q]) button[type=submit]")
+    desk.click(f"a:has-text('{request.reference}')")
+    desk.wait_for_url(re.compile(rf"/dpo/requests/{request.reference}/$"))
+    screenshot(desk, "05-dpo-identity-check")
+    desk.click("form.action-confirm_requester button[type=submit]")
+    desk.wait_for_load_state()
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
+             what="the confirmation")
+
+    # Step 3 and 4: the matches, confirmed, access and erasure filed.
+    page.reload()
+    crops = page.locator("fieldset.match img")
+    assert crops.count() == 3
+    for n in range(crops.count()):
+        assert crops.nth(n).evaluate("img => img.complete && img.naturalWidth") == 160
+    check_accessibility(page, "matches")
+    screenshot(page, "06-matches-nl")
+    for radio in page.locator("input[type=radio][value=mine]").all():
+        radio.check()
+    page.check("#kind_access")
+    page.check("#kind_erasure")
+    page.click("form[action$='/file/'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/status/$"))
+    assert request.reference in page.content()
+    assert "Mijn verzoek intrekken" in page.content() or "intrekken" in page.content()
+    check_accessibility(page, "status")
+    screenshot(page, "07-status-nl")
+    receipt = inbox.wait_for(CITIZEN, subject_contains=request.reference)[0]
+    assert request.reference in text_part(receipt)
+
+    # The DPO finds it in the queue, approves, and watches it complete.
+    desk.goto(f"{site}/dpo/")
+    assert request.reference in desk.content()
+    screenshot(desk, "08-dpo-queue")
+    desk.click(f"a:has-text('{request.reference}')")
+    desk.click("form.action-approve button[type=submit]")
+    desk.wait_for_load_state()
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "completed",
+             what="the jobs")
+    desk.reload()
+    screenshot(desk, "09-dpo-completed")
+    with desk.expect_download() as download_info:
+        desk.click("a:has-text('Download the access package')")
+    archive = zipfile.ZipFile(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    data = json.loads(archive.read("data.json"))
+    assert data["reference"] == request.reference and data["language"] == "nl"
+    assert len(data["photos"]) == 3
+    assert all(archive.read(p["file"])[:2] == b"\xff\xd8" for p in data["photos"])
+    assert "<html lang=\"nl\">" in archive.read("report.html").decode()
+
+    # The person's own e-mails tell them, in Dutch.
+    done = inbox.wait_for(CITIZEN, subject_contains=request.reference, count=3)
+    assert any("gewist" in text_part(m) for m in done)
+    page.reload()
+    screenshot(page, "10-status-completed-nl")
+    check_accessibility(page, "status completed")
+    assert errors == []
+    citizen.close()
+    dpo.close()
