@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.ratelimit import RateLimited, client_ip
-from subjects import abuse, access, filing, intake, liveness, tokens
+from subjects import abuse, access, audit, filing, intake, liveness, tokens
 from subjects import selfie as selfie_jobs
 from subjects.forms import SelfieForm, StartForm
 from subjects.models import Match
@@ -264,7 +264,12 @@ def download_package(request, token):
     package = access.package_for_download(token)
     if package is None:
         return render(request, "subjects/link_problem.html", {"problem": "package"}, status=404)
-    access.record_download(package)
+    return package_download(package, actor=audit.REQUESTER)
+
+
+def package_download(package, *, actor: str):
+    """The package as a download, recorded in the audit trail."""
+    access.record_download(package, actor=actor)
     response = FileResponse(package.file.open("rb"), as_attachment=True,
                             filename=f"{package.request.reference}.zip",
                             content_type="application/zip")

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,9 +27,9 @@ from subjects.dpo.access import actor_name, dpo_required, is_dpo, second_factor_
 from subjects.dpo.forms import ACTION_FORMS, ApiKeyForm, LoginForm, QueueFilterForm
 from subjects.dpo.models import ApiKey
 from subjects.dpo.register import register_csv
-from subjects.access import record_download
 from subjects.filing import crop_of_match
 from subjects.models import Match, RightsRequest
+from subjects.views import package_download
 
 PAGE_SIZE = 50
 
@@ -213,12 +213,7 @@ def access_package(request, reference):
     package = getattr(rights_request, "package", None)
     if package is None or not package.is_available or not package.file:
         raise Http404
-    record_download(package, actor=actor_name(request.user))
-    response = FileResponse(package.file.open("rb"), as_attachment=True,
-                            filename=f"{rights_request.reference}.zip",
-                            content_type="application/zip")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return package_download(package, actor=actor_name(request.user))
 
 
 @dpo_required
