@@ -23,7 +23,7 @@ def verified_request(email="bob.example@example.org", language="en") -> RightsRe
 
 def selfie_files() -> list[Path]:
     folder = Path(settings.MEDIA_ROOT) / "selfies"
-    return list(folder.iterdir()) if folder.exists() else []
+    return sorted(folder.iterdir()) if folder.exists() else []
 
 
 def jpeg(image: Image.Image) -> bytes:
@@ -63,6 +63,7 @@ def test_a_bad_selfie_gets_its_own_message_and_nothing_is_stored(client, case):
     request = verified_request()
     page = f"/r/{tokens.access_token(request)}/selfie/"
     events_before = AuditEvent.objects.count()
+    files_before = selfie_files()
     response = client.post(page, {"photo": upload(name, make())})
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -72,7 +73,7 @@ def test_a_bad_selfie_gets_its_own_message_and_nothing_is_stored(client, case):
     assert request.state == "verified"
     assert request.selfie_embedding is None
     assert not request.matches.exists()
-    assert selfie_files() == []
+    assert selfie_files() == files_before
     assert AuditEvent.objects.count() == events_before
 
 
