@@ -140,7 +140,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     screenshot(desk, "09-dpo-completed")
     with desk.expect_download() as download_info:
         desk.click("a:has-text('Download the access package')")
-    archive = zipfile.ZipFile(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    archive = zipfile.ZipFile(io.BytesIO(download_info.value.path().read_bytes()))
     data = json.loads(archive.read("data.json"))
     assert data["reference"] == request.reference and data["language"] == "nl"
     assert len(data["photos"]) == 3
