@@ -93,11 +93,12 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, smtp_ser
     worker.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def labelled_index(django_db_setup, django_db_blocker):
-    """Every photo of the labelled test set ingested once with dlib (detection
-    is the slow part). Committed, so tests see it inside their transactions;
-    pytest-django runs the transactional tests, which flush, after these."""
+    """Every photo of the labelled test set ingested once per module with dlib
+    (detection is the slow part). Committed, so the module's tests see it
+    inside their transactions, and removed when the module is done, so no
+    other test finds these faces."""
     from search.ingestion import ingest_path
     from search.models import Photo
 
