@@ -190,7 +190,11 @@ def face_crop(request, rights_request, token, match_id):
     # the DPO has yet to check that an uploaded selfie is theirs.
     if rights_request.state != State.MATCHES_READY:
         raise Http404
-    data = filing.crop_of_match(rights_request, match_id)
+    return private_jpeg(filing.crop_of_match(rights_request, match_id))
+
+
+def private_jpeg(data: bytes | None) -> HttpResponse:
+    """An image for one viewer only, never cached; 404 when there is none."""
     if data is None:
         raise Http404
     response = HttpResponse(data, content_type="image/jpeg")

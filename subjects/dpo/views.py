@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +29,7 @@ from subjects.dpo.models import ApiKey
 from subjects.dpo.register import register_csv
 from subjects.filing import crop_of_match
 from subjects.models import Match, RightsRequest
-from subjects.views import package_download
+from subjects.views import package_download, private_jpeg
 
 PAGE_SIZE = 50
 
@@ -178,11 +178,7 @@ def request_action(request, reference, action):
 def face_crop(request, reference, match_id):
     rights_request = _request_or_404(reference)
     data = crop_of_match(rights_request, match_id)
-    if data is None:
-        raise Http404
-    response = HttpResponse(data, content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_jpeg(data)
 
 
 def _chart(labels, series) -> dict:
@@ -197,11 +193,7 @@ def _chart(labels, series) -> dict:
 def review_selfie(request, reference):
     """The uploaded selfie a DPO checks before the requester sees matches."""
     data = selectors.review_selfie_jpeg(_request_or_404(reference))
-    if data is None:
-        raise Http404
-    response = HttpResponse(data, content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_jpeg(data)
 
 
 @dpo_required

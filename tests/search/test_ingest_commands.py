@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_search_face_exits_2_with_one_line_and_no_traceback(bad_files):
     result = subprocess.run(
         [sys.executable, "manage.py", "search_face", str(bad_files / "notes.jpg")],
         capture_output=True, text=True, cwd=settings.BASE_DIR, timeout=120,
-        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "portal.settings_test"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings_test"},
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -3,6 +3,7 @@ status, and the crawler's suppression check with every kind of bad input."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -289,7 +290,7 @@ def test_bad_images_and_oversized_bodies_are_refused_with_a_sentence(keys, setti
 def test_a_revoked_crawler_key_stops_working(keys):
     from django.core.management import call_command
 
-    call_command("createcrawlerkey", "crawler", "--revoke", stdout=__import__("io").StringIO())
+    call_command("createcrawlerkey", "crawler", "--revoke", stdout=io.StringIO())
     response = check(keys["crawler"], {"model": "dlib", "embedding": embedding(3)})
     assert response.status_code == 401
     assert "not valid or was revoked" in response.json()["detail"]

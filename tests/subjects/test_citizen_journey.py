@@ -1,5 +1,6 @@
 """The whole citizen journey through the real database, worker and SMTP."""
 
+import io
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def test_a_selfie_finds_its_person_only_and_filing_restricts_and_sends_a_receipt
     for match_id in crop_urls:
         crop = client.get(matches_page.replace("/matches/", f"/faces/{match_id}.jpg"))
         assert crop.status_code == 200 and crop["Content-Type"] == "image/jpeg"
-        with Image.open(__import__("io").BytesIO(crop.content)) as image:
+        with Image.open(io.BytesIO(crop.content)) as image:
             assert image.size == (160, 160)
 
     # Step 4: confirm and file access and erasure.
