@@ -9,7 +9,7 @@ customers' searches returned some of their faces. Both are erased:
   (``find_all_candidates``) that access and erasure rely on, then
   ``search.erasure.erase_faces_of_photo`` photo by photo, then a second
   exhaustive scan that must find nothing;
-- person B through the real erasure job (``subjects.erasure.run_erasure_job``:
+- person B through the real erasure job (``subjects.jobs.erasure.run_erasure_job``:
   plan, one recorded step per photo, suppression, verification with the
   face model over every redacted photo, Art. 19 notices), timed step by step.
 
@@ -155,9 +155,9 @@ def erase_by_job(data, identity: int) -> dict:
     """The real erasure job, each step timed."""
     from django.utils import timezone
 
-    import subjects.erasure as erasure
+    import subjects.jobs.erasure as erasure
+    from subjects.core.states import State
     from subjects.models import RequestJob, RightsRequest
-    from subjects.states import State
 
     selfie = selfie_of(data, identity)
     request = RightsRequest.objects.create(
@@ -185,7 +185,8 @@ def erase_by_job(data, identity: int) -> dict:
     job.refresh_from_db()
     result = job.result
     return {
-        "path": "subjects.erasure.run_erasure_job (plan, photo steps, suppress, verify, notices)",
+        "path": "subjects.jobs.erasure.run_erasure_job (plan, photo steps, suppress, verify, "
+                "notices)",
         "faces": len(job.plan.get("faces", [])),
         "photos_deleted": result.get("photos_deleted"),
         "photos_redacted": result.get("photos_redacted"),

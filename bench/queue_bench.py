@@ -105,8 +105,8 @@ def page_with_orm() -> int:
     from django.core.paginator import Paginator
     from django.db.models import Count
 
+    from subjects.core.states import OPEN
     from subjects.models import RightsRequest
-    from subjects.states import OPEN
 
     counts = dict(RightsRequest.objects.values_list("state").annotate(n=Count("pk"))
                   .order_by())
@@ -128,7 +128,7 @@ class ViewClient:
         from django.urls import reverse
 
         self.url = reverse("dpo:queue")
-        from subjects.dpo.access import dpo_group
+        from subjects.dpo.permissions import dpo_group
 
         user, _ = get_user_model().objects.get_or_create(
             username="bench-dpo", defaults={"email": "bench-dpo@example.org"})

@@ -4,15 +4,15 @@ bare model on the same images.
 The server's work, with the project's own functions, in the order a citizen
 meets them:
 
-1. upload: ``subjects.selfie.read_upload`` and ``submit_selfie`` as the
+1. upload: ``subjects.person.selfie.read_upload`` and ``submit_selfie`` as the
    upload view calls them (read, decode, detect and embed to check the photo,
    store it, change the request's state, queue the search);
-2. search: ``subjects.selfie.run_selfie_search`` as the worker runs it
+2. search: ``subjects.jobs.selfie_search.run_selfie_search`` as the worker runs it
    (decode, detect and embed again, keep the template, delete the image,
    ``find_candidates`` over the whole index, store the matches, queue the
    e-mail);
-3. crops: ``subjects.filing.crop_of_match`` for every match shown (decode the
-   scraped photo, crop, blur others, encode).
+3. crops: ``subjects.core.faces.crop_of_match`` for every match shown (decode
+   the scraped photo, crop, blur others, encode).
 
 The bare model decodes, detects and embeds once. The demo photos are in the
 index (ingested once, with their files) so matches have real photos to crop,
@@ -43,9 +43,11 @@ def main() -> None:
     from search.backends import get_backend
     from search.ingestion import ingest_path
     from search.matching import find_candidates
-    from subjects import filing, selfie, tasks
+    from subjects.core import faces, queueing
+    from subjects.core.states import State
+    from subjects.jobs import selfie_search
     from subjects.models import RightsRequest
-    from subjects.states import State
+    from subjects.person import selfie
 
     rounds = common.env_int("BENCH_SELFIE_ROUNDS", 2)
     report = ingest_path(FACES_DIR, site=SITE, source_url_prefix=f"https://{SITE}/",
@@ -84,19 +86,19 @@ def main() -> None:
         queued.clear()
         timings = {}
         start = time.perf_counter()
-        with mock.patch.object(tasks.run_selfie_search, "delay",
-                               side_effect=lambda *args: queued.append(args)):
+        with mock.patch.object(queueing, "send_now",
+                               side_effect=lambda name, *args: queued.append(args)):
             submit(request, SimpleUploadedFile(name, data))
         timings["upload"] = time.perf_counter() - start
         (request_id, stored), = queued
         start = time.perf_counter()
-        outcome = selfie.run_selfie_search(request_id, stored)
+        outcome = selfie_search.run_selfie_search(request_id, stored)
         timings["search"] = time.perf_counter() - start
         request.refresh_from_db()
         start = time.perf_counter()
         crops = 0
         for match in request.matches.filter(face__isnull=False).order_by("distance"):
-            if filing.crop_of_match(request, match.pk) is not None:
+            if faces.crop_of_match(request, match.pk) is not None:
                 crops += 1
         timings["crops"] = time.perf_counter() - start
         # The search step's database part alone, for the breakdown.

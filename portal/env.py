@@ -8,11 +8,12 @@ falling back to a default.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+
+from portal.rates import Rate
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -55,17 +56,28 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def _number(name: str, default, convert, what: str, minimum=None, maximum=None):
     value = _raw(name)
     if value is None or value == "":
         return default
     try:
-        number = int(value)
+        number = convert(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+        raise ImproperlyConfigured(f"{name} must be {what}, not {value!r}.") from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {number}.")
     return number
+
+
+def env_int(name: str, default: int | None, *, minimum: int | None = None) -> int | None:
+    return _number(name, default, int, "a whole number", minimum)
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None,
+              maximum: float | None = None) -> float:
+    return _number(name, default, float, "a number", minimum, maximum)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -75,14 +87,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_rate(name: str, default: str) -> str:
-    """A rate such as ``10/h``, ``3/15m`` or ``100/d``."""
+def env_rate(name: str, default: str, *, can_be_off: bool = False) -> Rate | None:
+    """A rate such as ``10/h``, ``3/15m`` or ``100/d``; with ``can_be_off``,
+    ``off`` means no limit, given as None."""
     value = env_str(name, default)
-    if not re.match(r"^\s*\d+\s*/\s*\d*\s*[smhd]\s*$", value):
+    if can_be_off and value.lower() in ("off", "none"):
+        return None
+    try:
+        return Rate.parse(value)
+    except ValueError:
         raise ImproperlyConfigured(
             f"{name} must be a rate like 10/h, 3/15m or 100/d, not {value!r}."
-        )
-    return value
+        ) from None
 
 
 def env_path(name: str, default: Path) -> Path:

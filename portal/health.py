@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
+from portal.celery import app
+from search.backends import get_backend
+
 
 def database_status() -> dict:
     try:
@@ -26,8 +29,6 @@ def database_status() -> dict:
 
 
 def broker_status() -> dict:
-    from portal.celery import app
-
     transport = app.conf.broker_url.split(":", 1)[0]
     try:
         with app.connection_for_write() as conn:
@@ -40,8 +41,6 @@ def broker_status() -> dict:
 def face_model_status() -> dict:
     name = settings.FACE_BACKEND
     try:
-        from search.backends import get_backend
-
         backend = get_backend(name)
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "name": name, "error": str(exc)}

@@ -8,31 +8,12 @@ address), so the counters hold no personal data.
 
 from __future__ import annotations
 
-import dataclasses
-import re
-
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.utils.crypto import salted_hmac
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@dataclasses.dataclass(frozen=True)
-class Rate:
-    limit: int
-    window: int  # seconds
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        """``"10/h"``, ``"3/15m"``, ``"100/d"``."""
-        found = _RATE.match(text)
-        if not found:
-            raise ValueError(f"a rate looks like 10/h or 3/15m, not {text!r}")
-        count, multiple, unit = found.groups()
-        return cls(int(count), int(multiple or 1) * _UNIT[unit])
+from portal.rates import Rate
 
 
 class RateLimited(Exception):

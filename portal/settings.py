@@ -18,6 +18,7 @@ from portal import embedded_db
 from portal.env import (
     database_from_url,
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_path,
@@ -328,6 +329,13 @@ SUPERVISORY_AUTHORITY_ADDRESS = env_str(
 # --- faces ----------------------------------------------------------------------
 FACE_BACKEND = env_str("FACE_BACKEND", "dlib")
 INSIGHTFACE_MODEL_DIR = env_path("INSIGHTFACE_MODEL_DIR", DATA_DIR / "models" / "buffalo_l")
+# SCRFD's input side in pixels, and the score a detection needs.
+INSIGHTFACE_DET_SIZE = env_int("INSIGHTFACE_DET_SIZE", 640, minimum=160)
+INSIGHTFACE_DET_THRESH = env_float("INSIGHTFACE_DET_THRESH", 0.5, minimum=0.0, maximum=1.0)
+# dlib's detector upsamples small images; a number here overrides the choice.
+FACE_DLIB_UPSAMPLE = env_int("FACE_DLIB_UPSAMPLE", None, minimum=0)
+# Larger photos are shrunk to this side for dlib's detection (boxes scaled back).
+FACE_DLIB_MAX_DETECT_SIDE = env_int("FACE_DLIB_MAX_DETECT_SIDE", 3000, minimum=200)
 FACE_CALIBRATION_DIR = BASE_DIR / "search" / "calibration"
 FACE_UPLOAD_MAX_BYTES = env_int("FACE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 40_000_000, minimum=10_000)
@@ -357,15 +365,16 @@ DPO_GROUP_NAME = env_str("DPO_GROUP_NAME", "DPO")
 # TOTP second factor for DPO accounts and the admin: required unless DEBUG.
 REQUIRE_DPO_2FA = env_bool("REQUIRE_DPO_2FA", not DEBUG)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Face Rights Portal")
-# Calls per key (or account, or address) and period: N/s, N/m, N/h, N/d or N/15m.
+# Calls per key (or account, or address) and period: N/s, N/m, N/h, N/d or N/15m;
+# "off" for no limit.
 API_RATES = {
-    "dpo": env_str("API_RATE_DPO", "1200/h"),
-    "crawler": env_str("API_RATE_CRAWLER", "600/m"),
-    "status": env_str("API_RATE_STATUS", "60/h"),
+    "dpo": env_rate("API_RATE_DPO", "1200/h", can_be_off=True),
+    "crawler": env_rate("API_RATE_CRAWLER", "600/m", can_be_off=True),
+    "status": env_rate("API_RATE_STATUS", "60/h", can_be_off=True),
 }
 # The client's address for the API's per-address limits: REMOTE_ADDR, or the
 # address this many trusted proxies report in X-Forwarded-For.
-REST_FRAMEWORK["NUM_PROXIES"] = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 SPECTACULAR_SETTINGS.update({
     "DESCRIPTION": "DPO tools (queue, requests and their actions, figures), the requester's "
                    "status, and the crawler's suppression check.",

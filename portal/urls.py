@@ -1,14 +1,14 @@
 from django.urls import include, path
 
 from portal import views
-from subjects.dpo.admin import site as admin_site
+from portal.admin import site as admin_site
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dpo/", include("subjects.dpo.urls")),
-    path("api/", include("subjects.dpo.api_urls")),
+    path("api/", include("subjects.api.urls")),
     path("admin/", admin_site.urls),
-    path("", include("subjects.urls")),
+    path("", include("subjects.web.urls")),
 ]

@@ -2,22 +2,23 @@
 
 A face's row (with its embedding) is deleted. A photo left with no other
 face is deleted with its file; in a group photo the face is irreversibly
-redacted in the stored image and the other faces stay searchable. Customer
+redacted in the stored image (``redaction.rewrite_photo_file``: the file is
+replaced in one step and the old bytes overwritten) and the other faces stay
+searchable. Customer
 search records keep existing but lose the link to the face. Every step is
 safe to run again: a photo whose faces are already gone is skipped.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from search.models import CustomerSearchResult, Face, FileToDelete, Photo
+from search.redaction import photo_image, redact_face, rewrite_photo_file
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ def erase_faces_of_photo(photo_id: int, face_ids: list[int]) -> dict:
     """Erase ``face_ids`` of one photo. Returns what was done:
     ``{"faces": n, "photo_deleted": bool, "redacted": bool}`` (all zero/False
     when it was done before)."""
-    from search.redaction import encode, photo_image, redact_face
-
     outcome = {"faces": 0, "photo_deleted": False, "redacted": False}
     with transaction.atomic():
         photo = Photo.objects.select_for_update().filter(pk=photo_id).first()
@@ -51,25 +50,25 @@ def erase_faces_of_photo(photo_id: int, face_ids: list[int]) -> dict:
         CustomerSearchResult.objects.filter(face__in=targets).update(face=None,
                                                                      face_erased_at=now)
         keeps_others = photo.faces.exclude(pk__in=[f.pk for f in targets]).exists()
-        old_name = photo.image.name
-        if keeps_others:
+        if keeps_others and photo.image:
             image = photo_image(photo)
             for face in targets:
                 image = redact_face(image, face.box)
-            extension = old_name.rsplit(".", 1)[-1].lower() if "." in old_name else "jpg"
-            data = encode(image, format="PNG" if extension == "png" else "JPEG")
-            # A new file, then the old one queued for deletion in this same
-            # transaction: the unredacted bytes cannot outlive a crash.
-            photo.sha256 = hashlib.sha256(data).hexdigest()
-            photo.image.save(f"redacted.{extension}", ContentFile(data), save=False)
-            photo.save(update_fields=["image", "sha256"])
+            # The file is redacted before the rows go: a crash in between
+            # leaves the faces to erase again from an already redacted file,
+            # never rows gone with the face still in the file.
+            rewrite_photo_file(photo, image)
             Face.objects.filter(pk__in=[f.pk for f in targets]).delete()
             outcome["redacted"] = True
+        elif keeps_others:
+            Face.objects.filter(pk__in=[f.pk for f in targets]).delete()
         else:
+            old_name = photo.image.name
             photo.delete()
             outcome["photo_deleted"] = True
-        if old_name:
-            FileToDelete.objects.get_or_create(name=old_name)
+            if old_name:
+                # Deleted after commit: a rolled-back erasure keeps its file.
+                FileToDelete.objects.get_or_create(name=old_name)
         outcome["faces"] = len(targets)
     delete_pending_files()
     return outcome

@@ -18,22 +18,19 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from django.conf import settings
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageFile, ImageOps
 
 __all__ = [
     "ALLOWED_FORMATS",
-    "DEFAULT_MAX_BYTES",
-    "DEFAULT_MAX_PIXELS",
     "MIN_SIDE",
     "ImageError",
     "encode_jpeg",
     "load_image",
 ]
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_PIXELS = 40_000_000
 #: Smallest width and height accepted; a face needs more pixels than this.
 MIN_SIDE = 32
 EXIF_ORIENTATION = 0x0112
@@ -143,12 +140,10 @@ def _register_heif() -> None:
 
 
 def _limits(max_bytes: int | None, max_pixels: int | None) -> tuple[int, int]:
-    from django.conf import settings
-
     if max_bytes is None:
-        max_bytes = getattr(settings, "FACE_UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES)
+        max_bytes = settings.FACE_UPLOAD_MAX_BYTES
     if max_pixels is None:
-        max_pixels = getattr(settings, "FACE_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+        max_pixels = settings.FACE_MAX_PIXELS
     return int(max_bytes), int(max_pixels)
 
 

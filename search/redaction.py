@@ -55,6 +55,7 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from search import imaging
+from search.backends.base import check_image, clip_box
 
 __all__ = [
     "BLUR_GROW",
@@ -108,17 +109,6 @@ _RENDER_PIXELS = 1 << 20
 # -- boxes ------------------------------------------------------------------
 
 
-def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(
-            f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
-        )
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError("expected a non-empty image")
-    return image
-
-
 def _as_box(box: Any) -> tuple[float, float, float, float]:
     """``(left, top, width, height)`` of a box or of an object with ``.box``."""
     box = getattr(box, "box", box)
@@ -144,14 +134,11 @@ def _grow(box: tuple[float, float, float, float], fraction: float):
 def _clip(edges, width: int, height: int) -> tuple[int, int, int, int] | None:
     """Edges ``(x0, y0, x1, y1)`` clipped to the image in whole pixels (the
     box's partly covered pixels included), or None when nothing is inside."""
-    x0, y0, x1, y1 = edges
-    cx0 = max(0, min(width, math.floor(x0)))
-    cy0 = max(0, min(height, math.floor(y0)))
-    cx1 = max(0, min(width, math.ceil(x1)))
-    cy1 = max(0, min(height, math.ceil(y1)))
-    if cx1 <= cx0 or cy1 <= cy0:
+    clipped = clip_box(*edges, width, height)
+    if clipped is None:
         return None
-    return (cx0, cy0, cx1, cy1)
+    left, top, box_width, box_height = clipped
+    return (left, top, left + box_width, top + box_height)
 
 
 def _box_edges(box: tuple[float, float, float, float]):
@@ -252,6 +239,23 @@ def _write_rows(target: np.ndarray, mask: np.ndarray, render) -> None:
             target[start:stop][rows] = values[rows]
 
 
+def _face_region(out: np.ndarray, box: Any, grow: float):
+    """``(core, grown, region)`` of one face of ``out``: its box, its grown
+    edges and those clipped to whole pixels; None when it lies outside."""
+    height, width = out.shape[:2]
+    core = _as_box(box)
+    grown = _grow(core, grow)
+    region = _clip(grown, width, height)
+    return None if region is None else (core, grown, region)
+
+
+def _paint(out: np.ndarray, region, core, keep: Sequence[Any], render) -> None:
+    """Write ``render``'s pixels over the face's region, sparing ``keep``."""
+    height, width = out.shape[:2]
+    x0, y0, x1, y1 = region
+    _write_rows(out[y0:y1, x0:x1], _area_mask(region, core, keep, width, height), render)
+
+
 def _pixelate_into(
     out: np.ndarray,
     box: Any,
@@ -261,12 +265,10 @@ def _pixelate_into(
     keep: Sequence[Any],
 ) -> None:
     """Anonymise one face of ``out`` in place: mosaic, then blur the mosaic."""
-    height, width = out.shape[:2]
-    core = _as_box(box)
-    grown = _grow(core, grow)
-    region = _clip(grown, width, height)
-    if region is None:
+    found = _face_region(out, box, grow)
+    if found is None:
         return
+    core, grown, region = found
     x0, y0, x1, y1 = region
     cell = max(1, math.ceil(strength * max(grown[2] - grown[0], grown[3] - grown[1])))
 
@@ -291,19 +293,17 @@ def _pixelate_into(
         across = (row_weights[start:stop] @ flat).reshape(stop - start, n_cols, 3)
         return (across.transpose(0, 2, 1) @ col_weights.T).transpose(0, 2, 1)
 
-    mask = _area_mask(region, core, keep, width, height)
-    _write_rows(out[y0:y1, x0:x1], mask, render)
+    _paint(out, region, core, keep, render)
 
 
 def _fill_from_surroundings(out: np.ndarray, box: Any, *, grow: float, keep: Sequence[Any]):
     """Replace one face of ``out`` in place with a gradient made only from the
     pixels around it."""
     height, width = out.shape[:2]
-    core = _as_box(box)
-    grown = _grow(core, grow)
-    region = _clip(grown, width, height)
-    if region is None:
+    found = _face_region(out, box, grow)
+    if found is None:
         return
+    core, grown, region = found
     x0, y0, x1, y1 = region
     h, w = y1 - y0, x1 - x0
     band = max(2, round(0.1 * max(h, w)))
@@ -342,8 +342,7 @@ def _fill_from_surroundings(out: np.ndarray, box: Any, *, grow: float, keep: Seq
             total += weight
         return fill / total
 
-    mask = _area_mask(region, core, keep, width, height)
-    _write_rows(out[y0:y1, x0:x1], mask, render)
+    _paint(out, region, core, keep, render)
 
 
 def blur_faces(
@@ -363,7 +362,7 @@ def blur_faces(
     anonymised whole, even where it overlaps a kept one: other people's
     faces come first.
     """
-    image = _check_image(image)
+    image = check_image(image)
     strength = _check_strength(strength)
     if not (math.isfinite(grow) and grow >= 0):
         raise ValueError(f"grow must be a fraction >= 0, got {grow}")
@@ -389,7 +388,7 @@ def redact_face(
     of the photo as ``keep`` so the growth leaves them alone (the erased box
     itself is always filled whole).
     """
-    image = _check_image(image)
+    image = check_image(image)
     if not (math.isfinite(grow) and grow >= 0):
         raise ValueError(f"grow must be a fraction >= 0, got {grow}")
     out = image.copy()
@@ -417,7 +416,7 @@ def face_crop(
     anything is returned. With ``size``, the crop is scaled so that its longer
     side is ``size`` and centred on a ``size`` × ``size`` square of ``fill``.
     """
-    image = _check_image(image)
+    image = check_image(image)
     margin = float(margin)
     if not (math.isfinite(margin) and 0 <= margin <= MAX_CROP_MARGIN):
         raise ValueError(f"margin must be between 0 and {MAX_CROP_MARGIN}, got {margin}")
@@ -486,7 +485,7 @@ def outline_face(
     inside it instead, so all four sides stay visible. ``width`` defaults to
     :func:`outline_width`.
     """
-    image = _check_image(image)
+    image = check_image(image)
     colour = _check_colour(colour)
     height, img_width = image.shape[:2]
     line = outline_width(image) if width is None else int(width)
@@ -541,7 +540,7 @@ def photo_image(photo: Any) -> np.ndarray:
 
 def encode(image: np.ndarray, format: str = "JPEG", quality: int = 90) -> bytes:
     """Encode an image as ``JPEG``, ``PNG`` or ``WEBP``, with no metadata."""
-    image = _check_image(image)
+    image = check_image(image)
     kind = format.upper()
     if kind == "JPG":
         kind = "JPEG"
@@ -576,7 +575,7 @@ def rewrite_photo_file(photo: Any, image: np.ndarray) -> None:
     ``height`` follow the image, should they differ), saved with
     ``update_fields``.
     """
-    image = _check_image(image)
+    image = check_image(image)
     name = photo.image.name
     if not name:
         raise ValueError(f"{photo} has no image file")

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
-from subjects import deadlines
-from subjects.states import BEFORE_FILING, FINAL, NEEDS_DPO, OPEN, WITHDRAWABLE, State
+from subjects.core import deadlines
+from subjects.core.states import BEFORE_FILING, FINAL, NEEDS_DPO, OPEN, WITHDRAWABLE, State
 
 # Crockford's base32 without look-alikes: easy to read out on the phone.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -115,16 +115,7 @@ class RightsRequest(models.Model):
 
     @property
     def due_date(self) -> dt.date | None:
-        if self.received_at is None:
-            return None
-        paused = self.paused_days
-        if self.paused_since is not None:
-            paused += (timezone.now() - self.paused_since).days
-        return deadlines.due_date(
-            timezone.localdate(self.received_at),
-            extension_months=self.extension_months,
-            paused_days=paused,
-        )
+        return deadlines.request_due_date(self)
 
     @property
     def first_due_date(self) -> dt.date | None:

@@ -1,5 +1,5 @@
 """Celery tasks: thin wrappers that load ids and call the function that
-does the job."""
+does the job. Lower floors queue them by name (``subjects.core.queueing``)."""
 
 import contextlib
 import logging
@@ -8,8 +8,10 @@ from smtplib import SMTPException
 
 from celery import shared_task
 from django import db
+from django.conf import settings
 
-from subjects import notifications, selfie
+from subjects.core import queueing
+from subjects.jobs import delivery, reminders, retention, runner, selfie_search, steps
 
 logger = logging.getLogger(__name__)
 
@@ -18,18 +20,16 @@ class DeliveryDeferred(Exception):
     """An e-mail not delivered yet; the message names the SMTP error's kind."""
 
 
-@shared_task(name="subjects.run_selfie_search", bind=True,
+@shared_task(name=queueing.SELFIE_SEARCH, bind=True,
              autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def run_selfie_search(self, request_id: int, selfie_name: str) -> str:
-    return selfie.run_selfie_search(request_id, selfie_name)
+    return selfie_search.run_selfie_search(request_id, selfie_name)
 
 
-@shared_task(name="subjects.send_email", bind=True, max_retries=None)
+@shared_task(name=queueing.SEND_EMAIL, bind=True, max_retries=None)
 def send_email(self, outbound_id: int) -> bool:
-    from django.conf import settings
-
     try:
-        return notifications.deliver_email(outbound_id)
+        return delivery.deliver_email(outbound_id)
     except (SMTPException, OSError) as error:
         # SMTP errors quote addresses; Celery logs the retry's exception, so
         # it gets one that names the kind of failure only.
@@ -42,8 +42,6 @@ def send_email(self, outbound_id: int) -> bool:
 
 @shared_task(name="subjects.run_purges", bind=True)
 def run_purges(self) -> dict:
-    from subjects import retention
-
     done = retention.run_purges()
     if any(count >= retention.BATCH_SIZE for count in done.values()):
         run_purges.delay()  # more is due: the next batch, now
@@ -52,50 +50,42 @@ def run_purges(self) -> dict:
 
 @shared_task(name="subjects.send_deadline_alerts")
 def send_deadline_alerts() -> dict:
-    from subjects import reminders
-
     return reminders.send_deadline_alerts()
 
 
-@shared_task(name="subjects.job.carry_out", bind=True, max_retries=None)
+@shared_task(name=queueing.CARRY_OUT_REQUEST, bind=True, max_retries=None)
 def carry_out_request(self, request_id: int) -> str:
-    from django.conf import settings
-
-    from subjects import jobs
-
     owner = f"{self.request.id}:{os.getpid()}"
     try:
-        return jobs.run_request_jobs(request_id, owner=owner)
-    except jobs.LeaseHeld as held:
+        return runner.run_request_jobs(request_id, owner=owner)
+    except steps.LeaseHeld as held:
         # Another worker runs it, or a dead one held it: look again later.
         raise self.retry(countdown=held.seconds, max_retries=None) from None
-    except jobs.JobFailed as failure:
-        jobs.fail_request(request_id, failure)
+    except steps.JobFailed as failure:
+        runner.fail_request(request_id, failure)
         return "failed"
-    except jobs.TRANSIENT as error:
+    except steps.TRANSIENT as error:
         # A dropped database connection is opened afresh on next use.
         db.connection.close()
-        with contextlib.suppress(*jobs.TRANSIENT):
-            jobs.release_lease(request_id)
+        with contextlib.suppress(*steps.TRANSIENT):
+            runner.release_lease(request_id)
         if self.request.retries >= settings.JOB_MAX_RETRIES:
-            jobs.fail_request(request_id, error)
+            runner.fail_request(request_id, error)
             return "failed"
         backoff = settings.JOB_RETRY_BASE_SECONDS * 2 ** self.request.retries
         raise self.retry(exc=error, countdown=min(300, backoff)) from None
     except Exception as error:
         # A bug, not a hiccup: retrying will not help; stop and tell the DPO.
         logger.exception("request job %s failed", request_id)
-        jobs.fail_request(request_id, error)
+        runner.fail_request(request_id, error)
         return "failed"
 
 
 @shared_task(name="subjects.resume_stalled_jobs")
 def resume_stalled_jobs() -> int:
-    from subjects import jobs
-
-    return jobs.resume_stalled_jobs()
+    return runner.resume_stalled_jobs()
 
 
 @shared_task(name="subjects.resend_stalled_emails")
 def resend_stalled_emails() -> int:
-    return notifications.resend_stalled_emails()
+    return delivery.resend_stalled_emails()

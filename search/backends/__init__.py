@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import threading
 
+from django.conf import settings
+
 from .base import BackendUnavailable, DetectedFace, FaceBackend, Thresholds
 
 __all__ = [
@@ -40,9 +42,7 @@ def available_backends() -> list[str]:
 def get_backend(name: str | None = None) -> FaceBackend:
     """The shared backend instance called ``name`` (default: settings.FACE_BACKEND)."""
     if name is None:
-        from django.conf import settings
-
-        name = getattr(settings, "FACE_BACKEND", None) or DEFAULT_BACKEND
+        name = settings.FACE_BACKEND or DEFAULT_BACKEND
     key = str(name).strip().lower()
     if key not in _BACKEND_CLASSES:
         raise ValueError(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import ClassVar, NamedTuple
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
@@ -160,9 +161,7 @@ class FaceBackend(abc.ABC):
 
     def calibration_path(self) -> Path | None:
         """Where a calibration file for this backend would be, if configured."""
-        from django.conf import settings
-
-        folder = getattr(settings, "FACE_CALIBRATION_DIR", None)
+        folder = settings.FACE_CALIBRATION_DIR
         if not folder:
             return None
         return Path(folder) / f"{self.name}.json"
@@ -253,8 +252,8 @@ def check_image(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(
-            f"detect() needs an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
+            f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
         )
     if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError("detect() needs a non-empty image")
+        raise ValueError("expected a non-empty image")
     return np.ascontiguousarray(image)

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from .base import (
     BackendUnavailable,
@@ -25,10 +26,10 @@ from .base import (
 # one: dlib's HOG window is 80 px, so one pass finds faces from about 40 px,
 # two from about 20 px. Small images are cheap to upsample.
 SMALL_IMAGE_SIDE = 640
-# Larger images are scaled down to this longer side for *detection* only
-# (landmarks and descriptors use the full image): HOG time grows with the
-# pixel count, and a 40-megapixel photo upsampled would take minutes.
-DEFAULT_MAX_DETECT_SIDE = 3000
+# Larger images are scaled down to settings.FACE_DLIB_MAX_DETECT_SIDE for
+# *detection* only (landmarks and descriptors use the full image): HOG time
+# grows with the pixel count, and a 40-megapixel photo upsampled would take
+# minutes.
 
 # Geometry of the estimated mouth, in inter-eye distances (dlib's 5-point
 # model has no mouth point). Reference: the ArcFace alignment template, whose
@@ -97,22 +98,19 @@ class DlibBackend(FaceBackend):
 
         ``settings.FACE_DLIB_UPSAMPLE`` wins when set.
         """
-        from django.conf import settings
-
-        configured = getattr(settings, "FACE_DLIB_UPSAMPLE", None)
+        configured = settings.FACE_DLIB_UPSAMPLE
         if configured is not None:
             return max(0, int(configured))
         return 2 if max(height, width) < SMALL_IMAGE_SIDE else 1
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         import dlib
-        from django.conf import settings
 
         image = check_image(image)
         detector, predictor, encoder = self._get_models()
         height, width = image.shape[:2]
 
-        max_side = int(getattr(settings, "FACE_DLIB_MAX_DETECT_SIDE", DEFAULT_MAX_DETECT_SIDE))
+        max_side = settings.FACE_DLIB_MAX_DETECT_SIDE
         scale = 1.0
         small = image
         if max(height, width) > max_side:

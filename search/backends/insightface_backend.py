@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from .base import (
     BackendUnavailable,
@@ -29,8 +30,6 @@ from .base import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DET_SIZE = (640, 640)
-DEFAULT_DET_THRESH = 0.5
 # buffalo_l's detector and recogniser; loaded first so that the pack's other
 # models (large landmark networks) need not be opened at all.
 PREFERRED_FILES = ("det_10g.onnx", "w600k_r50.onnx")
@@ -67,12 +66,7 @@ class InsightFaceBackend(FaceBackend):
         """The model folder: the constructor's, else the settings' (read now)."""
         if self._model_dir is not None:
             return self._model_dir
-        from django.conf import settings
-
-        folder = getattr(settings, "INSIGHTFACE_MODEL_DIR", None)
-        if not folder:
-            folder = Path(getattr(settings, "DATA_DIR", "var")) / "models" / "buffalo_l"
-        return Path(folder)
+        return Path(settings.INSIGHTFACE_MODEL_DIR)
 
     def load(self) -> None:
         self._get_models()
@@ -90,8 +84,6 @@ class InsightFaceBackend(FaceBackend):
         return loaded[1], loaded[2]
 
     def _load_folder(self, folder: Path) -> tuple[Any, Any]:
-        from django.conf import settings
-
         help_text = INSTALL_HELP.format(folder=folder)
         if not folder.is_dir():
             raise BackendUnavailable(
@@ -149,9 +141,9 @@ class InsightFaceBackend(FaceBackend):
                 f"'{self.name}' face model stores {self.dimension}. {help_text}"
             )
 
-        det_size = tuple(getattr(settings, "INSIGHTFACE_DET_SIZE", DEFAULT_DET_SIZE))
-        det_thresh = float(getattr(settings, "INSIGHTFACE_DET_THRESH", DEFAULT_DET_THRESH))
-        detector.prepare(ctx_id=-1, input_size=det_size, det_thresh=det_thresh)
+        side = settings.INSIGHTFACE_DET_SIZE
+        detector.prepare(ctx_id=-1, input_size=(side, side),
+                         det_thresh=settings.INSIGHTFACE_DET_THRESH)
         recogniser.prepare(ctx_id=-1)
         return detector, recogniser
 

@@ -1,3 +1,3 @@
-"""The Data Protection Officer's side: the dashboard (queue, request page,
-figures, register), its two-factor login, and the REST API for DPO tools,
-the requester's status and the crawler's suppression check."""
+"""The Data Protection Officer's dashboard: the queue, a request's page
+with the actions it offers, figures, the register, API keys, and the
+two-factor login. Its ``ApiKey`` model serves the REST API (``subjects.api``)."""

@@ -13,7 +13,7 @@ from django_otp import devices_for_user
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from subjects.dpo.access import dpo_group, is_dpo, requires_second_factor
+from subjects.dpo.permissions import dpo_group, is_dpo, requires_second_factor
 
 DEVICE_NAME = "authenticator app"
 

@@ -4,10 +4,10 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from subjects.dpo import actions
+from subjects.core.states import State
 from subjects.dpo.selectors import DEFAULT_SORT, SORTS, QueueFilters
 from subjects.models import RightsRequest
-from subjects.states import State
+from subjects.review import actions
 
 
 class LoginForm(forms.Form):

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from subjects.core.states import FINAL, State
 from subjects.dpo.selectors import with_due_dates
 from subjects.models import Match, RightsRequest
-from subjects.states import FINAL, State
 
 COLUMNS = [
     "reference", "created_on", "verified_on", "received_on", "types", "language", "state",

@@ -8,20 +8,21 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Case, Count, DateField, F, Func, Q, QuerySet, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models import Case, Count, F, Func, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from subjects.deadlines import add_months
+from search.imaging import ImageError, load_image
+from search.redaction import encode
+from subjects.core.deadlines import DUE_SOON_DAYS, DueOn, add_months, due_date_sql
+from subjects.core.outbox import TO_DPO, TO_RECIPIENT
+from subjects.core.states import OPEN, State
 from subjects.models import RightsRequest
-from subjects.notifications import TO_DPO, TO_RECIPIENT
-from subjects.states import OPEN, State
 
 #: Never verified: hidden from the queue unless asked for.
 NEVER_VERIFIED = (State.UNVERIFIED, State.EXPIRED)
 KINDS = tuple(RightsRequest.Kind.values)
-DUE_SOON_DAYS = 7
 
 #: Due windows the queue filters on.
 DUE_WINDOWS = ("overdue", "week", "month", "none")
@@ -48,26 +49,6 @@ DEFAULT_SORT = "due"
 QUEUE_FIELDS = ("reference", "state", "language", "created_at", "verified_at", "received_at",
                 "access", "erasure", "objection", "extension_months", "paused_days",
                 "paused_since", "closed_at")
-
-
-class DueOn(Func):
-    """The due date in SQL, as ``RightsRequest.due_date`` computes it in
-    Python: the local day of receipt plus one calendar month and the
-    extension (PostgreSQL clamps 31 Jan + 1 month to 28/29 Feb, as
-    ``deadlines.add_months`` does), plus the days paused so far."""
-
-    output_field = DateField()
-
-    def __init__(self, now: dt.datetime):
-        super().__init__(TruncDate("received_at"), F("extension_months"), F("paused_days"),
-                         Value(now), F("paused_since"))
-
-    def as_sql(self, compiler, connection, **extra):
-        parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
-        (received, p1), (extension, p2), (paused, p3), (now, p4), (since, p5) = parts
-        sql = (f"(({received} + make_interval(months => 1 + {extension}))::date + {paused}"
-               f" + COALESCE(EXTRACT(DAY FROM ({now} - {since}))::integer, 0))")
-        return sql, (*p1, *p2, *p3, *p4, *p5)
 
 
 def with_due_dates(queryset: QuerySet, now: dt.datetime | None = None) -> QuerySet:
@@ -244,13 +225,8 @@ def timeline(request: RightsRequest) -> list[TimelineEntry]:
 def review_selfie_jpeg(request: RightsRequest) -> bytes | None:
     """The uploaded selfie kept for the DPO's identity check, re-encoded
     (never the uploaded bytes themselves); None once it is gone."""
-    from django.core.files.storage import default_storage
-
-    from search.imaging import ImageError, load_image
-    from search.redaction import encode
-
-    name = getattr(request, "selfie_review_file", "")
-    if request.state != "identity_review" or not name or not default_storage.exists(name):
+    name = request.selfie_review_file
+    if request.state != State.IDENTITY_REVIEW or not name or not default_storage.exists(name):
         return None
     with default_storage.open(name, "rb") as handle:
         try:
@@ -329,7 +305,8 @@ def completion_days(*, months: int = 12, today: dt.date | None = None) -> dict:
             "completed": overall[1], "months": months_list}
 
 
-def open_and_overdue(*, weeks: int = 26, today: dt.date | None = None) -> list[dict]:
+def open_and_overdue(*, weeks: int = 26, today: dt.date | None = None,
+                     now: dt.datetime | None = None) -> list[dict]:
     """How many requests were open, and how many of those overdue, at the
     end of each of the last weeks (one query). Open: received and not yet
     closed; overdue: open past the due date as it stands now (an extension
@@ -337,19 +314,21 @@ def open_and_overdue(*, weeks: int = 26, today: dt.date | None = None) -> list[d
     today = today or timezone.localdate()
     ends = [min(start + dt.timedelta(days=6), today) for start in weeks_back(today, weeks)]
     tz = timezone.get_current_timezone_name()
+    due = due_date_sql("(r.received_at AT TIME ZONE %s)::date", "r.extension_months",
+                       "r.paused_days", "%s", "r.paused_since")
     with connection.cursor() as cursor:
+        # ``due`` is the fixed SQL of deadlines.due_date_sql: no input reaches it.
         cursor.execute(
-            "SELECT d.day,"
+            "SELECT d.day,"  # noqa: S608
             " count(r.id),"
-            " count(r.id) FILTER (WHERE ((r.received_at AT TIME ZONE %s)::date"
-            "   + make_interval(months => 1 + r.extension_months))::date + r.paused_days < d.day)"
+            f" count(r.id) FILTER (WHERE {due} < d.day)"
             " FROM unnest(%s::date[]) AS d(day)"
             " LEFT JOIN subjects_rightsrequest r"
             "  ON r.received_at IS NOT NULL"
             "  AND (r.received_at AT TIME ZONE %s)::date <= d.day"
             "  AND (r.closed_at IS NULL OR (r.closed_at AT TIME ZONE %s)::date > d.day)"
             " GROUP BY d.day ORDER BY d.day",
-            [tz, ends, tz, tz],
+            [tz, now or timezone.now(), ends, tz, tz],
         )
         return [{"day": day, "open": n_open, "overdue": n_overdue}
                 for day, n_open, n_overdue in cursor.fetchall()]

@@ -21,15 +21,18 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.ratelimit import Rate, RateLimited, client_ip, enforce
-from subjects.dpo import accounts, actions, selectors
-from subjects.dpo.access import actor_name, dpo_required, is_dpo, second_factor_done
+from portal.ratelimit import RateLimited, client_ip, enforce
+from portal.rates import Rate
+from subjects.core.faces import crop_of_match
+from subjects.dpo import accounts, selectors
 from subjects.dpo.forms import ACTION_FORMS, ApiKeyForm, LoginForm, QueueFilterForm
 from subjects.dpo.models import ApiKey
+from subjects.dpo.permissions import actor_name, dpo_required, is_dpo, second_factor_done
 from subjects.dpo.register import register_csv
-from subjects.filing import crop_of_match
 from subjects.models import Match, RightsRequest
-from subjects.views import package_download, private_jpeg
+from subjects.review import actions
+from subjects.review.decisions import DecisionRefused
+from subjects.web.responses import package_download, private_jpeg
 
 PAGE_SIZE = 50
 
@@ -132,7 +135,7 @@ def _detail_context(rights_request, *, forms=None, error=None) -> dict:
         "confirmed": [m for m in matches if m.decision == Match.Decision.MINE],
         "timeline": selectors.timeline(rights_request),
         "jobs": list(rights_request.jobs.all()),
-        "has_review_selfie": bool(getattr(rights_request, "selfie_review_file", "")),
+        "has_review_selfie": bool(rights_request.selfie_review_file),
         "package": getattr(rights_request, "package", None),
         "actions": [
             {"name": name, "label": actions.LABELS[name],
@@ -164,7 +167,7 @@ def request_action(request, reference, action):
     try:
         actions.perform(rights_request, action, actor=actor_name(request.user),
                         data=form.cleaned_data)
-    except actions.ActionRefused as refused:
+    except DecisionRefused as refused:
         rights_request = _request_or_404(reference)
         context = _detail_context(rights_request, forms={action: form}, error=refused.message)
         return render(request, "dpo/request.html", context,
@@ -208,24 +211,42 @@ def access_package(request, reference):
     return package_download(package, actor=actor_name(request.user))
 
 
+def _section(key: str, heading, kind: str, empty, columns: list, rows: list[list],
+             series) -> dict:
+    """One figure: its chart (the rows' first cells along the x axis) and
+    the same numbers as a table."""
+    return {"key": key, "heading": heading, "kind": kind, "empty": empty,
+            "columns": columns, "rows": rows, **_chart([row[0] for row in rows], series)}
+
+
 @dpo_required
 @require_GET
 def figures(request):
     data = selectors.figures()
     weeks, completion, open_overdue = data["per_week"], data["completion"], data["open_overdue"]
-    charts = {
-        "per_week": _chart(
-            [w["week"].isoformat() for w in weeks],
-            [(label, [w[kind] for w in weeks]) for kind, label in RightsRequest.Kind.choices]),
-        "completion": _chart(
-            [m["month"].strftime("%Y-%m") for m in completion["months"]],
-            [(_("Median days to completion"), [m["median_days"] for m in completion["months"]])]),
-        "open_overdue": _chart(
-            [p["day"].isoformat() for p in open_overdue],
-            [(_("Open"), [p["open"] for p in open_overdue]),
-             (_("Overdue"), [p["overdue"] for p in open_overdue])]),
-    }
-    return render(request, "dpo/figures.html", {"figures": data, "charts": charts})
+    months = completion["months"]
+    sections = [
+        _section("per-week", _("Requests per week, by type"), "stacked",
+                 _("No request in this period."),
+                 [_("Week of"), _("Access"), _("Erasure"), _("Objection")],
+                 [[w["week"].isoformat(), w["access"], w["erasure"], w["objection"]]
+                  for w in weeks],
+                 [(label, [w[kind] for w in weeks]) for kind, label in RightsRequest.Kind.choices]),
+        _section("completion", _("Median days to completion, by month of completion"), "bars",
+                 _("No request completed in this period."),
+                 [_("Month"), _("Median days"), _("Completed")],
+                 [[m["month"].strftime("%Y-%m"),
+                   "—" if m["median_days"] is None else m["median_days"], m["completed"]]
+                  for m in months],
+                 [(_("Median days to completion"), [m["median_days"] for m in months])]),
+        _section("open", _("Open and overdue requests over time"), "lines",
+                 _("No open request in this period."),
+                 [_("Day"), _("Open"), _("Overdue")],
+                 [[p["day"].isoformat(), p["open"], p["overdue"]] for p in open_overdue],
+                 [(_("Open"), [p["open"] for p in open_overdue]),
+                  (_("Overdue"), [p["overdue"] for p in open_overdue])]),
+    ]
+    return render(request, "dpo/figures.html", {"figures": data, "sections": sections})
 
 
 @dpo_required

@@ -7,7 +7,7 @@ bombs, animations, metadata abuse, polyglots, and valid photos in every
 awkward encoding (CMYK, 16-bit, HEIC, EXIF-rotated ...). A valid one carries a
 real face, so the portal must accept it; a rejected one names the code of
 the error it must get (``search.imaging.ImageError`` or the selfie checks of
-``subjects.selfie``) and a fragment of the English sentence the person reads.
+``subjects.person.selfie``) and a fragment of the English sentence the person reads.
 
 Importable (``build_corpus(folder)``) and runnable::
 

@@ -31,10 +31,11 @@ from django.urls import NoReverseMatch, reverse
 from search.imaging import ImageError
 from search.ingestion import IngestSkip, ingest_image
 from search.models import Face, Photo
-from subjects import audit, intake, tokens
+from subjects.core import audit, tokens
+from subjects.core.states import State
+from subjects.core.transitions import transition
 from subjects.models import AuditEvent, Match, OutboundEmail, RightsRequest
-from subjects.states import State
-from subjects.transitions import transition
+from subjects.person import intake
 from tests.conftest import FACES_DIR
 from tests.hostile.make_corpus import IMAGE_CODES, Case, build_corpus
 from tests.subjects.helpers import ingest

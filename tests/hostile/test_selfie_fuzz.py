@@ -17,7 +17,7 @@ from PIL import Image
 
 from search.backends.base import DetectedFace
 from search.imaging import ImageError
-from subjects.selfie import SelfieRejected, min_face_size, the_one_face
+from subjects.person.selfie import SelfieRejected, min_face_size, the_one_face
 from tests.hostile.make_corpus import FACES_DIR, encode, heic, no_face_photo
 
 SELFIE_CODES = ImageError.CODES | {"no_face", "several_faces", "face_too_small"}

@@ -59,3 +59,21 @@ def test_database_url_with_a_socket_and_with_a_host():
 def test_database_url_refuses_what_is_not_a_postgresql_database(url):
     with pytest.raises(ImproperlyConfigured):
         database_from_url(url)
+
+
+def test_env_rate_reads_one_rate_form_and_off_where_allowed(monkeypatch):
+    from portal.env import env_rate
+    from portal.rates import Rate
+
+    monkeypatch.setenv("LIMIT", "3/15m")
+    assert env_rate("LIMIT", "10/h") == Rate(3, 900)
+    monkeypatch.setenv("LIMIT", "600/min")
+    assert env_rate("LIMIT", "10/h") == Rate(600, 60)
+    monkeypatch.setenv("LIMIT", "off")
+    assert env_rate("LIMIT", "10/h", can_be_off=True) is None
+    with pytest.raises(ImproperlyConfigured, match="LIMIT must be a rate like 10/h"):
+        env_rate("LIMIT", "10/h")
+    monkeypatch.setenv("LIMIT", "ten per hour")
+    with pytest.raises(ImproperlyConfigured, match="not 'ten per hour'"):
+        env_rate("LIMIT", "10/h")
+    assert str(Rate.parse("3/15m")) == "3/15m" and Rate.parse(Rate(1, 60)) == Rate(1, 60)

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from subjects import review
 from subjects.models import OutboundEmail, RightsRequest
+from subjects.review import decisions
 from tests.mail import free_port
 from tests.subjects.helpers import wait_for_state
 from tests.subjects.scenario import file_via_worker, seed_world
@@ -37,7 +37,7 @@ def test_a_database_connection_dropped_mid_job_is_retried_and_the_job_completes(
         "EMAIL_HOST": smtp_server.hostname, "EMAIL_PORT": str(smtp_server.port),
     }).start(wait=False)
     try:
-        review.approve_request(request, actor="dpo.test")
+        decisions.approve_request(request, actor="dpo.test")
         _hold(worker)
         with connection.cursor() as cursor:
             cursor.execute(

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from subjects import review
 from subjects.models import RightsRequest
+from subjects.review import decisions
 from tests.mail import text_part
 from tests.subjects.helpers import ingest, links_in, path_of, upload, wait_for_state
 
@@ -32,11 +32,11 @@ def test_the_whole_journey_logs_no_address_and_no_selfie_name(
     selfie.name = SELFIE_NAME
     assert client.post(selfie_page, {"photo": selfie}).status_code == 302
     request = wait_for_state(RightsRequest.objects.get(email=ADDRESS), "identity_review")
-    review.confirm_requester(request, actor="dpo.test")
-    decisions = {f"decision_{m.pk}": "mine" for m in request.matches.all()}
+    decisions.confirm_requester(request, actor="dpo.test")
+    answers = {f"decision_{m.pk}": "mine" for m in request.matches.all()}
     client.post(selfie_page.replace("/selfie/", "/file/"),
-                {**decisions, "kinds": ["access", "erasure"]})
-    review.approve_request(request, actor="dpo.test")
+                {**answers, "kinds": ["access", "erasure"]})
+    decisions.approve_request(request, actor="dpo.test")
     wait_for_state(request, "completed")
     inbox.wait_for(ADDRESS, subject_contains="Your data has been erased")
 

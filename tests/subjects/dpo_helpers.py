@@ -16,10 +16,11 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from subjects import intake, tokens
+from subjects.core import tokens
 from subjects.dpo import accounts
 from subjects.dpo.models import ApiKey
 from subjects.models import RequestJob, RightsRequest
+from subjects.person import intake
 
 DORA = "dora.dpo@example.org"
 SAM = "sam.staff@example.org"

@@ -10,8 +10,9 @@ import datetime as dt
 from django.utils import timezone
 
 from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo
-from subjects import filing, intake, selfie, tokens
+from subjects.core import tokens
 from subjects.models import RightsRequest
+from subjects.person import filing, intake, selfie
 from tests.conftest import FACES_DIR
 from tests.subjects.helpers import ingest, wait_for_state
 

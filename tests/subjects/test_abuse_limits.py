@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from portal.models import RateCounter
-from subjects import intake, tokens
+from subjects.core import tokens
 from subjects.models import RightsRequest
+from subjects.person import intake
 from tests.subjects.helpers import upload
 
 pytestmark = pytest.mark.django_db

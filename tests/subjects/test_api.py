@@ -14,7 +14,7 @@ from django.test import Client
 from search.backends import get_backend
 from search.imaging import load_image
 from search.models import Suppression
-from subjects.dpo import api_urls
+from subjects.api import urls as api_urls
 from subjects.dpo.models import ApiKey
 from subjects.models import OutboundEmail
 from tests.conftest import FACES_DIR

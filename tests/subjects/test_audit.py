@@ -5,10 +5,11 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from subjects import intake, tokens
+from subjects.core import tokens
+from subjects.core.states import TransitionNotAllowed
+from subjects.core.transitions import transition
 from subjects.models import AuditEvent
-from subjects.states import TransitionNotAllowed
-from subjects.transitions import transition
+from subjects.person import intake
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +54,27 @@ def test_every_transition_writes_who_from_to_and_why_and_refuses_the_impossible(
     assert (event.actor, event.from_state, event.to_state, event.action) == (
         "requester", "unverified", "verified", "email_verified")
     assert "sm.example" not in str(AuditEvent.objects.values_list())
+
+
+def test_every_event_written_has_a_sentence_in_every_language(client):
+    """The catalogue in subjects/core/events.py names every action the trail
+    records, and the person's status page reads its sentences from there."""
+    from django.utils import translation
+
+    from subjects.core.events import Action, label
+
+    for action in Action:
+        with translation.override("en"):
+            english = label(action)
+        for language in ("nl", "fr", "de"):
+            with translation.override(language):
+                assert label(action) != english, (action, language)
+    assert label("something_from_an_older_version") == "Updated"
+    request = intake.start_request(email="labels.example@example.org", language="nl")
+    request = intake.verify_email(tokens.verification_token(request))
+    written = set(request.events.values_list("action", flat=True))
+    assert written == {Action.CREATED, Action.EMAIL_VERIFIED}
+    client.cookies["django_language"] = "nl"
+    page = client.get(f"/r/{tokens.access_token(request)}/status/").content.decode()
+    with translation.override("nl"):
+        assert label(Action.EMAIL_VERIFIED) in page and label(Action.CREATED) in page

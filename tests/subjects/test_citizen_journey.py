@@ -100,7 +100,8 @@ def test_a_selfie_finds_its_person_only_and_filing_restricts_and_sends_a_receipt
 def test_an_uploaded_selfie_reveals_nothing_about_matches_until_the_dpo_confirms_the_requester(
     transactional_db, celery_worker, inbox, client, settings
 ):
-    from subjects import review, tokens
+    from subjects.core import tokens
+    from subjects.review import decisions
 
     ingest("obama_1.jpg", "obama_4.jpg", "biden_1.jpg")
     address = "upload.only@example.org"
@@ -129,7 +130,7 @@ def test_an_uploaded_selfie_reveals_nothing_about_matches_until_the_dpo_confirms
     review_file = request.selfie_review_file
     assert review_file and Path(settings.MEDIA_ROOT, review_file).exists()
 
-    review.confirm_requester(request, actor="dpo.test")
+    decisions.confirm_requester(request, actor="dpo.test")
     request.refresh_from_db()
     assert request.state == "matches_ready" and request.selfie_review_file == ""
     assert not Path(settings.MEDIA_ROOT, review_file).exists(), "the upload is deleted"

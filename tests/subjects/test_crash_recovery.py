@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 
-from subjects import review
-from subjects.jobs import resume_stalled_jobs
-from subjects.notifications import resend_stalled_emails
+from subjects.jobs.delivery import resend_stalled_emails
+from subjects.jobs.runner import resume_stalled_jobs
+from subjects.review import decisions
 from tests.subjects.helpers import wait_for_state
 from tests.subjects.scenario import file_via_worker, seed_world
 from tests.subjects.test_execution import assert_erased_exactly_once
@@ -63,7 +63,7 @@ def test_an_uninterrupted_erasure_ends_in_the_expected_state(transactional_db, c
     address = "calm.run@example.org"
     world = seed_world("-calm")
     request = file_via_worker(address, kinds=["erasure"], keep_template="yes")
-    review.approve_request(request, actor="dpo.test")
+    decisions.approve_request(request, actor="dpo.test")
     wait_for_state(request, "completed")
     assert_erased_exactly_once(world, request, inbox, address)
 
@@ -78,7 +78,7 @@ def test_a_worker_killed_at_each_erasure_step_ends_like_an_uninterrupted_run(
     request = file_via_worker(address, kinds=["erasure"], keep_template="yes")
 
     doomed = swap_worker(step)
-    review.approve_request(request, actor="dpo.test")
+    decisions.approve_request(request, actor="dpo.test")
     wait_until_paused(step, doomed)
     doomed.kill()  # SIGKILL to the worker and its pool, mid-job
 

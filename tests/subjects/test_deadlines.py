@@ -6,9 +6,13 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from subjects import intake, review, tokens
-from subjects.deadlines import add_months, due_date
+from subjects.core import tokens
+from subjects.core.deadlines import DueOn, add_months, due_date
+from subjects.dpo import selectors
 from subjects.models import RightsRequest
+from subjects.person import intake
+from subjects.review import decisions
+from tests.subjects.dpo_helpers import make_request
 
 
 @pytest.mark.parametrize(("received", "due"), [
@@ -52,18 +56,18 @@ def test_the_dpo_extends_once_with_a_reason_before_the_first_due_date():
     received = timezone.make_aware(dt.datetime(2026, 1, 31, 10, 0))
     request = filed("ext.example@example.org", received)
     assert request.due_date == dt.date(2026, 2, 28)
-    with pytest.raises(review.DecisionRefused, match="needs a reason"):
-        review.extend_deadline(request, actor="dpo", months=2, reason=" ",
+    with pytest.raises(decisions.DecisionRefused, match="needs a reason"):
+        decisions.extend_deadline(request, actor="dpo", months=2, reason=" ",
                                today=dt.date(2026, 2, 10))
-    with pytest.raises(review.DecisionRefused, match="before the first due date"):
-        review.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
+    with pytest.raises(decisions.DecisionRefused, match="before the first due date"):
+        decisions.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
                                today=dt.date(2026, 3, 1))
-    request = review.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
+    request = decisions.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
                                      today=dt.date(2026, 2, 10))
     assert request.due_date == dt.date(2026, 4, 30)
     assert request.events.filter(action="extended", reason="Many photos").exists()
-    with pytest.raises(review.DecisionRefused, match="already been extended once"):
-        review.extend_deadline(request, actor="dpo", months=1, reason="Again",
+    with pytest.raises(decisions.DecisionRefused, match="already been extended once"):
+        decisions.extend_deadline(request, actor="dpo", months=1, reason="Again",
                                today=dt.date(2026, 2, 11))
 
 
@@ -80,20 +84,20 @@ def test_overdue_is_derived_from_the_due_date():
 def test_asking_for_information_pauses_the_clock_and_the_pause_is_counted():
     request = filed("pause.example@example.org", timezone.now() - dt.timedelta(days=5))
     due = request.due_date
-    request = review.ask_for_information(request, actor="dpo", question="Which photo?")
+    request = decisions.ask_for_information(request, actor="dpo", question="Which photo?")
     assert request.state == "info_requested" and request.paused_since is not None
     RightsRequest.objects.filter(pk=request.pk).update(
         paused_since=timezone.now() - dt.timedelta(days=4))
     request.refresh_from_db()
     assert request.due_date == due + dt.timedelta(days=4)
-    request = review.information_received(request, actor="dpo")
+    request = decisions.information_received(request, actor="dpo")
     assert request.state == "awaiting_review" and request.paused_days == 4
     assert request.due_date == due + dt.timedelta(days=4)
 
 
 @pytest.mark.django_db
 def test_filing_again_after_a_new_search_keeps_the_first_receipt():
-    from subjects import filing
+    from subjects.person import filing
 
     first = timezone.make_aware(dt.datetime(2026, 1, 31, 9, 0))
     request = filed("again.example@example.org", first)
@@ -102,3 +106,38 @@ def test_filing_again_after_a_new_search_keeps_the_first_receipt():
     request = filing.file_request(request, kinds=["access"], keep_template="auto", decisions={})
     assert request.received_at == first
     assert request.due_date == dt.date(2026, 2, 28)
+
+
+@pytest.mark.django_db
+def test_the_sql_due_date_equals_the_python_one_at_month_ends_with_extensions_and_pauses():
+    """The two forms of the rule in subjects/core/deadlines.py: the ORM's
+    ``DueOn`` (queue, counts, register) and the figures' raw SQL agree with
+    ``RightsRequest.due_date`` in every case, a running pause included."""
+    tz = timezone.get_current_timezone()
+    now = timezone.now()
+    cases = [
+        dict(received_at=dt.datetime(2026, 1, 31, 10, tzinfo=tz)),
+        dict(received_at=dt.datetime(2028, 1, 31, 23, 30, tzinfo=tz)),
+        dict(received_at=dt.datetime(2026, 1, 31, 0, 15, tzinfo=tz), extension_months=2),
+        dict(received_at=dt.datetime(2026, 12, 31, 12, tzinfo=tz), paused_days=4),
+        dict(received_at=dt.datetime(2026, 3, 15, 12, tzinfo=tz),
+             paused_since=now - dt.timedelta(days=6, hours=5)),
+        # Overdue without the running pause, not overdue with it.
+        dict(received_at=now - dt.timedelta(days=33), paused_since=now - dt.timedelta(days=9)),
+        dict(received_at=now - dt.timedelta(days=40)),
+    ]
+    made = [make_request("awaiting_review", **fields) for fields in cases]
+    annotated = dict(RightsRequest.objects.annotate(due_on=DueOn(now))
+                     .values_list("pk", "due_on"))
+    for request in made:
+        assert annotated[request.pk] == request.due_date, request.received_at
+    assert annotated[made[0].pk] == dt.date(2026, 2, 28)
+    assert annotated[made[1].pk] == dt.date(2028, 2, 29)
+    assert annotated[made[2].pk] == dt.date(2026, 4, 30)
+    # The figures' SQL counts as overdue today exactly the requests the
+    # Python rule says are overdue.
+    today = timezone.localdate()
+    [point] = [p for p in selectors.open_and_overdue(today=today, now=now) if p["day"] == today]
+    received = [r for r in made if timezone.localdate(r.received_at) <= today]
+    assert point["open"] == len(received) >= 4
+    assert point["overdue"] == sum(1 for request in received if request.due_date < today) >= 2

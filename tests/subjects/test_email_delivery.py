@@ -6,8 +6,8 @@ import time
 import pytest
 from django.test import Client
 
-from subjects import intake
 from subjects.models import OutboundEmail
+from subjects.person import intake
 from tests.mail import html_part, text_part
 from tests.subjects.helpers import links_in, path_of
 

@@ -1,5 +1,6 @@
 """Carrying out approved requests on the real database with a real worker."""
 
+import hashlib
 import io
 import json
 import zipfile
@@ -15,9 +16,9 @@ from search.imaging import load_image
 from search.ingestion import IngestReport, ingest_image
 from search.matching import find_all_candidates
 from search.models import CustomerSearchResult, Face, FileToDelete, Photo, Suppression
-from subjects import review
-from subjects.access import download_token
+from subjects.core.tokens import download_token
 from subjects.models import OutboundEmail
+from subjects.review import decisions
 from tests.conftest import FACES_DIR
 from tests.mail import text_part
 from tests.subjects.helpers import path_of, wait_for_state
@@ -43,8 +44,12 @@ def assert_erased_exactly_once(world, request, inbox, address):
         assert not Path(world["files"][name]).exists(), f"{name} still on disk"
     # The group photo stays, redacted, with the others still searchable.
     group = Photo.objects.get(file_name="group_obama_biden.jpg")
-    assert not Path(world["files"]["group_obama_biden.jpg"]).exists(), "unredacted file kept"
-    assert Path(group.image.path).exists()
+    # Redacted in place: the same file now holds other bytes than the original.
+    stored_group = Path(world["files"]["group_obama_biden.jpg"])
+    assert Path(group.image.path) == stored_group
+    assert stored_group.read_bytes() != (FACES_DIR / "group_obama_biden.jpg").read_bytes(), \
+        "unredacted file kept"
+    assert hashlib.sha256(stored_group.read_bytes()).hexdigest() == group.sha256
     assert set(group.faces.values_list("pk", flat=True)) == {
         world["biden_group"].pk, world["stranger_group"].pk}
     biden = {c.face_id for c in find_all_candidates(embedding_of("biden_2.jpg"))}
@@ -78,7 +83,7 @@ def test_access_and_erasure_are_carried_out_with_proof(transactional_db, celery_
     address = "obama.exec@example.org"
     world = seed_world()
     request = file_via_worker(address, kinds=["access", "erasure"], keep_template="yes")
-    review.approve_request(request, actor="dpo.test")
+    decisions.approve_request(request, actor="dpo.test")
     wait_for_state(request, "completed")
 
     # The access package, downloaded by its link, opened and checked.
@@ -141,7 +146,7 @@ def test_a_transient_failure_is_retried_then_stops_in_error_and_the_dpo_resumes_
     group_file = Path(world["files"]["group_obama_biden.jpg"])
     hidden = group_file.with_suffix(".away")
     group_file.rename(hidden)  # the disk "loses" the group photo for a while
-    review.approve_request(request, actor="dpo.test")
+    decisions.approve_request(request, actor="dpo.test")
     wait_for_state(request, "error")
     job = request.jobs.get()
     assert job.status == "failed" and "FileNotFoundError" in job.last_error
@@ -152,7 +157,7 @@ def test_a_transient_failure_is_retried_then_stops_in_error_and_the_dpo_resumes_
     assert not Photo.objects.filter(file_name="obama_1.jpg").exists()
 
     shutil.move(hidden, group_file)
-    review.resume_request(request, actor="dpo.test")
+    decisions.resume_request(request, actor="dpo.test")
     wait_for_state(request, "completed")
     assert request.events.filter(action="job_failed").count() == 1
     assert request.events.filter(action="resumed").count() == 1
@@ -163,7 +168,7 @@ def test_a_transient_failure_is_retried_then_stops_in_error_and_the_dpo_resumes_
 
 
 def test_two_claims_on_one_job_only_one_wins(transactional_db):
-    from subjects.jobs import claim
+    from subjects.jobs.steps import claim
     from subjects.models import RequestJob, RightsRequest
 
     request = RightsRequest.objects.create(email="claims@example.org", state="in_progress")

@@ -7,8 +7,10 @@ import pytest
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from subjects import intake, notifications, tokens
+from subjects.core import tokens
+from subjects.jobs import delivery
 from subjects.models import AccessPackage, OutboundEmail, RightsRequest
+from subjects.person import intake
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +91,7 @@ def message(kind: str, request: RightsRequest, language: str, **context):
         request=request, reference=request.reference, kind=kind,
         event_key=f"{kind}:{request.reference}:test", recipient="x@example.org",
         language=language, context=context)
-    return notifications.build_message(outbound)
+    return delivery.build_message(outbound)
 
 
 EMAILS = {

@@ -9,8 +9,10 @@ from PIL import Image
 
 from search.backends import get_backend
 from search.imaging import load_image
-from subjects import intake, liveness, tokens
-from subjects.liveness import (
+from subjects.core import tokens
+from subjects.models import RightsRequest
+from subjects.person import intake, liveness
+from subjects.person.liveness import (
     LivenessFailed,
     check_challenge,
     check_no_copies,
@@ -19,7 +21,6 @@ from subjects.liveness import (
     check_turns,
     issue_challenge,
 )
-from subjects.models import RightsRequest
 from tests.conftest import FACES_DIR
 from tests.subjects.helpers import OBAMA_POSES, challenge_of, upload
 

@@ -6,11 +6,16 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from subjects import intake, tokens
-from subjects.access import purge_expired_packages
+from subjects.core import tokens
+from subjects.jobs.access_package import purge_expired_packages
+from subjects.jobs.reminders import send_deadline_alerts
+from subjects.jobs.retention import (
+    expire_unverified,
+    purge_closed_selfie_templates,
+    purge_personal_data,
+)
 from subjects.models import AccessPackage, Match, OutboundEmail, RightsRequest
-from subjects.reminders import send_deadline_alerts
-from subjects.retention import purge_closed_selfie_templates, purge_personal_data
+from subjects.person import intake
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +36,14 @@ def test_unverified_requests_expire_after_seven_days_and_lose_their_address():
     old = make("old.unverified@example.org", state="unverified", created_days_ago=8)
     young = make("young.unverified@example.org", state="unverified", created_days_ago=6)
     verified = make("old.verified@example.org", state="verified", created_days_ago=8)
-    assert intake.expire_unverified() == 1
+    assert expire_unverified() == 1
     old.refresh_from_db(), young.refresh_from_db(), verified.refresh_from_db()
     assert (old.state, old.email) == ("expired", "")
     assert old.closed_at is not None
     assert OutboundEmail.objects.filter(request=old, kind="request_expired").count() == 1
     assert (young.state, young.email) == ("unverified", "young.unverified@example.org")
     assert (verified.state, verified.email) == ("verified", "old.verified@example.org")
-    assert intake.expire_unverified() == 0
+    assert expire_unverified() == 0
 
 
 def test_access_packages_are_deleted_at_expiry_and_only_then():

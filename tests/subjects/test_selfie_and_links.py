@@ -8,8 +8,9 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from subjects import intake, tokens
+from subjects.core import tokens
 from subjects.models import AuditEvent, RightsRequest
+from subjects.person import intake
 from tests.conftest import FACES_DIR
 from tests.subjects.helpers import upload
 

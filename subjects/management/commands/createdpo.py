@@ -10,10 +10,12 @@ authenticator app; the secret is shown once and never again.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 
+import qrcode
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -69,10 +71,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  URI:    {enrolment.uri}")
         self.stdout.write(f"  Secret: {enrolment.secret}")
         if qr:
-            import io
-
-            import qrcode
-
             out = io.StringIO()
             code = qrcode.QRCode(border=1)
             code.add_data(enrolment.uri)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from subjects.audit import verify_chain
+from subjects.core.audit import verify_chain
 
 
 class Command(BaseCommand):

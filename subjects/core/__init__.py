@@ -1,0 +1,1 @@
+"""The request core: what every other floor of ``subjects`` stands on."""

@@ -1,0 +1,110 @@
+"""Art. 12(3) GDPR deadlines: one calendar month from receipt, extendable
+once by up to two further months; time spent waiting for information asked
+of the person does not count.
+
+The one home of the deadline rules: the due date in Python
+(:func:`due_date`, :func:`request_due_date`) and the same date in SQL
+(:func:`due_date_sql`, :class:`DueOn`) side by side, the extension rule
+(:func:`extension_refusal`) and the alert days. ``tests/subjects/
+test_deadlines.py`` compares the Python and the SQL forms.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from django.db.models import DateField, F, Func, Value
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+MAX_EXTENSION_MONTHS = 2
+#: "Due soon" on the dashboard, and the first alert to the DPO.
+DUE_SOON_DAYS = 7
+#: Alerts to the DPO: days left -> the e-mail (overdue ones: every day).
+ALERTS = {DUE_SOON_DAYS: "dpo_due_soon", 1: "dpo_due_tomorrow"}
+OVERDUE_ALERT = "dpo_overdue"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar months: 31 January + 1 month is 28 (or 29) February."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def due_date(
+    received: dt.date, *, extension_months: int = 0, paused_days: int = 0
+) -> dt.date:
+    if not 0 <= extension_months <= MAX_EXTENSION_MONTHS:
+        raise ValueError("an extension is of one or two months")
+    return add_months(received, 1 + extension_months) + dt.timedelta(days=paused_days)
+
+
+def paused_days_so_far(paused_days: int, paused_since: dt.datetime | None,
+                       now: dt.datetime | None = None) -> int:
+    """The days already paused, plus those of a pause still running."""
+    if paused_since is None:
+        return paused_days
+    return paused_days + ((now or timezone.now()) - paused_since).days
+
+
+def request_due_date(request, now: dt.datetime | None = None) -> dt.date | None:
+    """A request's due date as it stands now (None before filing)."""
+    if request.received_at is None:
+        return None
+    return due_date(
+        timezone.localdate(request.received_at),
+        extension_months=request.extension_months,
+        paused_days=paused_days_so_far(request.paused_days, request.paused_since, now),
+    )
+
+
+def due_date_sql(received_day: str, extension_months: str, paused_days: str, now: str,
+                 paused_since: str) -> str:
+    """:func:`request_due_date` in SQL, from SQL expressions for its parts:
+    the local day of receipt plus one calendar month and the extension
+    (PostgreSQL clamps 31 Jan + 1 month to 28/29 Feb, as :func:`add_months`
+    does), plus the days paused, a running pause included."""
+    return (f"(({received_day} + make_interval(months => 1 + {extension_months}))::date"
+            f" + {paused_days}"
+            f" + COALESCE(EXTRACT(DAY FROM ({now} - {paused_since}))::integer, 0))")
+
+
+class DueOn(Func):
+    """The due date of each row of a ``RightsRequest`` query."""
+
+    output_field = DateField()
+
+    def __init__(self, now: dt.datetime):
+        super().__init__(TruncDate("received_at"), F("extension_months"), F("paused_days"),
+                         Value(now), F("paused_since"))
+
+    def as_sql(self, compiler, connection, **extra):
+        parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
+        sql = due_date_sql(*(part_sql for part_sql, _params in parts))
+        return sql, tuple(param for _sql, params in parts for param in params)
+
+
+def extension_refusal(request, today: dt.date | None = None):
+    """Why the deadline of ``request`` cannot be extended now, or None.
+
+    Art. 12(3): once, by up to two months, decided within the first month,
+    and only while the request is open."""
+    today = today or timezone.localdate()
+    if request.extension_months:
+        return _("The deadline has already been extended once.")
+    first_due = request.first_due_date
+    if first_due is None or today > first_due:
+        return _("An extension must be decided before the first due date.")
+    if not request.is_open:
+        return _("Only an open request can be extended.")
+    return None
+
+
+def alert_for(days_left: int) -> str | None:
+    """The DPO's alert e-mail for a request with ``days_left``, if any."""
+    if days_left < 0:
+        return OVERDUE_ALERT
+    return ALERTS.get(days_left)

@@ -1,0 +1,97 @@
+"""The person's faces and matches.
+
+Which faces of the index belong to a request's person is decided by an
+exhaustive scan (:func:`faces_of_subject`), never by the approximate
+index; the approximate search only fills the list of matches the person
+answers about (:func:`refresh_matches`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from search.matching import Candidate, Tier, find_all_candidates
+from search.models import Face
+from search.redaction import encode, face_crop, photo_image
+from subjects.core.states import OPEN
+from subjects.models import Match, RightsRequest
+
+
+def confirmed_face_ids(request: RightsRequest) -> list[int]:
+    return list(
+        request.matches.filter(decision=Match.Decision.MINE, face__isnull=False)
+        .values_list("face_id", flat=True)
+    )
+
+
+def refresh_matches(request: RightsRequest, candidates: Iterable[Candidate]) -> dict:
+    """Replace the unanswered matches of ``request`` by ``candidates``,
+    keeping every face the person has answered about. Returns how many
+    candidates there are of each tier."""
+    candidates = list(candidates)
+    request.matches.filter(decision=Match.Decision.UNANSWERED).delete()
+    answered = set(request.matches.values_list("face_id", flat=True))
+    Match.objects.bulk_create([
+        Match(request=request, face_id=c.face_id, photo_id_at_search=c.photo_id,
+              distance=c.distance, tier=str(c.tier))
+        for c in candidates if c.face_id not in answered
+    ])
+    return {"matches": sum(1 for c in candidates if c.tier == Tier.MATCH),
+            "possible": sum(1 for c in candidates if c.tier == Tier.POSSIBLE)}
+
+
+def release_faces(request: RightsRequest) -> int:
+    """Lift the restriction of this request's faces, except those another
+    open request still holds."""
+    faces = set(confirmed_face_ids(request))
+    held = set(
+        Match.objects.filter(face_id__in=faces, decision=Match.Decision.MINE,
+                             request__state__in=OPEN)
+        .exclude(request=request).values_list("face_id", flat=True)
+    )
+    return Face.objects.filter(pk__in=faces - held).update(restricted=False)
+
+
+def matches_by_photo(request: RightsRequest) -> list[list[Match]]:
+    """The request's matches that still exist, grouped by photo, nearest first."""
+    groups: dict[int, list[Match]] = {}
+    for match in request.matches.filter(face__isnull=False).order_by("distance", "pk"):
+        groups.setdefault(match.photo_id_at_search, []).append(match)
+    return list(groups.values())
+
+
+def crop_of_match(request: RightsRequest, match_id: int) -> bytes | None:
+    """A tight crop of one matched face, other faces blurred; None if the
+    match is not this request's or its face is gone."""
+    match = request.matches.select_related("face__photo").filter(pk=match_id).first()
+    if match is None or match.face is None or match.face.photo.synthetic:
+        return None
+    face = match.face
+    others = [f.box for f in face.photo.faces.exclude(pk=face.pk)]
+    image = photo_image(face.photo)
+    return encode(face_crop(image, face.box, others=others, size=160))
+
+
+def faces_of_subject(request: RightsRequest) -> dict[int, dict]:
+    """Face id -> {"photo_id", "distance", "confirmed"} for every face that
+    is the person's: those they confirmed, plus every face the exhaustive scan
+    puts in the ``match`` tier that they did not say is someone else."""
+    decisions = dict(
+        request.matches.filter(face__isnull=False).values_list("face_id", "decision")
+    )
+    faces: dict[int, dict] = {}
+    if request.selfie_embedding is not None:
+        for candidate in find_all_candidates(request.selfie_embedding, model=request.selfie_model):
+            decision = decisions.get(candidate.face_id, "")
+            if decision == Match.Decision.MINE or (
+                candidate.tier == Tier.MATCH and decision != Match.Decision.NOT_MINE
+            ):
+                faces[candidate.face_id] = {"photo_id": candidate.photo_id,
+                                            "distance": round(candidate.distance, 4),
+                                            "confirmed": decision == Match.Decision.MINE}
+    # Confirmed faces the scan no longer reaches (another model, say) still count.
+    for match in request.matches.filter(decision=Match.Decision.MINE, face__isnull=False):
+        faces.setdefault(match.face_id, {"photo_id": match.photo_id_at_search,
+                                         "distance": round(match.distance, 4),
+                                         "confirmed": True})
+    return faces

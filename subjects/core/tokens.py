@@ -1,0 +1,97 @@
+"""The secrets in the links a person receives.
+
+- The verification link is signed, expires after 24 hours and dies once
+  used: it signs the request's verification nonce, which verifying clears.
+- The access token opens a request's own pages (selfie, matches, status).
+  It is an HMAC of the reference and a per-request salt, so it cannot be
+  forged, is never stored, and dies when the salt is changed.
+- The download token opens one access package while it is available
+  (``ACCESS_PACKAGE_DAYS``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core import signing
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from subjects.models import AccessPackage, RightsRequest
+
+VERIFICATION_MAX_AGE = dt.timedelta(hours=24)
+_VERIFY_SALT = "subjects.verification"
+_ACCESS_SALT = "subjects.access"
+_PACKAGE_SALT = "subjects.access-package"
+
+
+class LinkProblem(Exception):
+    """A link that cannot be used, with why (``code``)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code  # "invalid", "expired" or "used"
+
+
+def verification_token(request: RightsRequest) -> str:
+    return signing.TimestampSigner(salt=_VERIFY_SALT).sign(
+        f"{request.reference}:{request.verification_nonce}"
+    )
+
+
+def request_for_verification(token: str) -> RightsRequest:
+    signer = signing.TimestampSigner(salt=_VERIFY_SALT)
+    try:
+        value = signer.unsign(token, max_age=VERIFICATION_MAX_AGE)
+    except signing.SignatureExpired:
+        raise LinkProblem("expired") from None
+    except signing.BadSignature:
+        raise LinkProblem("invalid") from None
+    reference, _, nonce = value.partition(":")
+    request = RightsRequest.objects.filter(reference=reference).first()
+    if request is None:
+        raise LinkProblem("invalid")
+    if not request.verification_nonce or not constant_time_compare(
+        nonce, request.verification_nonce
+    ):
+        raise LinkProblem("used")
+    return request
+
+
+def access_token(request: RightsRequest) -> str:
+    mac = salted_hmac(_ACCESS_SALT, f"{request.reference}:{request.access_salt}",
+                      algorithm="sha256").hexdigest()[:40]
+    return f"{request.reference}.{mac}"
+
+
+def request_for_access(token: str) -> RightsRequest | None:
+    """The request a token opens, or None (the caller answers 404 either way)."""
+    reference, _, mac = token.partition(".")
+    if not reference or not mac:
+        return None
+    request = RightsRequest.objects.filter(reference=reference).first()
+    if request is None or request.verified_at is None:
+        return None
+    if not constant_time_compare(access_token(request), token):
+        return None
+    return request
+
+
+def download_token(package: AccessPackage) -> str:
+    return signing.TimestampSigner(salt=_PACKAGE_SALT).sign(
+        f"{package.request.reference}:{package.pk}")
+
+
+def package_for_download(token: str) -> AccessPackage | None:
+    """The package a link opens while it is valid, else None."""
+    try:
+        value = signing.TimestampSigner(salt=_PACKAGE_SALT).unsign(
+            token, max_age=dt.timedelta(days=settings.ACCESS_PACKAGE_DAYS))
+    except signing.BadSignature:
+        return None
+    reference, _, package_id = value.partition(":")
+    package = AccessPackage.objects.select_related("request").filter(
+        pk=package_id, request__reference=reference).first()
+    if package is None or not package.is_available or not package.file:
+        return None
+    return package

@@ -1,0 +1,79 @@
+"""Step 3, on the ``search`` workers: the selfie is embedded, deleted at
+once, and searched; its matches are kept for the person to confirm."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from search.backends import get_backend
+from search.matching import find_candidates
+from subjects.core import audit
+from subjects.core.events import Action
+from subjects.core.faces import refresh_matches
+from subjects.core.outbox import queue_email
+from subjects.core.states import State
+from subjects.core.transitions import transition
+from subjects.models import RightsRequest
+from subjects.person.selfie import SelfieRejected, the_one_face
+
+logger = logging.getLogger(__name__)
+
+
+def run_selfie_search(request_id: int, selfie_name: str) -> str:
+    """Embed the selfie, delete it, search, keep the matches. Safe to run
+    again after a crash at any point: the embedding is saved before the file
+    is deleted, and a run finds its earlier work."""
+    request = RightsRequest.objects.get(pk=request_id)
+    if request.state != State.SEARCHING:
+        default_storage.delete(selfie_name)
+        return "not searching"
+    backend = get_backend()
+    if request.selfie_embedding is None:
+        if not default_storage.exists(selfie_name):
+            transition(request, State.VERIFIED, actor=audit.SYSTEM, action=Action.SELFIE_LOST,
+                       reason="the selfie was not found; the person is asked again")
+            return "selfie lost"
+        with default_storage.open(selfie_name, "rb") as handle:
+            data = handle.read()
+        try:
+            face = the_one_face(data)
+        except SelfieRejected as exc:
+            default_storage.delete(selfie_name)
+            transition(request, State.VERIFIED, actor=audit.SYSTEM, action=Action.SELFIE_REJECTED,
+                       reason=exc.code)
+            return exc.code
+        RightsRequest.objects.filter(pk=request.pk).update(
+            selfie_embedding=face.embedding, selfie_model=backend.name
+        )
+        request.refresh_from_db()
+    if request.selfie_live:
+        # Art. 9 and data minimisation: the image goes as soon as it is embedded.
+        default_storage.delete(selfie_name)
+    else:
+        # An upload is kept only until the DPO has checked it is the requester.
+        RightsRequest.objects.filter(pk=request.pk).update(selfie_review_file=selfie_name)
+    candidates = find_candidates(request.selfie_embedding, model=request.selfie_model,
+                                 include_restricted=True)
+    with transaction.atomic():
+        found = refresh_matches(request, candidates)
+        # Only a live selfie gets the instant preview; an upload waits for
+        # the DPO to confirm the requester, and nothing about matches is
+        # shown or sent before.
+        request = transition(
+            request, State.MATCHES_READY if request.selfie_live else State.IDENTITY_REVIEW,
+            actor=audit.SYSTEM, action=Action.SEARCH_DONE,
+            details={**found, "model": request.selfie_model, "live": request.selfie_live},
+            searches_run=request.searches_run + 1,
+        )
+        if request.selfie_live:
+            queue_email(request, "matches_ready",
+                        event_key=f"matches_ready:{request.reference}:{request.searches_run}")
+        else:
+            queue_email(request, "dpo_identity_check",
+                        event_key=f"dpo_identity_check:{request.reference}:"
+                                  f"{request.searches_run}")
+    logger.info("request %s: search done, %d candidates", request.reference, len(candidates))
+    return "done"

@@ -1,0 +1,2 @@
+"""The DPO's decisions about a request, and the table of actions the
+dashboard and the API offer."""

@@ -1,0 +1,178 @@
+"""What the DPO can do to a request, and when.
+
+:data:`ACTIONS` is the table of the DPO's actions: each one's label and the
+decision of ``subjects.review.decisions`` it runs. :func:`available_actions`
+is the one place that says which actions a request offers now; the
+dashboard shows only those, and :func:`perform` refuses anything else, so
+the API and the pages cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from subjects.core.deadlines import extension_refusal
+from subjects.core.states import State, TransitionNotAllowed
+from subjects.models import RightsRequest
+from subjects.review import decisions
+from subjects.review.decisions import DecisionRefused
+
+APPROVE = "approve"
+REJECT = "reject"
+EXTEND = "extend"
+ASK_FOR_INFORMATION = "ask_for_information"
+INFORMATION_RECEIVED = "information_received"
+CLOSE_UNFOUNDED = "close_unfounded"
+RESUME = "resume"
+SEARCH_AGAIN = "search_again"
+CONFIRM_REQUESTER = "confirm_requester"
+
+#: Reasons a DPO starts a rejection from; the free text follows. Each is
+#: written to the person, in their language.
+REJECTION_REASONS = {
+    "identity": _("We could not establish that the faces in this request are yours."),
+    "not_found": _("The faces you confirmed are not in our database any more."),
+    "legal_obligation": _("We must keep this data to comply with a legal obligation "
+                          "(Art. 17(3)(b) GDPR)."),
+    "legal_claims": _("We need this data to establish, exercise or defend legal claims "
+                      "(Art. 17(3)(e) GDPR)."),
+    "compelling_grounds": _("We have compelling legitimate grounds for the processing which "
+                            "override your interests, rights and freedoms (Art. 21(1) GDPR)."),
+    "other": _("Other reason (write it below)"),
+}
+
+
+def was_approved(request: RightsRequest) -> bool:
+    return request.jobs.exists()
+
+
+def available_actions(request: RightsRequest, *, today: dt.date | None = None) -> list[str]:
+    """The actions the request offers now, in display order."""
+    today = today or timezone.localdate()
+    state = request.state
+    offered: set[str] = set()
+    if state == State.IDENTITY_REVIEW:
+        offered |= {CONFIRM_REQUESTER, REJECT}
+    elif state == State.AWAITING_REVIEW:
+        offered |= {APPROVE, REJECT, ASK_FOR_INFORMATION, CLOSE_UNFOUNDED}
+        if request.selfie_embedding is not None:
+            offered.add(SEARCH_AGAIN)
+    elif state == State.INFO_REQUESTED:
+        offered |= {INFORMATION_RECEIVED, REJECT, CLOSE_UNFOUNDED}
+    elif state == State.ERROR:
+        if was_approved(request):
+            # A job failed: carry on from its last finished step.
+            offered.add(RESUME)
+        elif request.selfie_embedding is not None:
+            offered.add(SEARCH_AGAIN)
+        if request.is_filed:
+            offered.add(REJECT)
+    if extension_refusal(request, today) is None:
+        offered.add(EXTEND)
+    return [name for name in LABELS if name in offered]
+
+
+def rejection_reason(request: RightsRequest, template: str, text: str) -> str:
+    """The reason the person reads: the chosen template in their language,
+    then the DPO's own words."""
+    text = (text or "").strip()
+    if template and template not in REJECTION_REASONS:
+        raise DecisionRefused(_("Choose one of the listed reasons."))
+    if template in ("", "other"):
+        if not text:
+            raise DecisionRefused(_("A rejection needs a reason: the person is told it."))
+        return text
+    with translation.override(request.language):
+        sentence = str(REJECTION_REASONS[template])
+    return f"{sentence}\n\n{text}" if text else sentence
+
+
+def _text(name: str) -> Callable[[dict], str]:
+    """Reads the form's field ``name`` as stripped text."""
+
+    def read(data: dict) -> str:
+        value = data.get(name, "")
+        return value.strip() if isinstance(value, str) else ""
+
+    return read
+
+
+def _months(data: dict) -> int:
+    try:
+        return int(data.get("months", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _reject(request: RightsRequest, *, actor: str, reason_template: str,
+            reason: str) -> RightsRequest:
+    return decisions.reject_request(
+        request, actor=actor, reason=rejection_reason(request, reason_template, reason))
+
+
+@dataclass(frozen=True)
+class DpoAction:
+    label: str
+    #: The decision: called with the request, ``actor`` and the inputs.
+    decide: Callable[..., RightsRequest]
+    #: Keyword -> how the decision's input is read from the form's data.
+    inputs: dict[str, Callable[[dict], object]] = field(default_factory=dict)
+    #: Whether the decision takes ``today`` (the deadline rules do).
+    dated: bool = False
+
+    def run(self, request: RightsRequest, *, actor: str, data: dict,
+            today: dt.date | None) -> RightsRequest:
+        kwargs = {name: read(data) for name, read in self.inputs.items()}
+        if self.dated:
+            kwargs["today"] = today
+        return self.decide(request, actor=actor, **kwargs)
+
+
+#: Every action, in the order the request page lists them.
+ACTIONS: dict[str, DpoAction] = {
+    CONFIRM_REQUESTER: DpoAction(_("Confirm the photo shows the requester"),
+                                 decisions.confirm_requester),
+    APPROVE: DpoAction(_("Approve"), decisions.approve_request),
+    REJECT: DpoAction(_("Reject"), _reject, {"reason_template": _text("reason_template"),
+                                             "reason": _text("reason")}),
+    EXTEND: DpoAction(_("Extend the deadline"), decisions.extend_deadline,
+                      {"months": _months, "reason": _text("reason")}, dated=True),
+    ASK_FOR_INFORMATION: DpoAction(_("Ask for information"), decisions.ask_for_information,
+                                   {"question": _text("question")}),
+    INFORMATION_RECEIVED: DpoAction(_("Information received"), decisions.information_received,
+                                    {"note": _text("note")}),
+    CLOSE_UNFOUNDED: DpoAction(_("Close as manifestly unfounded or excessive"),
+                               decisions.close_as_unfounded, {"reason": _text("reason")}),
+    RESUME: DpoAction(_("Resume after the error"), decisions.resume_request),
+    SEARCH_AGAIN: DpoAction(_("Search again"), decisions.search_again),
+}
+LABELS = {name: action.label for name, action in ACTIONS.items()}
+
+
+def perform(request: RightsRequest, action: str, *, actor: str, data: dict | None = None,
+            today: dt.date | None = None) -> RightsRequest:
+    """Carry out one DPO action that the request offers now."""
+    if action not in ACTIONS:
+        raise DecisionRefused(_("There is no such action."), status=404)
+    if action not in available_actions(request, today=today):
+        raise DecisionRefused(
+            _("This request (%(state)s) does not offer “%(action)s” now.")
+            % {"state": request.get_state_display(), "action": LABELS[action]},
+            status=409,
+        )
+    try:
+        return ACTIONS[action].run(request, actor=actor, data=data or {}, today=today)
+    except TransitionNotAllowed:
+        # Someone else decided first: the state moved under us.
+        request.refresh_from_db()
+        raise DecisionRefused(
+            gettext("The request changed meanwhile (it is now %(state)s); reload it and "
+                    "decide again.") % {"state": request.get_state_display()},
+            status=409,
+        ) from None

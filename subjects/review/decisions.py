@@ -1,0 +1,173 @@
+"""What the DPO decides about a request: confirm the requester of an
+uploaded selfie, approve, reject, extend the deadline, ask the person for
+information, close as manifestly unfounded or excessive, resume after an
+error, search again. Each is one plain function and one transition."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from search.backends import get_backend
+from search.matching import find_candidates
+from subjects.core import events
+from subjects.core.closing import close_request, discard_review_selfie
+from subjects.core.deadlines import extension_refusal, paused_days_so_far
+from subjects.core.events import Action
+from subjects.core.faces import refresh_matches
+from subjects.core.outbox import queue_email
+from subjects.core.queueing import CARRY_OUT_REQUEST, queue_on_commit
+from subjects.core.states import State
+from subjects.core.transitions import transition
+from subjects.models import RequestJob, RightsRequest
+
+logger = logging.getLogger(__name__)
+
+
+class DecisionRefused(Exception):
+    """A decision the request cannot take now, or input it cannot take.
+    ``status`` is 409 for the first, 400 for the second (and 404 for an
+    action that does not exist)."""
+
+    def __init__(self, message, *, status: int = 400):
+        super().__init__(str(message))
+        self.message = message
+        self.status = status
+
+
+def queue_request_jobs(request: RightsRequest) -> None:
+    """The workers carry the request out once this transaction commits."""
+    queue_on_commit(CARRY_OUT_REQUEST, request.pk)
+
+
+def approve_request(request: RightsRequest, *, actor: str) -> RightsRequest:
+    """Approve and start carrying out: the access package first, then the
+    erasure (for an erasure or an objection)."""
+    with transaction.atomic():
+        request = transition(request, State.IN_PROGRESS, actor=actor, action=Action.APPROVED)
+        order = 0
+        if request.access:
+            RequestJob.objects.get_or_create(request=request, kind=RequestJob.Kind.ACCESS,
+                                             defaults={"order": order})
+            order += 1
+        if request.erasure or request.objection:
+            RequestJob.objects.get_or_create(request=request, kind=RequestJob.Kind.ERASURE,
+                                             defaults={"order": order})
+        queue_request_jobs(request)
+    return request
+
+
+def confirm_requester(request: RightsRequest, *, actor: str) -> RightsRequest:
+    """The uploaded selfie is the requester's (the DPO checked): show them
+    their matches now, and delete the upload."""
+    with transaction.atomic():
+        request = transition(request, State.MATCHES_READY, actor=actor,
+                             action=Action.REQUESTER_CONFIRMED)
+        discard_review_selfie(request)
+        queue_email(request, "matches_ready",
+                    event_key=f"matches_ready:{request.reference}:{request.searches_run}")
+    return request
+
+
+def reject_request(request: RightsRequest, *, actor: str, reason: str) -> RightsRequest:
+    if not reason.strip():
+        raise DecisionRefused(_("A rejection needs a reason: the person is told it."))
+    with transaction.atomic():
+        request = close_request(request, State.REJECTED, actor=actor, action=Action.REJECTED,
+                                reason=reason, decision_reason=reason, paused_since=None)
+        queue_email(request, "rejected", event_key=f"rejected:{request.reference}",
+                    context={"reason": reason})
+    return request
+
+
+def close_as_unfounded(request: RightsRequest, *, actor: str, reason: str) -> RightsRequest:
+    """Art. 12(5): a manifestly unfounded or excessive request."""
+    if not reason.strip():
+        raise DecisionRefused(_("Say why the request is manifestly unfounded or excessive."))
+    # The reason goes to the person: in their language, not the DPO's.
+    with translation.override(request.language):
+        prefix = str(_("Manifestly unfounded or excessive (Art. 12(5))"))
+    return reject_request(request, actor=actor, reason=f"{prefix}: {reason}")
+
+
+def extend_deadline(request: RightsRequest, *, actor: str, months: int, reason: str,
+                    today: dt.date | None = None) -> RightsRequest:
+    """Art. 12(3): once, by up to two months, with a reason the person is
+    told, and only before the first due date (``deadlines.extension_refusal``)."""
+    if request.extension_months:
+        raise DecisionRefused(extension_refusal(request, today))
+    if months not in (1, 2):
+        raise DecisionRefused(_("An extension is of one or two months."))
+    if not reason.strip():
+        raise DecisionRefused(_("An extension needs a reason: the person is told it."))
+    refusal = extension_refusal(request, today)
+    if refusal:
+        raise DecisionRefused(refusal)
+    with transaction.atomic():
+        request = RightsRequest.objects.select_for_update().get(pk=request.pk)
+        request.extension_months = months
+        request.extension_reason = reason
+        request.save(update_fields=["extension_months", "extension_reason"])
+        events.deadline_extended(request, actor=actor, months=months, reason=reason)
+        queue_email(request, "extended", event_key=f"extended:{request.reference}",
+                    context={"reason": reason, "months": months})
+    return request
+
+
+def ask_for_information(request: RightsRequest, *, actor: str, question: str) -> RightsRequest:
+    if not question.strip():
+        raise DecisionRefused(_("Write what you need to know from the person."))
+    with transaction.atomic():
+        request = transition(request, State.INFO_REQUESTED, actor=actor,
+                             action=Action.INFO_REQUESTED, reason=question,
+                             paused_since=timezone.now())
+        queue_email(request, "info_needed",
+                    event_key=f"info_needed:{request.reference}:{request.events.count()}",
+                    context={"question": question})
+    return request
+
+
+def information_received(request: RightsRequest, *, actor: str, note: str = "") -> RightsRequest:
+    """The person answered: the clock runs again, the DPO reviews."""
+    return transition(request, State.AWAITING_REVIEW, actor=actor, action=Action.INFO_RECEIVED,
+                      reason=note, paused_since=None,
+                      paused_days=paused_days_so_far(request.paused_days, request.paused_since))
+
+
+def resume_request(request: RightsRequest, *, actor: str) -> RightsRequest:
+    with transaction.atomic():
+        request = transition(request, State.IN_PROGRESS, actor=actor, action=Action.RESUMED)
+        request.jobs.exclude(status=RequestJob.Status.DONE).update(
+            status=RequestJob.Status.PENDING, lease_owner="", lease_until=None, last_error="")
+        queue_request_jobs(request)
+    return request
+
+
+def search_again(request: RightsRequest, *, actor: str) -> RightsRequest:
+    """Run the person's search again from their stored face template (the
+    selfie itself is long gone): new faces ingested since, or a re-embedded
+    index, may match now. The request goes back to the person, who confirms
+    the new matches and files again; their earlier answers are kept."""
+    if request.selfie_embedding is None:
+        raise DecisionRefused(_("This request has no face template left to search with."))
+    backend = get_backend(request.selfie_model or None)
+    with transaction.atomic():
+        request = transition(request, State.SEARCHING, actor=actor, action=Action.SEARCH_AGAIN,
+                             paused_since=None)
+        candidates = find_candidates(request.selfie_embedding, model=backend.name,
+                                     include_restricted=True)
+        found = refresh_matches(request, candidates)
+        request = transition(
+            request, State.MATCHES_READY, actor=actor, action=Action.SEARCH_DONE,
+            details={**found, "model": backend.name, "by": "dpo"},
+            searches_run=request.searches_run + 1,
+        )
+        queue_email(request, "matches_ready",
+                    event_key=f"matches_ready:{request.reference}:{request.searches_run}",
+                    context={"count": len(candidates)})
+    logger.info("request %s searched again: %d candidates", request.reference, len(candidates))
+    return request

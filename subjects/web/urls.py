@@ -1,0 +1,21 @@
+from django.urls import path
+
+from subjects.web import views
+
+app_name = "subjects"
+
+urlpatterns = [
+    path("start/", views.start, name="start"),
+    path("start/sent/", views.start_sent, name="start_sent"),
+    path("verify/<str:token>/", views.verify, name="verify"),
+    path("r/<str:token>/", views.request_home, name="home"),
+    path("r/<str:token>/selfie/", views.selfie, name="selfie"),
+    path("r/<str:token>/live/", views.live, name="live"),
+    path("r/<str:token>/matches/", views.matches, name="matches"),
+    path("r/<str:token>/progress.json", views.progress, name="progress"),
+    path("r/<str:token>/faces/<int:match_id>.jpg", views.face_crop, name="face_crop"),
+    path("r/<str:token>/file/", views.file, name="file"),
+    path("r/<str:token>/status/", views.status, name="status"),
+    path("r/<str:token>/withdraw/", views.withdraw, name="withdraw"),
+    path("package/<str:token>/", views.download_package, name="package"),
+]
