@@ -74,6 +74,9 @@ def test_every_event_written_has_a_sentence_in_every_language(client):
     request = intake.verify_email(tokens.verification_token(request))
     written = set(request.events.values_list("action", flat=True))
     assert written == {Action.CREATED, Action.EMAIL_VERIFIED}
+    # The status page shows the timeline once a request is filed.
+    request.__class__.objects.filter(pk=request.pk).update(
+        state="awaiting_review", received_at=request.verified_at)
     client.cookies["django_language"] = "nl"
     page = client.get(f"/r/{tokens.access_token(request)}/status/").content.decode()
     with translation.override("nl"):
