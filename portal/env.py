@@ -85,7 +85,7 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
-def env_path(name: str, default: Path) -> Path:
+def env_path(name: str, default: Path | None) -> Path | None:
     value = env_str(name)
     return Path(value).expanduser().resolve() if value else default
 

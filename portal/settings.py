@@ -14,7 +14,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from portal import embedded_db
+from portal import embedded_db, samples
 from portal.env import (
     database_from_url,
     env_bool,
@@ -329,6 +329,11 @@ SUPERVISORY_AUTHORITY_ADDRESS = env_str(
 FACE_BACKEND = env_str("FACE_BACKEND", "dlib")
 INSIGHTFACE_MODEL_DIR = env_path("INSIGHTFACE_MODEL_DIR", DATA_DIR / "models" / "buffalo_l")
 FACE_CALIBRATION_DIR = BASE_DIR / "search" / "calibration"
+# The labelled sample photos (real people, not the project's own) that the
+# tests, the benchmarks and the demo read: FACE_SAMPLES_DIR, else
+# ../shared/faces where it exists, else None (the demo then seeds from the
+# images installed packages ship). Never copied into the repository.
+FACE_SAMPLES_DIR = samples.configured_dir()
 FACE_UPLOAD_MAX_BYTES = env_int("FACE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 40_000_000, minimum=10_000)
 # A live capture's challenge is valid this long.
