@@ -1,5 +1,4 @@
 import shutil
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -10,7 +9,7 @@ from tests.workers import Worker
 # The labelled photos of real people that the tests read: never in the
 # repository, named by FACE_SAMPLES_DIR (default ../shared/faces). When the
 # folder is missing, pytest_configure stops the run before anything reads it.
-FACES_DIR = settings.FACE_SAMPLES_DIR or Path(samples.DEFAULT_DIR)
+FACES_DIR = settings.FACE_SAMPLES_DIR or samples.DEFAULT_DIR
 
 
 def pytest_configure(config):
