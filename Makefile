@@ -7,7 +7,7 @@ DEBUG ?= 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test lint messages browser bench clean-data
+.PHONY: install demo test check-samples lint messages browser bench clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,13 @@ demo: install messages
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install messages lint browser
+# The tests read labelled photos of real people from FACE_SAMPLES_DIR
+# (default ../shared/faces), never from the repository: without them, one
+# sentence and a stop before anything else runs.
+check-samples:
+	@$(PY) -m portal.samples
+
+test: install check-samples messages lint browser
 	$(VENV)/bin/pytest
 
 # Benchmarks on a database of their own (bench_portal); about 30-45 minutes on

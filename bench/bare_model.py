@@ -13,14 +13,29 @@ from pathlib import Path
 
 import numpy as np
 
-FACES_DIR = Path(__file__).resolve().parent.parent / "search" / "demo_data" / "faces"
 SMALL_IMAGE_SIDE = 640
 
 
-def demo_images() -> list[Path]:
-    """The demo set's image files (the labelled faces of ``search/demo_data``)."""
-    return sorted(p for p in FACES_DIR.iterdir()
-                  if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+def samples_dir() -> Path:
+    """The labelled sample photos (``settings.FACE_SAMPLES_DIR``); without
+    them the benchmark stops with one sentence saying what to set."""
+    from django.conf import settings
+
+    from portal import samples
+
+    sentence = samples.problem(settings.FACE_SAMPLES_DIR,
+                               needed_by="the ingest and selfie benchmarks need")
+    if sentence:
+        raise SystemExit(sentence)
+    return settings.FACE_SAMPLES_DIR
+
+
+def sample_images() -> list[Path]:
+    """The photos the sample set's ``labels.csv`` names."""
+    from portal import samples
+
+    folder = samples_dir()
+    return [folder / name for name in samples.labelled_files(folder)]
 
 
 class BareDlib:

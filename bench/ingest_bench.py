@@ -1,12 +1,13 @@
 """Benchmark 3: ingest throughput in faces per second, against the bare model.
 
-Every image of the demo set is ingested through ``search.ingestion.ingest_image``
-(hash, duplicate check, decode, detect and embed, suppression check per face,
-file stored, photo and faces inserted into the indexed table) and, on the same
-bytes, run through the bare dlib model (decode, detect, embed), alternating
-which goes first. Each round ingests under new source URLs, so nothing is a
-duplicate; the rows are deleted afterwards. Writes ``bench/results/ingest.json``;
-``BENCH_INGEST_ROUNDS`` sets the number of rounds (default 2).
+Every photo of the labelled sample set (``FACE_SAMPLES_DIR``) is ingested
+through ``search.ingestion.ingest_image`` (hash, duplicate check, decode,
+detect and embed, suppression check per face, file stored, photo and faces
+inserted into the indexed table) and, on the same bytes, run through the bare
+dlib model (decode, detect, embed), alternating which goes first. Each round
+ingests under new source URLs, so nothing is a duplicate; the rows are deleted
+afterwards. Writes ``bench/results/ingest.json``; ``BENCH_INGEST_ROUNDS`` sets
+the number of rounds (default 2).
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ def main() -> None:
     common.setup()
     from django.db import connection
 
-    from bench.bare_model import BareDlib, demo_images
+    from bench.bare_model import BareDlib, sample_images
     from search.backends import get_backend
     from search.erasure import delete_pending_files
     from search.ingestion import IngestReport, IngestSkip, ingest_image
     from search.models import FileToDelete, Photo
 
     rounds = common.env_int("BENCH_INGEST_ROUNDS", 2)
-    files = [(path.name, path.read_bytes()) for path in demo_images()]
+    files = [(path.name, path.read_bytes()) for path in sample_images()]
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM search_face")
         indexed = cursor.fetchone()[0]

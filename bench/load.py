@@ -8,7 +8,8 @@ Each simulated person, in their own HTTP session:
                ``var/mail``) and reads the link from it;
 3. ``verify``  follows the link, landing on the selfie page;
 4. ``selfie``  sends a selfie: by default the camera check (one photo per
-               pose it asks for, from ``search/demo_data/faces``), or with
+               pose it asks for, from the labelled sample photos of
+               ``FACE_SAMPLES_DIR``, default ``../shared/faces``), or with
                ``--mode upload`` one uploaded photo;
 5. ``matches`` polls the matches page until the matches are shown (an
                uploaded photo ends on the page saying the DPO first checks it
@@ -16,8 +17,8 @@ Each simulated person, in their own HTTP session:
 
 It prints the errors (anything but the expected answer; must be 0) and the
 p50 and p95 of every step, and writes them to ``bench/results/load.json``.
-Bounded in count (``--people``) and time (``--time-limit``). Standard library
-plus ``requests``::
+Bounded in count (``--people``) and time (``--time-limit``). Standard library,
+``requests`` and ``portal.samples`` (no Django settings)::
 
     .venv/bin/python bench/load.py --people 50 --concurrency 50
 
@@ -49,8 +50,12 @@ from pathlib import Path
 
 import requests
 
+from portal import samples
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-FACES_DIR = BASE_DIR / "search" / "demo_data" / "faces"
+# The same rule as settings.FACE_SAMPLES_DIR, without loading the settings
+# (which would start the embedded database).
+FACES_DIR = samples.configured_dir()
 RESULTS = BASE_DIR / "bench" / "results" / "load.json"
 STEPS = ["start", "email", "verify", "selfie", "matches", "journey"]
 
@@ -370,6 +375,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    sentence = samples.problem(FACES_DIR, needed_by="the load test needs")
+    if sentence:
+        print(sentence, file=sys.stderr)
+        return 2
     try:
         health = requests.get(options.base_url.rstrip("/") + "/healthz", timeout=10)
     except requests.RequestException as exc:

@@ -14,10 +14,11 @@ meets them:
 3. crops: ``subjects.core.faces.crop_of_match`` for every match shown (decode
    the scraped photo, crop, blur others, encode).
 
-The bare model decodes, detects and embeds once. The demo photos are in the
-index (ingested once, with their files) so matches have real photos to crop,
-among whatever synthetic faces the benchmark database holds. Writes
-``bench/results/selfie.json``; ``BENCH_SELFIE_ROUNDS`` (default 2).
+The bare model decodes, detects and embeds once. The labelled sample photos
+(``FACE_SAMPLES_DIR``) are in the index (ingested once, with their files) so
+matches have real photos to crop, among whatever synthetic faces the
+benchmark database holds. Writes ``bench/results/selfie.json``;
+``BENCH_SELFIE_ROUNDS`` (default 2).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from bench.bare_model import FACES_DIR, BareDlib, demo_images
+    from bench.bare_model import BareDlib, sample_images, samples_dir
     from search.backends import get_backend
     from search.ingestion import ingest_path
     from search.matching import find_candidates
@@ -50,22 +51,22 @@ def main() -> None:
     from subjects.person import selfie
 
     rounds = common.env_int("BENCH_SELFIE_ROUNDS", 2)
-    report = ingest_path(FACES_DIR, site=SITE, source_url_prefix=f"https://{SITE}/",
+    report = ingest_path(samples_dir(), site=SITE, source_url_prefix=f"https://{SITE}/",
                          model="dlib")
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM search_face")
         indexed = cursor.fetchone()[0]
     bare = BareDlib()
     get_backend("dlib").load()
-    # Selfies: the demo photos showing one face big enough to be accepted.
+    # Selfies: the sample photos showing one face big enough to be accepted.
     selfies = []
-    for path in demo_images():
+    for path in sample_images():
         data = path.read_bytes()
         found = bare.faces(data)
         if len(found) == 1 and min(found[0][0][2:]) >= MIN_FACE:
             selfies.append((path.name, data))
     common.heading(f"{len(selfies)} selfies x {rounds} rounds against an index of "
-                   f"{indexed:,} faces (demo photos ingested: {report.photos} new)")
+                   f"{indexed:,} faces (sample photos ingested: {report.photos} new)")
 
     queued: list[tuple[int, str]] = []
 

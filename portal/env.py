@@ -101,7 +101,7 @@ def env_rate(name: str, default: str, *, can_be_off: bool = False) -> Rate | Non
         ) from None
 
 
-def env_path(name: str, default: Path) -> Path:
+def env_path(name: str, default: Path | None) -> Path | None:
     value = env_str(name)
     return Path(value).expanduser().resolve() if value else default
 

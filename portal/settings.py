@@ -14,7 +14,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from portal import embedded_db
+from portal import embedded_db, samples
 from portal.env import (
     database_from_url,
     env_bool,
@@ -337,6 +337,11 @@ FACE_DLIB_UPSAMPLE = env_int("FACE_DLIB_UPSAMPLE", None, minimum=0)
 # Larger photos are shrunk to this side for dlib's detection (boxes scaled back).
 FACE_DLIB_MAX_DETECT_SIDE = env_int("FACE_DLIB_MAX_DETECT_SIDE", 3000, minimum=200)
 FACE_CALIBRATION_DIR = BASE_DIR / "search" / "calibration"
+# The labelled sample photos (real people, not the project's own) that the
+# tests, the benchmarks and the demo read: FACE_SAMPLES_DIR, else
+# ../shared/faces where it exists, else None (the demo then seeds from the
+# images installed packages ship). Never copied into the repository.
+FACE_SAMPLES_DIR = samples.configured_dir()
 FACE_UPLOAD_MAX_BYTES = env_int("FACE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 40_000_000, minimum=10_000)
 # A live capture's challenge is valid this long.

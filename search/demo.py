@@ -1,8 +1,11 @@
-"""Demo data: real test photos of several people, synthetic filler faces to
-give the index a realistic size, customers and a search log.
+"""Demo data: real photos of people, synthetic filler faces to give the index
+a realistic size, customers and a search log.
 
-The photos in ``search/demo_data/faces`` are public test images (see its
-README). The synthetic faces are random vectors on photos marked
+The real photos are never part of this repository. They come from a folder
+of labelled photos: ``seed_demo --photos DIR``, else ``FACE_SAMPLES_DIR``
+(default ``../shared/faces``) when it exists, else the sample images that
+installed packages ship (:data:`PACKAGE_PHOTOS`), so the demo also runs on a
+bare machine. The synthetic faces are random vectors on photos marked
 ``synthetic`` from the site ``synthetic.invalid``: they match nobody.
 """
 
@@ -10,19 +13,31 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import random
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from portal import samples
 from search.backends import get_backend
 from search.index import ensure_face_index
 from search.ingestion import IngestReport, ingest_image
 from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo
 
-DEMO_FACES_DIR = Path(__file__).resolve().parent / "demo_data" / "faces"
+#: Without a folder of labelled photos: sample images inside installed
+#: packages, as (package, path inside it). insightface's group photo and
+#: aligned face crop, scikit-image's astronaut (insightface's other images are
+#: face masks, with no face).
+PACKAGE_PHOTOS = [
+    ("insightface", "data/images/t1.jpg"),
+    ("insightface", "data/images/Tom_Hanks_54745.png"),
+    ("skimage", "data/astronaut.png"),
+]
 SYNTHETIC_SITE = "synthetic.invalid"
 DEMO_SITES = ["photos.example", "social.example", "news.example", "blog.example"]
 
@@ -50,10 +65,40 @@ def _source_urls(file_name: str, index: int) -> tuple[str, str, str]:
     return site, f"https://{site}/media/{token}.jpg", f"https://{site}/posts/{token}"
 
 
-def seed_real_photos(*, model: str | None = None, now=None) -> IngestReport:
+def package_photos() -> list[Path]:
+    """The :data:`PACKAGE_PHOTOS` that are installed here (found without
+    importing their packages)."""
+    found = []
+    for package, inside in PACKAGE_PHOTOS:
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(location) / inside
+            if path.is_file():
+                found.append(path)
+                break
+    return found
+
+
+def demo_photos(photos_dir: Path | None = None) -> tuple[list[Path], str]:
+    """The real photos to seed, and where they come from in words.
+
+    ``photos_dir`` (``seed_demo --photos``) must hold a ``labels.csv`` like the
+    sample set's; ``settings.FACE_SAMPLES_DIR`` is used when it exists, and
+    without it the images of installed packages."""
+    if photos_dir is None and settings.FACE_SAMPLES_DIR and settings.FACE_SAMPLES_DIR.exists():
+        photos_dir = settings.FACE_SAMPLES_DIR
+    if photos_dir is None:
+        return package_photos(), "sample images of installed packages"
+    sentence = samples.problem(photos_dir, needed_by="the demo needs")
+    if sentence:
+        raise ImproperlyConfigured(sentence)
+    return ([photos_dir / name for name in samples.labelled_files(photos_dir)],
+            f"the labelled photos of {photos_dir}")
+
+
+def seed_real_photos(files: list[Path], *, model: str | None = None, now=None) -> IngestReport:
     report = IngestReport()
     now = now or timezone.now()
-    files = sorted(p for p in DEMO_FACES_DIR.iterdir() if p.suffix.lower() in {".jpg", ".png"})
     for index, path in enumerate(files):
         site, source_url, page_url = _source_urls(path.name, index)
         ingest_image(
@@ -135,14 +180,19 @@ def seed_customers_and_searches(*, seed: int = 11, searches: int = 60) -> int:
     return searches
 
 
-def seed_demo(*, synthetic_faces: int = 3000, model: str | None = None) -> dict | None:
-    """Seed once: returns a summary, or None when the demo data is there."""
+def seed_demo(*, synthetic_faces: int = 3000, model: str | None = None,
+              photos_dir: Path | None = None) -> dict | None:
+    """Seed once: returns a summary, or None when the demo data is there.
+
+    Raises ImproperlyConfigured, with one sentence, for a photo folder that
+    is there but unusable (no labels.csv, photos missing)."""
     if is_seeded():
         return None
+    files, source = demo_photos(photos_dir)
     backend = get_backend(model)
     ensure_face_index(backend)
-    report = seed_real_photos(model=backend.name)
+    report = seed_real_photos(files, model=backend.name)
     synthetic = seed_synthetic_faces(synthetic_faces, model=backend.name)
     searches = seed_customers_and_searches()
-    return {"photos": report.photos, "faces": report.faces, "synthetic_faces": synthetic,
-            "customers": len(CUSTOMERS), "searches": searches}
+    return {"photos": report.photos, "faces": report.faces, "source": source,
+            "synthetic_faces": synthetic, "customers": len(CUSTOMERS), "searches": searches}

@@ -1,13 +1,22 @@
 import shutil
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from portal import embedded_db
+from portal import embedded_db, samples
 from tests.workers import Worker
 
-FACES_DIR = Path(settings.BASE_DIR) / "search" / "demo_data" / "faces"
+# The labelled photos of real people that the tests read: never in the
+# repository, named by FACE_SAMPLES_DIR (default ../shared/faces). When the
+# folder is missing, pytest_configure stops the run before anything reads it.
+FACES_DIR = settings.FACE_SAMPLES_DIR or samples.DEFAULT_DIR
+
+
+def pytest_configure(config):
+    # One sentence and a non-zero exit, not a traceback per test module.
+    sentence = samples.problem(settings.FACE_SAMPLES_DIR)
+    if sentence:
+        pytest.exit(sentence, returncode=2)
 
 
 def pytest_sessionstart(session):

@@ -14,12 +14,19 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from portal.env import env_bool
 from tests.mail import free_port
 from tests.workers import Worker
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+
+def screenshot_folder() -> Path:
+    """build/screenshots (git-ignored), so a test run leaves the tree as it
+    was; with UPDATE_SCREENSHOTS=1 the README's own, docs/screenshots."""
+    if env_bool("UPDATE_SCREENSHOTS", False):
+        return Path(settings.BASE_DIR) / "docs" / "screenshots"
+    return Path(settings.BASE_DIR) / "build" / "screenshots"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -119,5 +126,6 @@ def check_accessibility(page, name: str) -> None:
 
 
 def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    folder = screenshot_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -1,20 +1,23 @@
 """A corpus of hostile and awkward selfie uploads, each with the answer the
 portal owes it.
 
-Every case is made here from scratch or from the real photos in
-``search/demo_data/faces``: broken files, files that are not photos, header
-bombs, animations, metadata abuse, polyglots, and valid photos in every
-awkward encoding (CMYK, 16-bit, HEIC, EXIF-rotated ...). A valid one carries a
-real face, so the portal must accept it; a rejected one names the code of
-the error it must get (``search.imaging.ImageError`` or the selfie checks of
-``subjects.person.selfie``) and a fragment of the English sentence the person reads.
+Every case is made here from scratch or from the labelled sample photos of
+``FACE_SAMPLES_DIR`` (default ``../shared/faces``; never in the repository):
+broken files, files that are not photos, header bombs, animations, metadata
+abuse, polyglots, and valid photos in every awkward encoding (CMYK, 16-bit,
+HEIC, EXIF-rotated ...). A valid one carries a real face, so the portal must
+accept it; a rejected one names the code of the error it must get
+(``search.imaging.ImageError`` or the selfie checks of
+``subjects.person.selfie``) and a fragment of the English sentence the person
+reads.
 
 Importable (``build_corpus(folder)``) and runnable::
 
     python tests/hostile/make_corpus.py OUTPUT_FOLDER
 
 which writes the files and prints the table of cases. Needs only Pillow,
-numpy and pillow_heif (no Django).
+numpy and pillow_heif (no Django settings: the folder is found by the same
+rule as ``settings.FACE_SAMPLES_DIR``, ``portal.samples.configured_dir``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-FACES_DIR = Path(__file__).resolve().parents[2] / "search" / "demo_data" / "faces"
+from portal import samples
+
+FACES_DIR = samples.configured_dir() or samples.DEFAULT_DIR
 
 #: The selfie size limit of the portal's default settings.
 MAX_BYTES = 10 * 1024 * 1024
@@ -400,7 +405,7 @@ def build_corpus(folder: str | Path | None = None) -> list[Case]:
                 "the face photo turned 180 degrees in its pixels, with no EXIF to undo it: "
                 "the detector finds no upright face"))
     add(_reject("group_two_people.jpg", (FACES_DIR / "group_two_people.jpg").read_bytes(),
-                "several_faces", "two people (search/demo_data/faces)"))
+                "several_faces", "two people (a photo of the sample set)"))
     with Image.open(FACES_DIR / "obama_1.jpg") as original:
         small = original.convert("RGB").resize((original.width // 4, original.height // 4),
                                                Image.Resampling.LANCZOS)
@@ -484,6 +489,10 @@ def build_corpus(folder: str | Path | None = None) -> list[Case]:
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(f"usage: {sys.argv[0]} OUTPUT_FOLDER", file=sys.stderr)
+        return 2
+    sentence = samples.problem(FACES_DIR, needed_by="the corpus needs")
+    if sentence:
+        print(sentence, file=sys.stderr)
         return 2
     cases = build_corpus(argv[0])
     for case in cases:

@@ -29,26 +29,19 @@ from search.backends import (
 from search.backends.dlib_backend import DlibBackend, five_points_from_dlib
 from search.backends.insightface_backend import InsightFaceBackend, alignment_matrix
 from search.imaging import load_image
+from tests.conftest import FACES_DIR
 from tests.search.onnx_models import (
     DETECTOR_FILE,
     RECOGNISER_FILE,
     write_insightface_models,
 )
 
-# The labelled test photos ship with the demo data (the same files as the
-# shared test set described in its README).
-FACES = Path(__file__).resolve().parents[2] / "search" / "demo_data" / "faces"
-needs_faces = pytest.mark.skipif(
-    not (FACES / "labels.csv").is_file(), reason="the shared test photos are not here"
-)
-
-
 # --- shared fixtures ------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def labels() -> list[dict]:
-    with (FACES / "labels.csv").open(newline="") as handle:
+    with (FACES_DIR / "labels.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
         row["left"], row["top"], row["width"] = (
@@ -59,7 +52,7 @@ def labels() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def images(labels) -> dict[str, np.ndarray]:
-    return {name: load_image(FACES / name) for name in sorted({r["file"] for r in labels})}
+    return {name: load_image(FACES_DIR / name) for name in sorted({r["file"] for r in labels})}
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +274,6 @@ def test_five_points_from_dlib_order_and_mouth_estimate():
 # --- dlib on the labelled photos ------------------------------------------------------
 
 
-@needs_faces
 def test_dlib_finds_every_labelled_face_and_nothing_else(labels, dlib_faces, labelled_embeddings):
     per_file = defaultdict(int)
     for row in labels:
@@ -290,7 +282,6 @@ def test_dlib_finds_every_labelled_face_and_nothing_else(labels, dlib_faces, lab
     assert len(labelled_embeddings) == len(labels) == 32
 
 
-@needs_faces
 def test_dlib_faces_are_well_formed(images, dlib_faces):
     for name, faces in dlib_faces.items():
         height, width = images[name].shape[:2]
@@ -308,13 +299,11 @@ def test_dlib_faces_are_well_formed(images, dlib_faces):
             assert mlx < mrx, name
 
 
-@needs_faces
 def test_dlib_clips_a_face_cut_by_the_border(dlib_faces):
     (face,) = dlib_faces["obama_7_partial.jpg"]
     assert face.box[0] == 0  # the detector's box starts left of the image
 
 
-@needs_faces
 def test_dlib_finds_small_and_aligned_faces(dlib_faces):
     assert len(dlib_faces["obama_6_small.jpg"]) == 1
     assert len(dlib_faces["tom_hanks_1_aligned112.png"]) == 1
@@ -329,7 +318,6 @@ def _pair_distances(backend, labelled_embeddings):
     return same, different
 
 
-@needs_faces
 def test_dlib_same_person_within_match_threshold_others_beyond_possible(
     labelled_embeddings, no_calibration
 ):
@@ -344,7 +332,6 @@ def test_dlib_same_person_within_match_threshold_others_beyond_possible(
     assert max(same)[0] < 0.6 < min(different)[0]
 
 
-@needs_faces
 def test_dlib_project_calibration_separates_the_labelled_faces(labelled_embeddings):
     backend = DlibBackend()
     same, different = _pair_distances(backend, labelled_embeddings)
@@ -352,7 +339,6 @@ def test_dlib_project_calibration_separates_the_labelled_faces(labelled_embeddin
     assert backend.possible_threshold < min(different)[0]
 
 
-@needs_faces
 def test_dlib_rescaled_copies_are_nearly_identical(dlib_faces):
     backend = DlibBackend()
     original = dlib_faces["obama_1.jpg"][0].embedding
@@ -360,7 +346,6 @@ def test_dlib_rescaled_copies_are_nearly_identical(dlib_faces):
         assert backend.distance(original, dlib_faces[copy][0].embedding) < 0.1
 
 
-@needs_faces
 def test_dlib_head_turn_signs(dlib_faces):
     turn = {name: dlib_faces[name][0].head_turn() for name in (
         "obama_1.jpg", "obama_2.jpg", "obama_4.jpg", "kit_harington_2.jpg",
@@ -377,7 +362,6 @@ def test_dlib_head_turn_signs(dlib_faces):
     assert turn["alex_lacamoire_1.png"] > 0.08
 
 
-@needs_faces
 def test_dlib_large_images_are_detected_on_a_smaller_copy(images, dlib_faces):
     backend = DlibBackend()
     with override_settings(FACE_DLIB_MAX_DETECT_SIDE=600):
@@ -472,7 +456,6 @@ def test_generated_detector_depends_on_the_image(model_dir):
     assert len(boxes2) >= 1 and boxes2[0][0] < x1 - 200
 
 
-@needs_faces
 def test_insightface_backend_on_a_photo(insightface, images):
     image = images["obama_2.jpg"]
     height, width = image.shape[:2]
@@ -494,7 +477,6 @@ def test_insightface_backend_on_a_photo(insightface, images):
     assert left_eye[0] < nose[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
 
 
-@needs_faces
 def test_insightface_embeddings_are_deterministic_and_differ_between_photos(
     insightface, images
 ):

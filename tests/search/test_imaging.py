@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
 from search.imaging import ALLOWED_FORMATS, ImageError, encode_jpeg, load_image
+from tests.conftest import FACES_DIR
 
 ORIENTATION = 0x0112
 
@@ -296,12 +297,9 @@ def test_path_and_file_object(tmp_path, jpeg_bytes):
 
 
 def test_real_photos_load():
-    folder = Path(__file__).resolve().parents[2] / "search" / "demo_data" / "faces"
-    if not folder.is_dir():
-        pytest.skip("the shared test photos are not here")
-    array = load_image(folder / "alex_lacamoire_1.png")  # RGBA PNG
+    array = load_image(FACES_DIR / "alex_lacamoire_1.png")  # RGBA PNG
     assert_rgb(array, 394, 424)
-    array = load_image(folder / "obama_3.jpg")
+    array = load_image(FACES_DIR / "obama_3.jpg")
     assert_rgb(array, 2333, 1434)
 
 
