@@ -619,6 +619,11 @@ def test_figures_count_weeks_medians_and_open_requests(dpo_client):
     assert re.search(r'<script src="/static/dpo/charts[^"]*\.js"', page)
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
     assert 'style="' not in page
+    # The audit chain's head, with its date, to be recorded outside the system.
+    head = AuditEvent.objects.order_by("pk").last()
+    assert f'<code class="audit-head">{head.hash}</code>' in page
+    assert f"event {head.pk}, was written on {timezone.localtime(head.at):%Y-%m-%d %H:%M:%S}" \
+        in page
 
 
 def test_the_register_has_one_row_per_request_and_no_address(dpo_client):
