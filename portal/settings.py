@@ -328,6 +328,15 @@ ANYMAIL = {
 CONTROLLER_NAME = env_str("CONTROLLER_NAME", "Example Face Search Ltd.")
 CONTROLLER_ADDRESS = env_str("CONTROLLER_ADDRESS", "Rue de l'Exemple 1, 1000 Brussels, Belgium")
 DPO_EMAIL = env_str("DPO_EMAIL", "dpo@localhost")
+# Art. 27: the representative in the Union of a controller established outside
+# it (name, address, e-mail); shown wherever the controller is, when set.
+CONTROLLER_REPRESENTATIVE = env_str("CONTROLLER_REPRESENTATIVE", "")
+# Art. 13(1)(c), 15: the legal basis the controller states for its face search
+# (empty: the portal's default text, in the person's language).
+FACE_SEARCH_LEGAL_BASIS = env_str("FACE_SEARCH_LEGAL_BASIS", "")
+# Art. 15(2): what protects transfers to recipients outside the EEA without an
+# adequacy decision (empty: standard contractual clauses, in the person's language).
+TRANSFER_SAFEGUARDS = env_str("TRANSFER_SAFEGUARDS", "")
 SUPERVISORY_AUTHORITY_NAME = env_str(
     "SUPERVISORY_AUTHORITY_NAME",
     "Belgian Data Protection Authority (Autorité de protection des données / "

@@ -32,6 +32,7 @@ from search.erasure import (
 from search.imaging import load_image
 from search.matching import Tier, find_all_candidates
 from search.models import Customer, Face, Photo, Suppression
+from subjects.core import events
 from subjects.core.faces import faces_of_subject
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import JobFailed, run_step
@@ -157,6 +158,18 @@ def suppress(job: RequestJob) -> None:
         kept.append(model)
     job.result = {**job.result, "template_kept_to_block_recollection": bool(kept),
                   "templates_kept_for_models": kept}
+
+
+def withdraw_template_consent(request, *, actor: str) -> int:
+    """Art. 7(3): the person withdrew their consent to keeping their template
+    (they wrote to the DPO, who runs ``manage.py forget_template``): every
+    template kept for the request goes, and the trail records it. Their face
+    may be collected again from then on. Returns how many were deleted."""
+    with transaction.atomic():
+        deleted, _ = Suppression.objects.filter(request_reference=request.reference).delete()
+        if deleted:
+            events.template_consent_withdrawn(request, actor=actor, templates=deleted)
+    return deleted
 
 
 def verify(job: RequestJob) -> None:
