@@ -51,9 +51,10 @@ def close_request(request: RightsRequest, to_state: State, *, actor: str, action
     """Move ``request`` to a final state, letting go of its biometric data.
     Call inside the caller's transaction when it queues messages too."""
     with transaction.atomic():
-        discard_files(request)
+        # The transition first: a refused one must leave the files alone.
         request = transition(request, to_state, actor=actor, action=action, reason=reason,
                              details=details, closed_at=timezone.now(), selfie_embedding=None,
                              **changes)
+        discard_files(request)
         release_faces(request)
     return request

@@ -131,7 +131,7 @@ def templates_held(request: RightsRequest, faces: list[Face]) -> list[dict]:
             per_model.setdefault(other.model, [len(other.embedding), 0])[1] += 1
     held += [{"kind": "face_in_index", "model": model, "dimension": dimension, "count": count}
              for model, (dimension, count) in sorted(per_model.items())]
-    references = RightsRequest.objects.filter(email_hash=request.email_hash).values("reference")
+    references = same_person(request).values("reference")
     for kept in Suppression.objects.filter(request_reference__in=references).order_by("pk"):
         held.append({"kind": "suppression", "model": kept.model,
                      "dimension": len(kept.embedding), "count": 1})
@@ -141,10 +141,16 @@ def templates_held(request: RightsRequest, faces: list[Face]) -> list[dict]:
 ACTORS = {audit.REQUESTER: "you", audit.SYSTEM: "system"}
 
 
+def same_person(request: RightsRequest):
+    """The requests made from the person's address (by its hash)."""
+    if not request.email_hash:  # purged: only this request is known to be theirs
+        return RightsRequest.objects.filter(pk=request.pk)
+    return RightsRequest.objects.filter(email_hash=request.email_hash)
+
+
 def requests_and_events_of(request: RightsRequest) -> dict:
     """Every request filed from the person's address, and its audit trail."""
-    requests = list(RightsRequest.objects.filter(email_hash=request.email_hash)
-                    .order_by("created_at"))
+    requests = list(same_person(request).order_by("created_at"))
     trail = AuditEvent.objects.filter(request__in=requests).order_by("pk")
     return {
         "your_requests": [

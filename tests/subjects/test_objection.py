@@ -49,7 +49,7 @@ def test_an_objection_runs_from_filing_through_the_dpo_and_the_job_to_suppressio
     response = dpo.post(f"/dpo/requests/{request.reference}/actions/approve/")
     assert response.status_code == 302
     request = wait_for_state(request, "completed")
-    assert request.events.filter(action="approved", actor="dora.dpo@example.org").exists()
+    assert request.events.filter(action="approved", actor="dpo:dora.dpo@example.org").exists()
 
     # The job: his faces are gone, the others stay, his template is kept for one purpose.
     assert find_all_candidates(embedding_of("obama_3.jpg"), threshold=0.6) == []

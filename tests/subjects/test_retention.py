@@ -30,6 +30,18 @@ from tests.conftest import FACES_DIR
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def no_files_left_behind():
+    """The database goes back after each test, files do not: delete the
+    private files a test wrote (other tests count the selfie folder)."""
+    before = set(default_storage.listdir("selfies")[1]) if default_storage.exists("selfies") \
+        else set()
+    yield
+    if default_storage.exists("selfies"):
+        for name in set(default_storage.listdir("selfies")[1]) - before:
+            default_storage.delete(f"selfies/{name}")
+
 NOW = timezone.now()
 
 
