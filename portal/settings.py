@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -189,6 +190,20 @@ ACCESS_PACKAGE_DAYS = env_int("ACCESS_PACKAGE_DAYS", 7, minimum=1)
 # A closed request keeps its personal data this long (for questions and
 # complaints), then only its skeleton and audit trail stay.
 PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 90, minimum=0)
+# How long a request may stay in a state that waits for the person (or, before
+# filing, for anyone) before it expires and its template and files are deleted.
+# Filed requests the DPO owes an answer (filed, awaiting review, in progress,
+# an error after filing) never expire: their deadline and its alerts apply.
+REQUEST_EXPIRY = {
+    "unverified": timedelta(days=env_int("EXPIRE_UNVERIFIED_DAYS", 7, minimum=1)),
+    "verified": timedelta(days=env_int("EXPIRE_VERIFIED_DAYS", 7, minimum=1)),
+    "searching": timedelta(hours=env_int("EXPIRE_SEARCHING_HOURS", 24, minimum=1)),
+    "identity_review": timedelta(days=env_int("EXPIRE_IDENTITY_REVIEW_DAYS", 30, minimum=1)),
+    "matches_ready": timedelta(days=env_int("EXPIRE_MATCHES_READY_DAYS", 30, minimum=1)),
+    "info_requested": timedelta(days=env_int("EXPIRE_INFO_REQUESTED_DAYS", 30, minimum=1)),
+    # Only a request that failed before it was filed (its search).
+    "error": timedelta(days=env_int("EXPIRE_SEARCH_ERROR_DAYS", 30, minimum=1)),
+}
 # E-mail delivery retries back off exponentially from this many seconds.
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 5, minimum=0)
 EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12, minimum=0)
@@ -313,6 +328,15 @@ ANYMAIL = {
 CONTROLLER_NAME = env_str("CONTROLLER_NAME", "Example Face Search Ltd.")
 CONTROLLER_ADDRESS = env_str("CONTROLLER_ADDRESS", "Rue de l'Exemple 1, 1000 Brussels, Belgium")
 DPO_EMAIL = env_str("DPO_EMAIL", "dpo@localhost")
+# Art. 27: the representative in the Union of a controller established outside
+# it (name, address, e-mail); shown wherever the controller is, when set.
+CONTROLLER_REPRESENTATIVE = env_str("CONTROLLER_REPRESENTATIVE", "")
+# Art. 13(1)(c), 15: the legal basis the controller states for its face search
+# (empty: the portal's default text, in the person's language).
+FACE_SEARCH_LEGAL_BASIS = env_str("FACE_SEARCH_LEGAL_BASIS", "")
+# Art. 15(2): what protects transfers to recipients outside the EEA without an
+# adequacy decision (empty: standard contractual clauses, in the person's language).
+TRANSFER_SAFEGUARDS = env_str("TRANSFER_SAFEGUARDS", "")
 SUPERVISORY_AUTHORITY_NAME = env_str(
     "SUPERVISORY_AUTHORITY_NAME",
     "Belgian Data Protection Authority (Autorité de protection des données / "

@@ -1,24 +1,30 @@
 """Erasing faces from the index: the search side of an erasure.
 
 A face's row (with its embedding) is deleted. A photo left with no other
-face is deleted with its file; in a group photo the face is irreversibly
-redacted in the stored image (``redaction.rewrite_photo_file``: the file is
-replaced in one step and the old bytes overwritten) and the other faces stay
-searchable. Customer
-search records keep existing but lose the link to the face. Every step is
-safe to run again: a photo whose faces are already gone is skipped.
+face (of any model) is deleted with its file; in a group photo the face is
+irreversibly redacted in the stored image (``redaction.rewrite_photo_file``:
+the file is replaced in one step and the old bytes overwritten) and the other
+faces stay searchable. Customer search records keep existing but lose the
+link to the face. Every step is safe to run again: a photo whose faces are
+already gone is skipped.
+
+A photo embedded by several models (after ``reembed``) holds one row per
+model for each face it shows; :func:`same_faces_in_other_models` finds, for
+a face of one model, the rows of the other models that are that same face,
+so an erasure takes every model's embedding of it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from search.models import CustomerSearchResult, Face, FileToDelete, Photo
-from search.redaction import photo_image, redact_face, rewrite_photo_file
+from search.redaction import photo_image, redact_faces, rewrite_photo_file
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +38,43 @@ def recipients_of(face_ids: list[int]) -> dict[int, list[int]]:
     for customer_id, face_id in rows:
         result.setdefault(customer_id, set()).add(face_id)
     return {customer: sorted(faces) for customer, faces in result.items()}
+
+
+def models_with_faces() -> list[str]:
+    """Every model that has embeddings in the index."""
+    return sorted(Face.objects.order_by().values_list("model", flat=True).distinct())
+
+
+def _centre(box: tuple[int, int, int, int]) -> tuple[float, float]:
+    left, top, width, height = box
+    return left + width / 2, top + height / 2
+
+
+def _holds(box: tuple[int, int, int, int], point: tuple[float, float]) -> bool:
+    left, top, width, height = box
+    return left <= point[0] < left + width and top <= point[1] < top + height
+
+
+def same_faces_in_other_models(face_ids: Iterable[int]) -> dict[int, list[Face]]:
+    """Face id -> the faces of the other models in the same photo that are
+    the same face: a box that holds this face's centre and no other face's
+    centre of this face's model (two detectors draw different boxes around
+    one face, but each box holds its centre; a box around two faces is no
+    one's). The faces come with their embeddings."""
+    targets = list(Face.objects.filter(pk__in=list(face_ids)))
+    in_photo: dict[int, list[Face]] = {}
+    for face in Face.objects.filter(photo_id__in={t.photo_id for t in targets}).order_by("pk"):
+        in_photo.setdefault(face.photo_id, []).append(face)
+    same: dict[int, list[Face]] = {}
+    for target in targets:
+        neighbours = [f for f in in_photo[target.photo_id]
+                      if f.model == target.model and f.pk != target.pk]
+        same[target.pk] = [
+            other for other in in_photo[target.photo_id]
+            if other.model != target.model and _holds(other.box, _centre(target.box))
+            and not any(_holds(other.box, _centre(n.box)) for n in neighbours)
+        ]
+    return same
 
 
 def erase_faces_of_photo(photo_id: int, face_ids: list[int]) -> dict:
@@ -49,11 +92,11 @@ def erase_faces_of_photo(photo_id: int, face_ids: list[int]) -> dict:
         now = timezone.now()
         CustomerSearchResult.objects.filter(face__in=targets).update(face=None,
                                                                      face_erased_at=now)
-        keeps_others = photo.faces.exclude(pk__in=[f.pk for f in targets]).exists()
+        others = [f.box for f in photo.faces.exclude(pk__in=[f.pk for f in targets])
+                  .only("box_left", "box_top", "box_width", "box_height")]
+        keeps_others = bool(others)
         if keeps_others and photo.image:
-            image = photo_image(photo)
-            for face in targets:
-                image = redact_face(image, face.box)
+            image = redact_faces(photo_image(photo), [f.box for f in targets], keep=others)
             # The file is redacted before the rows go: a crash in between
             # leaves the faces to erase again from an already redacted file,
             # never rows gone with the face still in the file.

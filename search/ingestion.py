@@ -1,5 +1,7 @@
 """Ingestion: what the crawler does with a scraped image. Detect the faces,
-drop those on the suppression list, store the photo and the rest."""
+drop those on the suppression list, store the photo and the rest. A face
+dropped from a photo that is stored leaves no pixels either: the stored file
+is the photo with that face redacted, as an erasure would have it."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from search.imaging import ImageError, load_image
 from search.index import ensure_face_index
 from search.matching import is_suppressed
 from search.models import Face, Photo
+from search.redaction import encode, format_for_name, redact_faces
 
 
 @dataclass
@@ -88,16 +91,25 @@ def ingest_image(
     detections = backend.detect(image)
     if not detections:
         raise IngestSkip("no face found")
-    kept = []
+    kept, refused = [], []
     for detected in detections:
         if is_suppressed(detected.embedding, model=backend.name):
-            report.suppressed += 1
+            refused.append(detected)
         else:
             kept.append(detected)
+    report.suppressed += len(refused)
     if not kept:
         # Storing the photo would keep the face of someone who asked not to
         # be collected again.
         return None
+    if refused:
+        # Their face must not stay in the stored file either.
+        image = redact_faces(image, [d.box for d in refused], keep=[d.box for d in kept])
+        data = encode(image, format_for_name(file_name))
+        sha256 = hashlib.sha256(data).hexdigest()
+        if Photo.objects.filter(sha256=sha256, source_url=source_url).exists():
+            report.duplicates += 1
+            return None
     photo = Photo(
         source_url=source_url,
         page_url=page_url,

@@ -396,6 +396,17 @@ def redact_face(
     return out
 
 
+def redact_faces(image: np.ndarray, boxes: Iterable[Any], *,
+                 keep: Sequence[Any] = ()) -> np.ndarray:
+    """A copy of ``image`` with every face in ``boxes`` removed by
+    :func:`redact_face`, sparing the ``keep`` boxes (the other faces): how a
+    stored photo loses a face, at erasure and at ingest alike."""
+    out = check_image(image)
+    for box in boxes:
+        out = redact_face(out, box, keep=keep)
+    return out
+
+
 # -- views ------------------------------------------------------------------
 
 

@@ -42,6 +42,8 @@ class RightsRequest(models.Model):
     language = models.CharField(max_length=8, default="en")
     state = models.CharField(max_length=20, choices=State.choices, default=State.UNVERIFIED,
                              db_index=True)
+    # When the request entered its state: retention counts from here.
+    state_since = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     biometric_consent_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
@@ -53,6 +55,10 @@ class RightsRequest(models.Model):
     selfie_model = models.CharField(max_length=40, blank=True)
     selfie_embedding = VectorField(null=True, blank=True)
     selfie_live = models.BooleanField(default=False)
+    # The selfie waiting for the search worker (deleted once embedded).
+    # Every field named ``*_file`` names a private file that closing the
+    # request deletes (``subjects.core.closing.PRIVATE_FILE_FIELDS``).
+    selfie_pending_file = models.CharField(max_length=200, blank=True)
     # An uploaded (not live) selfie is kept for the DPO's identity check only,
     # and deleted when they decide.
     selfie_review_file = models.CharField(max_length=200, blank=True)
@@ -75,7 +81,8 @@ class RightsRequest(models.Model):
     personal_data_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["state", "received_at"], name="request_state_received")]
+        indexes = [models.Index(fields=["state", "received_at"], name="request_state_received"),
+                   models.Index(fields=["state", "state_since"], name="request_state_since")]
 
     def __str__(self) -> str:
         return self.reference
@@ -176,6 +183,10 @@ class AuditEvent(models.Model):
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20, blank=True)
     reason = models.TextField(blank=True)
+    # SHA-256 of ``reason``: the hash covers this digest, so retention can
+    # blank a reason that holds personal data and the chain still verifies.
+    # Empty on events written before digests existed (hashed over the reason).
+    reason_digest = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)

@@ -20,10 +20,20 @@ class DeliveryDeferred(Exception):
     """An e-mail not delivered yet; the message names the SMTP error's kind."""
 
 
-@shared_task(name=queueing.SELFIE_SEARCH, bind=True,
-             autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(name=queueing.SELFIE_SEARCH, bind=True, max_retries=None)
 def run_selfie_search(self, request_id: int, selfie_name: str) -> str:
-    return selfie_search.run_selfie_search(request_id, selfie_name)
+    try:
+        return selfie_search.run_selfie_search(request_id, selfie_name)
+    except steps.TRANSIENT as error:
+        db.connection.close()
+        if self.request.retries < settings.JOB_MAX_RETRIES:
+            backoff = settings.JOB_RETRY_BASE_SECONDS * 2 ** self.request.retries
+            raise self.retry(exc=error, countdown=min(300, backoff)) from None
+        selfie_search.fail_search(request_id, selfie_name, error)
+        return "failed"
+    except Exception as error:  # noqa: BLE001 - a bug: retrying will not help
+        selfie_search.fail_search(request_id, selfie_name, error)
+        return "failed"
 
 
 @shared_task(name=queueing.SEND_EMAIL, bind=True, max_retries=None)

@@ -2,9 +2,14 @@
 
 Each event's hash covers its content and the previous event's hash, so
 changing, inserting or deleting a row breaks the chain from there on;
-``manage.py verify_audit`` finds the first broken event. Events carry
-request references, states and reasons, never the e-mail address or the
-selfie.
+``manage.py verify_audit`` finds the first broken event and prints the
+chain's head (:func:`chain_head`), which the DPO records outside the system.
+The database itself refuses UPDATE and DELETE on the table (a trigger of
+migration ``subjects.0005``); the one change it accepts is retention blanking
+a free-text reason through ``subjects_purge_audit_reasons``: the hash covers
+the reason's SHA-256 (``reason_digest``), which stays, so the chain still
+verifies. Events carry request references, states and reasons, never the
+e-mail address or the selfie.
 """
 
 from __future__ import annotations
@@ -26,8 +31,16 @@ SYSTEM = "system"
 REQUESTER = "requester"
 
 
+def reason_digest(reason: str) -> str:
+    return hashlib.sha256(reason.encode("utf-8")).hexdigest()
+
+
 def event_hash(previous_hash: str, *, reference: str, at, actor: str, action: str,
-               from_state: str, to_state: str, reason: str, details: dict) -> str:
+               from_state: str, to_state: str, reason: str, details: dict,
+               digest: str = "") -> str:
+    """The event's hash. With ``digest`` (every event written since digests
+    exist) it covers the reason's digest, not the reason itself."""
+    covered = {"reason_sha256": digest} if digest else {"reason": reason}
     payload = json.dumps(
         {
             "previous": previous_hash,
@@ -37,7 +50,7 @@ def event_hash(previous_hash: str, *, reference: str, at, actor: str, action: st
             "action": action,
             "from": from_state,
             "to": to_state,
-            "reason": reason,
+            **covered,
             "details": details,
         },
         sort_keys=True,
@@ -60,13 +73,14 @@ def record_event(request: RightsRequest | None, *, actor: str, action: str,
         last = AuditEvent.objects.order_by("-pk").values_list("hash", flat=True).first()
         previous = last or GENESIS
         at = timezone.now()
-        digest = event_hash(previous, reference=reference, at=at, actor=actor, action=action,
-                            from_state=from_state, to_state=to_state, reason=reason,
-                            details=details)
+        digest = reason_digest(reason)
+        chained = event_hash(previous, reference=reference, at=at, actor=actor, action=action,
+                             from_state=from_state, to_state=to_state, reason=reason,
+                             details=details, digest=digest)
         return AuditEvent.objects.create(
             request=request, reference=reference, at=at, actor=actor, action=action,
-            from_state=from_state, to_state=to_state, reason=reason, details=details,
-            previous_hash=previous, hash=digest,
+            from_state=from_state, to_state=to_state, reason=reason, reason_digest=digest,
+            details=details, previous_hash=previous, hash=chained,
         )
 
 
@@ -89,11 +103,35 @@ def verify_chain(batch_size: int = 2000) -> ChainReport:
         if event.previous_hash != previous:
             return ChainReport(count, event.pk, "does not follow the event before it "
                                                 "(an event was removed or inserted)")
+        # A blank reason with a digest is one that retention purged.
+        reason_changed = bool(event.reason_digest and event.reason
+                              and reason_digest(event.reason) != event.reason_digest)
         expected = event_hash(previous, reference=event.reference, at=event.at,
                               actor=event.actor, action=event.action,
                               from_state=event.from_state, to_state=event.to_state,
-                              reason=event.reason, details=event.details)
-        if expected != event.hash:
+                              reason=event.reason, details=event.details,
+                              digest=event.reason_digest)
+        if reason_changed or expected != event.hash:
             return ChainReport(count, event.pk, "was changed after it was written")
         previous = event.hash
     return ChainReport(count, None)
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last event of the chain: its hash vouches for every event before
+    it. Recorded outside the system (a note, a ticket, a signed e-mail), it
+    lets anyone check later that the trail up to it was not rewritten."""
+
+    event_id: int
+    at: object
+    hash: str
+    events: int
+
+
+def chain_head() -> ChainHead | None:
+    last = AuditEvent.objects.order_by("-pk").values("pk", "at", "hash").first()
+    if last is None:
+        return None
+    return ChainHead(event_id=last["pk"], at=last["at"], hash=last["hash"],
+                     events=AuditEvent.objects.count())

@@ -43,6 +43,8 @@ class Action(models.TextChoices):
     COMPLETED = "completed", _("Completed")
     EXPIRED = "expired", _("Expired")
     PERSONAL_DATA_PURGED = "personal_data_purged", _("Personal data deleted after retention")
+    TEMPLATE_CONSENT_WITHDRAWN = "template_consent_withdrawn", _(
+        "Consent withdrawn: the face template kept to block re-collection was deleted")
 
 
 def label(action: str) -> str:
@@ -90,3 +92,8 @@ def package_purged(request: RightsRequest) -> AuditEvent:
 
 def personal_data_purged(request: RightsRequest) -> AuditEvent:
     return record_event(request, actor=SYSTEM, action=Action.PERSONAL_DATA_PURGED)
+
+
+def template_consent_withdrawn(request: RightsRequest, *, actor: str, templates: int) -> AuditEvent:
+    return record_event(request, actor=actor, action=Action.TEMPLATE_CONSENT_WITHDRAWN,
+                        details={"templates_deleted": templates})

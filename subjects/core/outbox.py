@@ -21,7 +21,7 @@ TO_REQUESTER = {
     "rejected", "request_expired",
 }
 TO_DPO = {"dpo_new_request", "dpo_due_soon", "dpo_due_tomorrow", "dpo_overdue",
-          "dpo_job_failed", "dpo_identity_check"}
+          "dpo_job_failed", "dpo_identity_check", "dpo_recipients_without_contact"}
 TO_RECIPIENT = {"art19_notice"}
 
 

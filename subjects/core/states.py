@@ -34,7 +34,8 @@ S = State
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.UNVERIFIED: frozenset({S.VERIFIED, S.EXPIRED}),
     S.VERIFIED: frozenset({S.SEARCHING, S.WITHDRAWN, S.EXPIRED}),
-    S.SEARCHING: frozenset({S.MATCHES_READY, S.IDENTITY_REVIEW, S.VERIFIED, S.ERROR}),
+    # A search nobody finishes (its message lost) runs out of time too.
+    S.SEARCHING: frozenset({S.MATCHES_READY, S.IDENTITY_REVIEW, S.VERIFIED, S.ERROR, S.EXPIRED}),
     # An uploaded (not live) selfie: the DPO checks it is the requester's
     # before anything about matches is shown or sent.
     S.IDENTITY_REVIEW: frozenset({S.MATCHES_READY, S.REJECTED, S.WITHDRAWN, S.EXPIRED}),
@@ -43,9 +44,12 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.AWAITING_REVIEW: frozenset(
         {S.IN_PROGRESS, S.REJECTED, S.INFO_REQUESTED, S.WITHDRAWN, S.SEARCHING}
     ),
-    S.INFO_REQUESTED: frozenset({S.AWAITING_REVIEW, S.REJECTED, S.WITHDRAWN}),
+    # Waiting for the person: unanswered for too long, the request expires.
+    S.INFO_REQUESTED: frozenset({S.AWAITING_REVIEW, S.REJECTED, S.WITHDRAWN, S.EXPIRED}),
     S.IN_PROGRESS: frozenset({S.COMPLETED, S.ERROR}),
-    S.ERROR: frozenset({S.IN_PROGRESS, S.SEARCHING, S.REJECTED}),
+    # An error before filing (a search that failed for good) expires; one
+    # after filing stays with the DPO: the person is owed an answer.
+    S.ERROR: frozenset({S.IN_PROGRESS, S.SEARCHING, S.REJECTED, S.EXPIRED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),

@@ -8,6 +8,7 @@ the audit event in the same transaction, and leaves what follows to
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from subjects.core.audit import record_event
 from subjects.core.states import TRANSITIONS, State, TransitionNotAllowed
@@ -26,6 +27,7 @@ def transition(request: RightsRequest, to_state: State, *, actor: str, action: s
         if to_state not in TRANSITIONS[current]:
             raise TransitionNotAllowed(current, to_state)
         locked.state = to_state
+        locked.state_since = timezone.now()
         for field, value in changes.items():
             setattr(locked, field, value)
         locked.save()

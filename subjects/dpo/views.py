@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.ratelimit import RateLimited, client_ip, enforce
 from portal.rates import Rate
+from subjects.core.audit import chain_head
 from subjects.core.faces import crop_of_match
 from subjects.dpo import accounts, selectors
 from subjects.dpo.forms import ACTION_FORMS, ApiKeyForm, LoginForm, QueueFilterForm
@@ -246,7 +247,8 @@ def figures(request):
                  [(_("Open"), [p["open"] for p in open_overdue]),
                   (_("Overdue"), [p["overdue"] for p in open_overdue])]),
     ]
-    return render(request, "dpo/figures.html", {"figures": data, "sections": sections})
+    return render(request, "dpo/figures.html", {"figures": data, "sections": sections,
+                                                "audit_head": chain_head()})
 
 
 @dpo_required

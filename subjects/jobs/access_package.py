@@ -23,15 +23,16 @@ from django.utils import timezone, translation
 from django.utils.crypto import get_random_string
 
 from search.backends import get_backend
-from search.models import CustomerSearchResult, Face, Photo
+from search.erasure import same_faces_in_other_models
+from search.models import CustomerSearchResult, Face, Photo, Suppression
 from search.redaction import encode, photo_image, subject_view
 from subjects.core import audit, disclosures, events
 from subjects.core.faces import faces_of_subject
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import run_step
-from subjects.models import AccessPackage, RequestJob, RightsRequest
+from subjects.models import AccessPackage, AuditEvent, RequestJob, RightsRequest
 
-SCHEMA_ID = "https://face-rights-portal.example/schemas/access-package/v1"
+SCHEMA_ID = "https://face-rights-portal.example/schemas/access-package/v2"
 
 
 def plan_access(job: RequestJob) -> None:
@@ -96,13 +97,74 @@ def package_content(request: RightsRequest, plan: dict) -> tuple[dict, dict[str,
         "photos": photos,
         "recipients": [{k: v for k, v in r.items() if k != "face_id"}
                        for r in plan["recipients"]],
-        "purposes": [str(p) for p in disclosures.PURPOSES],
+        "transfers": [disclosures.transfer_safeguard(country) for country in
+                      sorted({r["country"] for r in plan["recipients"]})],
+        "categories": [str(c) for c in disclosures.CATEGORIES],
+        "purposes": disclosures.purposes(),
         "retention": str(disclosures.RETENTION),
+        "automated_decision_making": {
+            "used": disclosures.AUTOMATED_DECISIONS["used"],
+            "explanation": str(disclosures.AUTOMATED_DECISIONS["explanation"])},
+        "templates": templates_held(request, list(rows.values())),
         "source_of_data": str(disclosures.SOURCE),
+        **requests_and_events_of(request),
         "rights": [str(r) for r in disclosures.RIGHTS],
         "supervisory_authority": disclosures.authority(),
     }
     return data, files
+
+
+def templates_held(request: RightsRequest, faces: list[Face]) -> list[dict]:
+    """Art. 15: every face template held about the person, described by its
+    model and dimension (never its numbers): the selfie's while the request
+    is open, one per face and model in the index, and those kept on the
+    suppression list."""
+    held = []
+    if request.selfie_embedding is not None:
+        held.append({"kind": "selfie", "model": request.selfie_model,
+                     "dimension": len(request.selfie_embedding), "count": 1})
+    per_model: dict[str, list[int]] = {}
+    for face in faces:
+        per_model.setdefault(face.model, [len(face.embedding), 0])[1] += 1
+    for others in same_faces_in_other_models([f.pk for f in faces]).values():
+        for other in others:
+            per_model.setdefault(other.model, [len(other.embedding), 0])[1] += 1
+    held += [{"kind": "face_in_index", "model": model, "dimension": dimension, "count": count}
+             for model, (dimension, count) in sorted(per_model.items())]
+    references = same_person(request).values("reference")
+    for kept in Suppression.objects.filter(request_reference__in=references).order_by("pk"):
+        held.append({"kind": "suppression", "model": kept.model,
+                     "dimension": len(kept.embedding), "count": 1})
+    return held
+
+
+ACTORS = {audit.REQUESTER: "you", audit.SYSTEM: "system"}
+
+
+def same_person(request: RightsRequest):
+    """The requests made from the person's address (by its hash)."""
+    if not request.email_hash:  # purged: only this request is known to be theirs
+        return RightsRequest.objects.filter(pk=request.pk)
+    return RightsRequest.objects.filter(email_hash=request.email_hash)
+
+
+def requests_and_events_of(request: RightsRequest) -> dict:
+    """Every request filed from the person's address, and its audit trail."""
+    requests = list(same_person(request).order_by("created_at"))
+    trail = AuditEvent.objects.filter(request__in=requests).order_by("pk")
+    return {
+        "your_requests": [
+            {"reference": r.reference, "kinds": r.kinds, "state": r.state,
+             "created_at": r.created_at.isoformat(),
+             "received_at": r.received_at.isoformat() if r.received_at else None,
+             "closed_at": r.closed_at.isoformat() if r.closed_at else None}
+            for r in requests],
+        "audit_events": [
+            {"reference": e.reference, "at": e.at.isoformat(), "action": e.action,
+             "label": events.label(e.action), "actor": ACTORS.get(e.actor, "dpo"),
+             "from_state": e.from_state, "to_state": e.to_state, "reason": e.reason}
+            for e in trail],
+    }
 
 
 def build_package(job: RequestJob) -> None:

@@ -61,6 +61,7 @@ def build_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
         "site_url": settings.SITE_URL,
         "controller_name": settings.CONTROLLER_NAME,
         "dpo_email": settings.DPO_EMAIL,
+        "controller_representative": settings.CONTROLLER_REPRESENTATIVE,
         "authority_name": settings.SUPERVISORY_AUTHORITY_NAME,
         "authority_url": settings.SUPERVISORY_AUTHORITY_URL,
         "authority_address": settings.SUPERVISORY_AUTHORITY_ADDRESS,

@@ -34,7 +34,8 @@ def run_selfie_search(request_id: int, selfie_name: str) -> str:
     if request.selfie_embedding is None:
         if not default_storage.exists(selfie_name):
             transition(request, State.VERIFIED, actor=audit.SYSTEM, action=Action.SELFIE_LOST,
-                       reason="the selfie was not found; the person is asked again")
+                       reason="the selfie was not found; the person is asked again",
+                       selfie_pending_file="")
             return "selfie lost"
         with default_storage.open(selfie_name, "rb") as handle:
             data = handle.read()
@@ -43,7 +44,7 @@ def run_selfie_search(request_id: int, selfie_name: str) -> str:
         except SelfieRejected as exc:
             default_storage.delete(selfie_name)
             transition(request, State.VERIFIED, actor=audit.SYSTEM, action=Action.SELFIE_REJECTED,
-                       reason=exc.code)
+                       reason=exc.code, selfie_pending_file="")
             return exc.code
         RightsRequest.objects.filter(pk=request.pk).update(
             selfie_embedding=face.embedding, selfie_model=backend.name
@@ -52,9 +53,11 @@ def run_selfie_search(request_id: int, selfie_name: str) -> str:
     if request.selfie_live:
         # Art. 9 and data minimisation: the image goes as soon as it is embedded.
         default_storage.delete(selfie_name)
+        RightsRequest.objects.filter(pk=request.pk).update(selfie_pending_file="")
     else:
         # An upload is kept only until the DPO has checked it is the requester.
-        RightsRequest.objects.filter(pk=request.pk).update(selfie_review_file=selfie_name)
+        RightsRequest.objects.filter(pk=request.pk).update(selfie_review_file=selfie_name,
+                                                           selfie_pending_file="")
     candidates = find_candidates(request.selfie_embedding, model=request.selfie_model,
                                  include_restricted=True)
     with transaction.atomic():
@@ -77,3 +80,23 @@ def run_selfie_search(request_id: int, selfie_name: str) -> str:
                                   f"{request.searches_run}")
     logger.info("request %s: search done, %d candidates", request.reference, len(candidates))
     return "done"
+
+
+def fail_search(request_id: int, selfie_name: str, error: BaseException) -> None:
+    """A search that failed for good (its last retry, or an error no retry
+    fixes): the selfie file goes at once, the request goes to ``error`` and
+    the DPO is told. Whatever template it had is deleted when the request
+    closes or expires."""
+    default_storage.delete(selfie_name)
+    summary = type(error).__name__  # never the message: it may name the file
+    with transaction.atomic():
+        request = RightsRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None or request.state != State.SEARCHING:
+            return
+        failures = request.events.filter(action=Action.JOB_FAILED).count()
+        transition(request, State.ERROR, actor=audit.SYSTEM, action=Action.JOB_FAILED,
+                   reason=f"the search failed: {summary}", selfie_pending_file="")
+        queue_email(request, "dpo_job_failed",
+                    event_key=f"dpo_job_failed:{request.reference}:{failures + 1}",
+                    context={"error": f"the selfie search failed ({summary})"})
+    logger.error("request %s: the search failed for good (%s)", request.reference, summary)

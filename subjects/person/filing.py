@@ -42,13 +42,13 @@ def open_kinds_elsewhere(request: RightsRequest) -> set[str]:
 
 
 def keeps_template(choice: str | bool, kinds: list[str]) -> bool:
-    """The person's choice about keeping their template to block
-    re-collection; "auto" keeps it for an objection only."""
+    """Whether the person explicitly chose to keep their template to block
+    re-collection (for an erasure or an objection). Art. 9(2)(a): consent to
+    keeping biometric data must be explicit, so only a ticked choice counts;
+    nothing keeps it by default."""
     if "erasure" not in kinds and "objection" not in kinds:
         return False
-    if choice in ("auto", "", None):
-        return "objection" in kinds
-    return choice in (True, "yes", "on")
+    return choice is True or choice in ("yes", "on")
 
 
 def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str | bool,
@@ -75,10 +75,12 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
             matches[match_id].decision = decision
         Match.objects.bulk_update(list(matches.values()), ["decision"])
         confirmed = confirmed_face_ids(request)
-        if ("erasure" in kinds or "objection" in kinds) and not confirmed:
-            raise FilingRefused(_("Erasure and objection apply to the faces you confirmed as "
-                                  "yours. Please mark at least one face as “This is me”, or "
-                                  "file an access request only."))
+        # An objection stands without a face found: it stops the collection
+        # of their face from now on (with the template, if they keep it).
+        if "erasure" in kinds and not confirmed:
+            raise FilingRefused(_("Erasure applies to the faces you confirmed as yours. Please "
+                                  "mark at least one face as “This is me”, or file an access "
+                                  "request or an objection."))
         already_open = open_kinds_elsewhere(request) & set(kinds)
         if already_open:
             raise FilingRefused(_("You already have an open request of this type. Please follow "

@@ -34,9 +34,11 @@ SEARCH_AGAIN = "search_again"
 CONFIRM_REQUESTER = "confirm_requester"
 
 #: Reasons a DPO starts a rejection from; the free text follows. Each is
-#: written to the person, in their language.
+#: written to the person, in their language. "We cannot identify you" is not
+#: one: Art. 11(2) and 12(2) let a controller refuse only when it shows it
+#: cannot identify the person, and Art. 12(6) has it ask for the information
+#: it needs instead (the "ask for information" action).
 REJECTION_REASONS = {
-    "identity": _("We could not establish that the faces in this request are yours."),
     "not_found": _("The faces you confirmed are not in our database any more."),
     "legal_obligation": _("We must keep this data to comply with a legal obligation "
                           "(Art. 17(3)(b) GDPR)."),

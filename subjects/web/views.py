@@ -216,7 +216,7 @@ def file(request, rights_request, token):
         filing.file_request(
             rights_request,
             kinds=request.POST.getlist("kinds"),
-            keep_template=request.POST.get("keep_template", "auto"),
+            keep_template=request.POST.get("keep_template", ""),
             decisions=decisions,
         )
     except filing.FilingRefused as refused:

@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo
 from subjects.core import tokens
+from subjects.jobs import runner, selfie_search
 from subjects.models import RightsRequest
 from subjects.person import filing, intake, selfie
+from subjects.review import decisions
 from tests.conftest import FACES_DIR
 from tests.subjects.helpers import ingest, wait_for_state
 
@@ -58,12 +60,26 @@ def seed_world(tag: str = "") -> dict:
 
 
 def file_via_worker(email: str, *, kinds: list[str], keep_template: str = "auto",
-                    selfie_file: str = "obama_2.jpg") -> RightsRequest:
+                    selfie_file: str = "obama_2.jpg", in_process: bool = False) -> RightsRequest:
+    """The person's journey up to filing, with every match of the ``match``
+    tier confirmed. ``in_process``: the search task's function runs here
+    instead of on the worker (for tests inside one transaction)."""
     request = intake.start_request(email=email, language="en")
     request = intake.verify_email(tokens.verification_token(request))
     # A selfie from a passed camera check (its own tests are in test_liveness).
-    selfie.submit_selfie(request, (FACES_DIR / selfie_file).read_bytes(), live=True)
+    request = selfie.submit_selfie(request, (FACES_DIR / selfie_file).read_bytes(), live=True)
+    if in_process:
+        selfie_search.run_selfie_search(request.pk, request.selfie_pending_file)
+        request.refresh_from_db()
     request = wait_for_state(request, "matches_ready")
     decisions = {m.pk: "mine" for m in request.matches.filter(tier="match")}
     return filing.file_request(request, kinds=kinds, keep_template=keep_template,
                                decisions=decisions)
+
+
+def carry_out_in_process(request: RightsRequest) -> RightsRequest:
+    """Approve and run the request's jobs here, as the worker's task would."""
+    request = decisions.approve_request(request, actor="dpo.test")
+    runner.run_request_jobs(request.pk, owner="test")
+    request.refresh_from_db()
+    return request

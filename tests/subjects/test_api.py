@@ -143,7 +143,7 @@ def test_offered_actions_work_through_the_api_and_name_the_key(keys):
     prefix = ApiKey.objects.get(purpose="dpo").prefix
     assert event.actor == f"dpo:dora.dpo@example.org (API key {prefix})"
     response = client.post(f"/api/v1/requests/{request.reference}/reject",
-                           {"reason_template": "identity", "reason": "Another person."},
+                           {"reason_template": "legal_obligation", "reason": "A court order."},
                            content_type="application/json")
     assert response.status_code == 200 and response.json()["state"] == "rejected"
     assert OutboundEmail.objects.filter(request=request, kind="rejected").exists()

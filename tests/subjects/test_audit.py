@@ -1,13 +1,19 @@
-"""The audit trail is hash-chained: verify_audit names the first broken event."""
+"""The audit trail is hash-chained and append-only: the database refuses
+UPDATE and DELETE, and verify_audit names the first broken event of a trail
+that someone who owns the table rewrote anyway."""
 
+import contextlib
 import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
 
 from subjects.core import tokens
+from subjects.core.audit import record_event, verify_chain
 from subjects.core.states import TransitionNotAllowed
 from subjects.core.transitions import transition
+from subjects.jobs.retention import purge_audit_reasons
 from subjects.models import AuditEvent
 from subjects.person import intake
 
@@ -20,17 +26,68 @@ def some_history():
         intake.verify_email(tokens.verification_token(request))
 
 
-def test_an_intact_chain_is_reported_intact():
+@contextlib.contextmanager
+def as_table_owner_disabling_the_trigger():
+    """What only a role that owns the table can do (never the portal's role
+    in production): switch off the append-only trigger of migration
+    subjects.0005, to show that verify_audit still catches a rewrite. Inside
+    the test's transaction, so the trigger is back for the next test."""
+    with connection.cursor() as cursor:
+        # Deferred foreign-key checks of the rows just written must run first.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE subjects_auditevent DISABLE TRIGGER subjects_audit_append_only")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE subjects_auditevent ENABLE TRIGGER subjects_audit_append_only")
+
+
+def test_an_intact_chain_is_reported_intact_with_its_head():
     some_history()
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
     assert f"The audit trail is intact ({AuditEvent.objects.count()} events)" in out.getvalue()
+    head = AuditEvent.objects.order_by("pk").last()
+    assert f"Head: event {head.pk}" in out.getvalue() and head.hash in out.getvalue()
+
+
+def test_the_database_refuses_to_change_or_delete_an_audit_event():
+    some_history()
+    victim = AuditEvent.objects.order_by("pk")[2]
+    for attempt in (lambda: AuditEvent.objects.filter(pk=victim.pk).update(reason="rewritten"),
+                    lambda: AuditEvent.objects.filter(pk=victim.pk).update(action="approved"),
+                    lambda: AuditEvent.objects.filter(pk=victim.pk).delete()):
+        with pytest.raises(DatabaseError, match="the audit trail is append-only"), \
+                transaction.atomic():
+            attempt()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute("UPDATE subjects_auditevent SET hash = md5(hash) || md5(hash)")
+    stored = AuditEvent.objects.get(pk=victim.pk)
+    assert (stored.reason, stored.action, stored.hash) == (victim.reason, victim.action,
+                                                           victim.hash)
+    assert verify_chain().intact
+
+
+def test_retention_blanks_reasons_through_its_function_and_the_chain_still_verifies():
+    request = intake.start_request(email="purged.reasons@example.org", language="en")
+    request = intake.verify_email(tokens.verification_token(request))
+    record_event(request, actor="dpo", action="info_requested",
+                 reason="Is the man next to you in photo 2 your brother Jan?")
+    record_event(request, actor="system", action="expired")
+    assert purge_audit_reasons(request) == 1
+    assert not request.events.exclude(reason="").exists()
+    assert verify_chain().intact
+    # The function blanks reasons only; setting one to other words is refused.
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        request.events.filter(action="info_requested").update(reason="Nothing happened")
 
 
 def test_a_tampered_row_is_caught_and_named():
     some_history()
     victim = AuditEvent.objects.order_by("pk")[2]
-    AuditEvent.objects.filter(pk=victim.pk).update(reason="nothing to see here")
+    with as_table_owner_disabling_the_trigger():
+        AuditEvent.objects.filter(pk=victim.pk).update(reason="nothing to see here")
     with pytest.raises(CommandError) as caught:
         call_command("verify_audit")
     assert f"broken at event {victim.pk}" in str(caught.value)
@@ -40,7 +97,8 @@ def test_a_tampered_row_is_caught_and_named():
 def test_a_deleted_row_is_caught_at_the_next_event():
     some_history()
     events = list(AuditEvent.objects.order_by("pk"))
-    AuditEvent.objects.filter(pk=events[1].pk).delete()
+    with as_table_owner_disabling_the_trigger():
+        AuditEvent.objects.filter(pk=events[1].pk).delete()
     with pytest.raises(CommandError, match=f"broken at event {events[2].pk}"):
         call_command("verify_audit")
 

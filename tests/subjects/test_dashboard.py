@@ -331,8 +331,8 @@ def test_rejecting_with_a_template_emails_the_reason_and_the_right_to_complain(d
                                                                               settings):
     request = make_request("awaiting_review", email="rita.rejected@example.org", language="en")
     response = dpo_client.post(f"/dpo/requests/{request.reference}/actions/reject/", {
-        "reject-reason_template": "identity",
-        "reject-reason": "The photos you confirmed show a different person.",
+        "reject-reason_template": "legal_claims",
+        "reject-reason": "The photos are evidence in a pending court case.",
     })
     assert response.status_code == 302
     request.refresh_from_db()
@@ -344,13 +344,13 @@ def test_rejecting_with_a_template_emails_the_reason_and_the_right_to_complain(d
     message = delivery.build_message(outbound)
     body = message.body
     assert "We have decided not to carry out your request, for this reason:" in body
-    assert "We could not establish that the faces in this request are yours." in body
-    assert "The photos you confirmed show a different person." in body
+    assert "We need this data to establish, exercise or defend legal claims" in body
+    assert "The photos are evidence in a pending court case." in body
     assert settings.SUPERVISORY_AUTHORITY_NAME in body
     assert "lodge a complaint with the supervisory authority" in body
     assert "go to court (Art. 77 and 79 GDPR)" in body
     html = message.alternatives[0][0]
-    assert "The photos you confirmed show a different person." in html
+    assert "The photos are evidence in a pending court case." in html
 
 
 def test_a_rejection_template_is_written_in_the_persons_language(dpo_client):
@@ -619,6 +619,11 @@ def test_figures_count_weeks_medians_and_open_requests(dpo_client):
     assert re.search(r'<script src="/static/dpo/charts[^"]*\.js"', page)
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
     assert 'style="' not in page
+    # The audit chain's head, with its date, to be recorded outside the system.
+    head = AuditEvent.objects.order_by("pk").last()
+    assert f'<code class="audit-head">{head.hash}</code>' in page
+    assert f"event {head.pk}, was written on {timezone.localtime(head.at):%Y-%m-%d %H:%M:%S}" \
+        in page
 
 
 def test_the_register_has_one_row_per_request_and_no_address(dpo_client):

@@ -103,15 +103,22 @@ EMAILS = {
     "extended": ("We will answer by %(due)s at the latest.", {"reason": "r", "months": 1}),
     "access_ready": ("The copy of your data that you asked for (Art. 15 GDPR) is ready. "
                      "Download it here:", {}),
-    "erasure_done": ("A final search of the whole database found no face of yours left.",
+    "erasure_done": ("A final search of the whole database (face models: %(models)s) found no "
+                     "face of yours left.",
                      {"faces_erased": 2, "photos_deleted": 1, "photos_redacted": 1,
-                      "recipients_notified": 1, "photos": []}),
+                      "recipients_notified": 1, "recipients_without_contact": 1, "photos": [],
+                      "final_check": "passed", "models_checked": ["dlib"]}),
     "objection_done": ("We have accepted your objection (Art. 21 GDPR): we no longer use your "
                        "face.", {"faces_erased": 1, "photos_deleted": 1, "photos_redacted": 0,
                                  "recipients_notified": 0, "photos": []}),
     "rejected": ("We have decided not to carry out your request, for this reason:",
                  {"reason": "r"}),
-    "request_expired": ("Your request has expired", {}),
+    "request_expired": ("You can start a new request at any time.",
+                        {"stage": "matches_ready", "days": 30, "hours": 720}),
+    "dpo_recipients_without_contact": ("Please inform them by other means (Art. 19 GDPR) and "
+                                       "add a contact address for each to the customer records. "
+                                       "The person was told that you do this.",
+                                       {"customers": ["Polizei"]}),
     "request_received": ("The faces you confirmed no longer appear in our customers' searches "
                          "while we handle your request.", {}),
     "dpo_new_request": ("New request to review: %(reference)s", {}),

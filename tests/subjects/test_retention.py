@@ -1,23 +1,46 @@
 """Each purge removes what is due and nothing else; deadline alerts go once."""
 
 import datetime as dt
+import os
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from subjects.core import tokens
+from subjects.core.audit import record_event, verify_chain
+from subjects.core.closing import PRIVATE_FILE_FIELDS
 from subjects.jobs.access_package import purge_expired_packages
+from subjects.jobs.delivery import build_message
 from subjects.jobs.reminders import send_deadline_alerts
 from subjects.jobs.retention import (
-    expire_unverified,
+    ORPHAN_GRACE,
+    expire_request,
+    expire_stale_requests,
     purge_closed_selfie_templates,
+    purge_orphan_files,
     purge_personal_data,
+    stale_requests,
 )
+from subjects.jobs.selfie_search import fail_search
 from subjects.models import AccessPackage, Match, OutboundEmail, RightsRequest
-from subjects.person import intake
+from subjects.person import intake, selfie
+from tests.conftest import FACES_DIR
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_files_left_behind():
+    """The database goes back after each test, files do not: delete the
+    private files a test wrote (other tests count the selfie folder)."""
+    before = set(default_storage.listdir("selfies")[1]) if default_storage.exists("selfies") \
+        else set()
+    yield
+    if default_storage.exists("selfies"):
+        for name in set(default_storage.listdir("selfies")[1]) - before:
+            default_storage.delete(f"selfies/{name}")
 
 NOW = timezone.now()
 
@@ -27,23 +50,135 @@ def make(email: str, *, state: str, created_days_ago: int = 0, **fields) -> Righ
     if state != "unverified":
         request = intake.verify_email(tokens.verification_token(request))
     RightsRequest.objects.filter(pk=request.pk).update(
-        state=state, created_at=NOW - dt.timedelta(days=created_days_ago), **fields)
+        state=state, created_at=NOW - dt.timedelta(days=created_days_ago),
+        state_since=NOW - dt.timedelta(days=created_days_ago), **fields)
     request.refresh_from_db()
     return request
 
 
-def test_unverified_requests_expire_after_seven_days_and_lose_their_address():
+def test_unverified_requests_expire_after_their_limit_and_lose_their_address(settings):
+    settings.REQUEST_EXPIRY = {**settings.REQUEST_EXPIRY, "unverified": dt.timedelta(days=7)}
     old = make("old.unverified@example.org", state="unverified", created_days_ago=8)
     young = make("young.unverified@example.org", state="unverified", created_days_ago=6)
-    verified = make("old.verified@example.org", state="verified", created_days_ago=8)
-    assert expire_unverified() == 1
-    old.refresh_from_db(), young.refresh_from_db(), verified.refresh_from_db()
+    assert expire_stale_requests() == 1
+    old.refresh_from_db(), young.refresh_from_db()
     assert (old.state, old.email) == ("expired", "")
     assert old.closed_at is not None
-    assert OutboundEmail.objects.filter(request=old, kind="request_expired").count() == 1
+    [sent] = OutboundEmail.objects.filter(request=old, kind="request_expired")
+    assert "did not confirm your e-mail address within 7 days" in render_text(sent)
     assert (young.state, young.email) == ("unverified", "young.unverified@example.org")
-    assert (verified.state, verified.email) == ("verified", "old.verified@example.org")
-    assert expire_unverified() == 0
+    assert expire_stale_requests() == 0
+
+
+def render_text(outbound: OutboundEmail) -> str:
+    return build_message(outbound).body
+
+
+def private_files_of(request: RightsRequest) -> dict[str, str]:
+    """A stored file for every private file field of the request (the selfie
+    waiting for the worker, the upload kept for the DPO, a live frame: every
+    ``*_file`` field there is)."""
+    names = {}
+    for field in PRIVATE_FILE_FIELDS:
+        names[field] = default_storage.save(f"selfies/{field}-{request.reference}.img",
+                                            ContentFile(b"a face"))
+    RightsRequest.objects.filter(pk=request.pk).update(**names)
+    return names
+
+
+@pytest.mark.parametrize("state", ["unverified", "verified", "searching", "identity_review",
+                                   "matches_ready", "info_requested", "error"])
+def test_a_request_left_in_a_waiting_state_expires_after_its_limit_with_its_data(settings, state):
+    limit = settings.REQUEST_EXPIRY[state]
+    fields = {"selfie_embedding": [0.1] * 128, "selfie_model": "dlib"}
+    if state == "info_requested":
+        fields.update(received_at=NOW - dt.timedelta(days=40), access=True,
+                      paused_since=NOW - limit)
+    due = make(f"due.{state}@example.org", state=state, **fields)
+    almost = make(f"almost.{state}@example.org", state=state, **fields)
+    due_files, almost_files = private_files_of(due), private_files_of(almost)
+    RightsRequest.objects.filter(pk=due.pk).update(
+        state_since=NOW - limit - dt.timedelta(minutes=1))
+    RightsRequest.objects.filter(pk=almost.pk).update(
+        state_since=NOW - limit + dt.timedelta(minutes=5))
+
+    assert expire_stale_requests(now=NOW) == 1
+    due.refresh_from_db(), almost.refresh_from_db()
+    # Through the state machine, with the audit event.
+    assert due.state == "expired" and due.closed_at is not None
+    event = due.events.order_by("pk").last()
+    assert (event.action, event.from_state, event.to_state, event.actor) == (
+        "expired", state, "expired", "system")
+    assert event.details == {"state": state, "limit_hours": int(limit.total_seconds() // 3600)}
+    # The template and every private file are gone.
+    assert due.selfie_embedding is None
+    for field, name in due_files.items():
+        assert getattr(due, field) == "" and not default_storage.exists(name), field
+    # The person is told (an unverified address too, which then leaves).
+    [sent] = OutboundEmail.objects.filter(request=due, kind="request_expired")
+    if state != "unverified":
+        assert "so it has expired" in render_text(sent)
+        assert "deleted your face template" in render_text(sent)
+    # Not yet past its limit: nothing happens.
+    assert almost.state == state and almost.selfie_embedding is not None
+    assert all(default_storage.exists(name) for name in almost_files.values())
+    assert expire_stale_requests(now=NOW) == 0
+
+
+@pytest.mark.parametrize("state", ["filed", "awaiting_review", "in_progress", "error"])
+def test_a_filed_request_the_dpo_owes_an_answer_never_expires(state):
+    request = make(f"owed.{state}@example.org", state=state, access=True,
+                   received_at=NOW - dt.timedelta(days=400), selfie_embedding=[0.1] * 128)
+    RightsRequest.objects.filter(pk=request.pk).update(state_since=NOW - dt.timedelta(days=365))
+    assert expire_stale_requests(now=NOW) == 0
+    request.refresh_from_db()
+    assert request.state == state and request.selfie_embedding is not None
+
+
+def test_expiry_leaves_a_request_alone_that_moved_on_meanwhile(settings):
+    request = make("moved.on@example.org", state="searching")
+    RightsRequest.objects.filter(pk=request.pk).update(state_since=NOW - dt.timedelta(days=3))
+    stale = list(stale_requests(now=NOW))
+    assert [r.pk for r in stale] == [request.pk]
+    # The search finished between the selection and the expiry.
+    RightsRequest.objects.filter(pk=request.pk).update(state="matches_ready", state_since=NOW)
+    assert expire_request(stale[0], now=NOW) is False
+    request.refresh_from_db()
+    assert request.state == "matches_ready"
+
+
+def test_files_no_open_request_names_are_purged_after_a_grace_period():
+    open_request = make("open.files@example.org", state="searching")
+    closed = make("closed.files@example.org", state="completed")
+    kept = private_files_of(open_request)["selfie_pending_file"]
+    closed_file = default_storage.save("selfies/closed.img", ContentFile(b"face"))
+    RightsRequest.objects.filter(pk=closed.pk).update(selfie_review_file=closed_file)
+    orphan = default_storage.save("selfies/orphan.img", ContentFile(b"face"))
+    fresh = default_storage.save("selfies/fresh.img", ContentFile(b"face"))
+    # Files written just now may belong to a transaction not committed yet.
+    assert purge_orphan_files() == 0
+    two_hours_ago = (timezone.now() - 2 * ORPHAN_GRACE).timestamp()
+    for name in (kept, closed_file, orphan):
+        os.utime(default_storage.path(name), (two_hours_ago, two_hours_ago))
+    assert purge_orphan_files(batch_size=1) == 1  # bounded
+    assert purge_orphan_files() == 1
+    assert not default_storage.exists(orphan) and not default_storage.exists(closed_file)
+    assert default_storage.exists(kept) and default_storage.exists(fresh)
+
+
+def test_a_search_that_fails_for_good_goes_to_error_and_deletes_the_selfie():
+    request = make("failing.search@example.org", state="verified")
+    request = selfie.submit_selfie(request, (FACES_DIR / "obama_2.jpg").read_bytes(), live=True)
+    name = request.selfie_pending_file
+    assert name and default_storage.exists(name)
+    # A bug, or the last retry of a transient error: the task hands it over.
+    fail_search(request.pk, name, RuntimeError("backend exploded at /srv/selfies/x.img"))
+    request.refresh_from_db()
+    assert request.state == "error" and request.selfie_pending_file == ""
+    assert not default_storage.exists(name)
+    event = request.events.order_by("pk").last()
+    assert event.action == "job_failed" and "x.img" not in event.reason
+    assert OutboundEmail.objects.filter(request=request, kind="dpo_job_failed").count() == 1
 
 
 def test_access_packages_are_deleted_at_expiry_and_only_then():
@@ -82,7 +217,12 @@ def test_personal_data_goes_a_configured_time_after_closing_and_the_skeleton_sta
     still_open = make("open.purge@example.org", state="awaiting_review")
     for request in (due, recent, still_open):
         Match.objects.create(request=request, photo_id_at_search=1, distance=0.3, tier="match")
+        record_event(request, actor="dpo", action="rejected", reason="Photo 2 shows your son")
     assert purge_personal_data() == 1
+    # The DPO's free text leaves the audit trail too; the chain still verifies.
+    assert not due.events.exclude(reason="").exists()
+    assert recent.events.filter(reason="Photo 2 shows your son").exists()
+    assert verify_chain().intact
     due.refresh_from_db()
     assert (due.email, due.email_hash) == ("", "")
     assert not due.matches.exists()

@@ -1,15 +1,21 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from subjects.core.audit import verify_chain
+from subjects.core.audit import chain_head, verify_chain
 
 
 class Command(BaseCommand):
-    help = "Check that the audit trail's hash chain is intact; name the first broken event."
+    help = ("Check that the audit trail's hash chain is intact; name the first broken event. "
+            "Prints the chain's head hash, to be recorded outside the system.")
 
     def handle(self, *args, **options):
         report = verify_chain()
         if report.intact:
             self.stdout.write(f"The audit trail is intact ({report.events} events).")
+            head = chain_head()
+            if head is not None:
+                # Recorded elsewhere, it shows later that nothing before it was rewritten.
+                self.stdout.write(f"Head: event {head.event_id} of {head.at.isoformat()}, "
+                                  f"hash {head.hash}")
             return
         raise CommandError(
             f"The audit trail is broken at event {report.broken_event_id}: it {report.problem}. "
