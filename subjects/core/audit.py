@@ -9,9 +9,11 @@ selfie.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -24,6 +26,8 @@ _CHAIN_LOCK_KEY = 0x46524150  # "FRAP"
 
 SYSTEM = "system"
 REQUESTER = "requester"
+#: A customer that received the faces, confirming an Art. 19 notice.
+RECIPIENT = "recipient"
 
 
 def event_hash(previous_hash: str, *, reference: str, at, actor: str, action: str,
@@ -97,3 +101,22 @@ def verify_chain(batch_size: int = 2000) -> ChainReport:
             return ChainReport(count, event.pk, "was changed after it was written")
         previous = event.hash
     return ChainReport(count, None)
+
+
+class ChainHead(NamedTuple):
+    """Where the chain stands: its last event's position (the first event
+    is 1; 0 for an empty trail), hash and time."""
+
+    sequence: int
+    hash: str
+    at: dt.datetime | None
+
+
+def chain_head() -> ChainHead:
+    """The head now. Inside the transaction that appended an event, that
+    event is the head (appends hold the chain's lock until commit)."""
+    last = AuditEvent.objects.order_by("-pk").values("pk", "hash", "at").first()
+    if last is None:
+        return ChainHead(0, GENESIS, None)
+    return ChainHead(AuditEvent.objects.filter(pk__lte=last["pk"]).count(), last["hash"],
+                     last["at"])

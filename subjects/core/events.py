@@ -12,8 +12,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from subjects.core.audit import REQUESTER, SYSTEM, record_event
-from subjects.models import AuditEvent, RightsRequest
+from subjects.core.audit import RECIPIENT, REQUESTER, SYSTEM, record_event
+from subjects.models import AuditEvent, RecipientNotice, RightsRequest
 
 
 class Action(models.TextChoices):
@@ -43,6 +43,8 @@ class Action(models.TextChoices):
     COMPLETED = "completed", _("Completed")
     EXPIRED = "expired", _("Expired")
     PERSONAL_DATA_PURGED = "personal_data_purged", _("Personal data deleted after retention")
+    NOTICE_ACKNOWLEDGED = "notice_acknowledged", _(
+        "A recipient of your data confirmed that it acted on the erasure (Art. 19)")
 
 
 def label(action: str) -> str:
@@ -90,3 +92,9 @@ def package_purged(request: RightsRequest) -> AuditEvent:
 
 def personal_data_purged(request: RightsRequest) -> AuditEvent:
     return record_event(request, actor=SYSTEM, action=Action.PERSONAL_DATA_PURGED)
+
+
+def notice_acknowledged(notice: RecipientNotice) -> AuditEvent:
+    return record_event(notice.request, actor=RECIPIENT, action=Action.NOTICE_ACKNOWLEDGED,
+                        details={"customer": notice.customer.name,
+                                 "confirmed": notice.acknowledged_as})

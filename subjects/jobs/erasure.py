@@ -18,6 +18,7 @@ from search.imaging import load_image
 from search.matching import Tier, find_all_candidates
 from search.models import Customer, Photo, Suppression
 from subjects.core.faces import faces_of_subject
+from subjects.core.notices import record_notice
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import JobFailed, run_step
 from subjects.models import Match, RequestJob
@@ -114,10 +115,11 @@ def send_notices(job: RequestJob) -> None:
         for customer in Customer.objects.filter(pk__in=[int(c) for c in recipients]):
             if not customer.contact_email:
                 continue
+            notice = record_notice(request, customer, faces=len(recipients[str(customer.pk)]))
             queue_email(
                 request, "art19_notice", event_key=f"art19:{request.reference}:{customer.pk}",
                 recipient=customer.contact_email, language="en",
-                context={"customer": customer.name, "faces": len(recipients[str(customer.pk)])},
+                context={"customer": customer.name, "faces": notice.faces, "notice": notice.pk},
             )
         request.matches.filter(face_id__isnull=True, erased_at__isnull=True,
                                decision=Match.Decision.MINE).update(erased_at=timezone.now())
