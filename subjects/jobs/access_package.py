@@ -27,6 +27,7 @@ from search.models import CustomerSearchResult, Face, Photo
 from search.redaction import encode, photo_image, subject_view
 from subjects.core import audit, disclosures, events
 from subjects.core.faces import faces_of_subject
+from subjects.core.notices import notices_of_person
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import run_step
 from subjects.models import AccessPackage, RequestJob, RightsRequest
@@ -96,6 +97,12 @@ def package_content(request: RightsRequest, plan: dict) -> tuple[dict, dict[str,
         "photos": photos,
         "recipients": [{k: v for k, v in r.items() if k != "face_id"}
                        for r in plan["recipients"]],
+        "erasure_notices": [
+            {"customer": n.customer.name, "notified_at": n.notified_at.isoformat(),
+             "faces": n.faces, "acknowledged_at": n.acknowledged_at.isoformat()
+             if n.acknowledged_at else None, "acknowledged_as": n.acknowledged_as or None}
+            for n in notices_of_person(request)
+        ],
         "purposes": [str(p) for p in disclosures.PURPOSES],
         "retention": str(disclosures.RETENTION),
         "source_of_data": str(disclosures.SOURCE),

@@ -1,15 +1,21 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from subjects.core.audit import verify_chain
+from subjects.jobs.audit_heads import check_published_heads
 
 
 class Command(BaseCommand):
-    help = "Check that the audit trail's hash chain is intact; name the first broken event."
+    help = ("Check that the audit trail's hash chain is intact and holds every published head; "
+            "name the first broken event.")
 
     def handle(self, *args, **options):
         report = verify_chain()
         if report.intact:
             self.stdout.write(f"The audit trail is intact ({report.events} events).")
+            rewritten = check_published_heads()
+            if rewritten:
+                raise CommandError("The audit trail was rewritten: "
+                                   + "; ".join(map(str, rewritten)) + ".", returncode=1)
             return
         raise CommandError(
             f"The audit trail is broken at event {report.broken_event_id}: it {report.problem}. "

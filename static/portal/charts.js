@@ -1,6 +1,8 @@
-/* Charts of the DPO figures page, drawn as SVG from the data-* attributes
-   of each <figure data-chart>. No library, no inline script (CSP). The
-   numbers are also in a table under each chart. */
+/* Charts of the DPO's figures page and the public transparency page, drawn
+   as SVG from the data-* attributes of each <figure data-chart>. No
+   library, no inline script (CSP). The numbers are also in a table beside
+   each chart; a value left out (null: not known, or too small a count to
+   publish) draws nothing. */
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -99,12 +101,21 @@
     var max = niceMax(Math.max.apply(null, all), allWhole(series));
     var slot = axes(svg, labels, max);
     series.forEach(function (s, k) {
-      var points = s.values.map(function (v, i) {
-        return (PAD.left + slot * (i + 0.5)).toFixed(1) + "," + yOf(v || 0, max).toFixed(1);
-      });
-      svg.appendChild(el("polyline", { points: points.join(" "), "class": "line series-" + k }));
+      // One polyline per run of known values: a gap stays a gap.
+      var runs = [[]];
       s.values.forEach(function (v, i) {
-        var dot = el("circle", { cx: PAD.left + slot * (i + 0.5), cy: yOf(v || 0, max), r: 3,
+        if (v === null || v === undefined) { runs.push([]); return; }
+        runs[runs.length - 1].push((PAD.left + slot * (i + 0.5)).toFixed(1) + "," +
+          yOf(v, max).toFixed(1));
+      });
+      runs.forEach(function (points) {
+        if (points.length > 1) {
+          svg.appendChild(el("polyline", { points: points.join(" "), "class": "line series-" + k }));
+        }
+      });
+      s.values.forEach(function (v, i) {
+        if (v === null || v === undefined) { return; }
+        var dot = el("circle", { cx: PAD.left + slot * (i + 0.5), cy: yOf(v, max), r: 3,
           "class": "series-" + k });
         dot.appendChild(el("title", {}, labels[i] + " · " + s.name + ": " + v));
         svg.appendChild(dot);
