@@ -88,7 +88,8 @@ def build_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
     message.attach_alternative(html, "text/html")
     receipt = receipt_of(request) if outbound.kind in RECEIPT_EMAILS else None
     if receipt is not None:
-        message.attach(receipt_file_name(receipt), receipt.document, "application/json")
+        message.attach(receipt_file_name(receipt), receipt.document.encode("utf-8"),
+                       "application/json")
     return message
 
 
