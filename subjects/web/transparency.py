@@ -45,7 +45,7 @@ ERASED = ("faces_erased", "photos_deleted", "photos_redacted")
 NOTICES = ("notices_sent", "notices_acknowledged")
 
 LABELS = {
-    "received": _("Received"),
+    "received": _("Requests received"),
     "access": _("Access"),
     "erasure": _("Erasure"),
     "objection": _("Objection"),
