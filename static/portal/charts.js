@@ -80,13 +80,17 @@
     var max = niceMax(Math.max.apply(null, totals.concat([0])), allWhole(series));
     var slot = axes(svg, labels, max);
     var width = Math.max(2, slot * 0.7);
+    // Several series side by side in the slot, unless stacked.
+    var group = stacked ? 1 : series.length;
+    var barWidth = Math.max(1, width / group);
     labels.forEach(function (label, i) {
       var base = 0;
       series.forEach(function (s, k) {
         var value = s.values[i];
         if (value === null || value === undefined || value === 0) { return; }
         var top = yOf(base + value, max), bottom = yOf(base, max);
-        var rect = el("rect", { x: PAD.left + slot * i + (slot - width) / 2, y: top, width: width,
+        var x = PAD.left + slot * i + (slot - width) / 2 + (stacked ? 0 : k * barWidth);
+        var rect = el("rect", { x: x, y: top, width: barWidth,
           height: Math.max(0, bottom - top), "class": "series-" + k });
         rect.appendChild(el("title", {}, label + " · " + s.name + ": " + value));
         svg.appendChild(rect);
