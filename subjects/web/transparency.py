@@ -237,8 +237,8 @@ def _suppression_at_month_ends(starts: list[dt.date]) -> dict[dt.date, int]:
 
 
 def raw_months(*, today: dt.date | None = None, months: int = MONTHS) -> list[dict]:
-    """Every month's figures before any is withheld: for this module and
-    its tests only, never shown."""
+    """Every month's figures before any count is withheld; only
+    :func:`monthly_figures` hands them on, withheld where too small."""
     today = today or timezone.localdate()
     starts = month_starts(today, months)
     since = starts[0]
