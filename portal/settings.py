@@ -170,6 +170,10 @@ CELERY_BEAT_SCHEDULE = {
     "purges": {"task": "subjects.run_purges", "schedule": 3600.0},
     "deadline-alerts": {"task": "subjects.send_deadline_alerts",
                         "schedule": crontab(hour=7, minute=0)},
+    "publish-audit-head": {"task": "subjects.publish_audit_head",
+                           "schedule": crontab(hour=0, minute=10)},
+    "acknowledgement-reminders": {"task": "subjects.send_acknowledgement_reminders",
+                                  "schedule": crontab(hour=7, minute=30)},
 }
 CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
 
@@ -413,6 +417,22 @@ SPECTACULAR_SETTINGS.update({
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 })
+
+# --- evidence anyone can check: signed receipts, audit heads, transparency ------
+# The Ed25519 key that signs erasure receipts and the published audit heads
+# (created here when missing); retired public keys stay published from the
+# folder (manage.py receipt_key --rotate moves a key there).
+RECEIPT_SIGNING_KEY_FILE = env_path("RECEIPT_SIGNING_KEY_FILE",
+                                    DATA_DIR / "receipt_signing_key.pem")
+RECEIPT_RETIRED_KEYS_DIR = env_path("RECEIPT_RETIRED_KEYS_DIR",
+                                    DATA_DIR / "receipt_keys_retired")
+# The transparency page shows any count below this as "fewer than N".
+TRANSPARENCY_MIN_COUNT = env_int("TRANSPARENCY_MIN_COUNT", 5, minimum=1)
+# Art. 19 notices: how long a recipient's confirmation link works, and how
+# many reminders go out, every so many days, until it is used.
+ART19_LINK_DAYS = env_int("ART19_LINK_DAYS", 90, minimum=1)
+ART19_REMINDER_DAYS = env_int("ART19_REMINDER_DAYS", 14, minimum=1)
+ART19_MAX_REMINDERS = env_int("ART19_MAX_REMINDERS", 3, minimum=0)
 
 # --- logging: request references only, never personal data --------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -36,3 +36,7 @@ if os.environ.get("EMAIL_BACKEND") is None:
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Each suite signs receipts with a key of its own, never the demo's.
+if not os.environ.get("RECEIPT_SIGNING_KEY_FILE"):
+    RECEIPT_SIGNING_KEY_FILE = DATA_DIR / "test-keys" / TEST_NAME / "receipt_signing_key.pem"
+    RECEIPT_RETIRED_KEYS_DIR = DATA_DIR / "test-keys" / TEST_NAME / "retired"

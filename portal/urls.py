@@ -6,6 +6,8 @@ from portal.admin import site as admin_site
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path(".well-known/receipt-keys.json", views.receipt_keys, name="receipt_keys"),
+    path(".well-known/receipt-keys/<str:key_id>.pem", views.receipt_key, name="receipt_key"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dpo/", include("subjects.dpo.urls")),
     path("api/", include("subjects.api.urls")),

@@ -78,6 +78,10 @@ class RightsRequest(models.Model):
     paused_since = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True)
+    # The ground of an extension or a rejection, as a code the transparency
+    # page counts (the reasons themselves are free text for the person).
+    extension_ground = models.CharField(max_length=30, blank=True)
+    rejection_ground = models.CharField(max_length=30, blank=True)
     personal_data_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -302,3 +306,64 @@ class LivenessChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"challenge {self.pk} of {self.request_id}"
+
+
+class ErasureReceipt(models.Model):
+    """The signed receipt of a completed erasure or objection, kept exactly
+    as issued (``portal.signatures``): e-mailed to the person and
+    downloadable from their status page."""
+
+    request = models.OneToOneField(RightsRequest, on_delete=models.CASCADE,
+                                   related_name="receipt")
+    key_id = models.CharField(max_length=16)
+    issued_at = models.DateTimeField(default=timezone.now)
+    document = models.TextField()
+
+    def __str__(self) -> str:
+        return f"receipt of {self.request_id}"
+
+
+class PublishedAuditHead(models.Model):
+    """The audit chain's head (its last event's position, hash and time),
+    signed and published on the transparency page once a day."""
+
+    sequence = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    head_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(default=timezone.now)
+    published_on = models.DateField(unique=True)
+    key_id = models.CharField(max_length=16)
+    document = models.TextField()
+
+    class Meta:
+        ordering = ["-published_on"]
+
+    def __str__(self) -> str:
+        return f"audit head {self.sequence} published on {self.published_on}"
+
+
+class RecipientNotice(models.Model):
+    """An Art. 19 notice to one customer about one erasure, and the
+    customer's confirmation that it erased or stopped using the faces."""
+
+    class Confirmation(models.TextChoices):
+        ERASED = "erased", _("We have erased the faces")
+        STOPPED = "stopped_using", _("We have stopped using the faces")
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="notices")
+    customer = models.ForeignKey("search.Customer", on_delete=models.PROTECT, related_name="+")
+    faces = models.PositiveIntegerField()
+    notified_at = models.DateTimeField(default=timezone.now, db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    acknowledged_as = models.CharField(max_length=20, choices=Confirmation.choices, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    last_reminder_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["notified_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "customer"], name="one_notice_per_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Art. 19 notice {self.pk} of {self.request_id}"

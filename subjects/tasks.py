@@ -11,7 +11,15 @@ from django import db
 from django.conf import settings
 
 from subjects.core import queueing
-from subjects.jobs import delivery, reminders, retention, runner, selfie_search, steps
+from subjects.jobs import (
+    audit_heads,
+    delivery,
+    reminders,
+    retention,
+    runner,
+    selfie_search,
+    steps,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +107,13 @@ def resume_stalled_jobs() -> int:
 @shared_task(name="subjects.resend_stalled_emails")
 def resend_stalled_emails() -> int:
     return delivery.resend_stalled_emails()
+
+
+@shared_task(name="subjects.publish_audit_head")
+def publish_audit_head() -> int:
+    return audit_heads.publish_audit_head().sequence
+
+
+@shared_task(name="subjects.send_acknowledgement_reminders")
+def send_acknowledgement_reminders() -> int:
+    return reminders.send_acknowledgement_reminders()

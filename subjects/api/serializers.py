@@ -10,6 +10,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from subjects.core.deadlines import EXTENSION_GROUNDS
 from subjects.core.states import State
 from subjects.dpo import selectors
 from subjects.models import RightsRequest
@@ -180,6 +181,9 @@ class ReasonSerializer(serializers.Serializer):
 class ExtendSerializer(serializers.Serializer):
     months = serializers.ChoiceField(choices=[1, 2])
     reason = serializers.CharField(**TEXT)
+    ground = serializers.ChoiceField(
+        choices=list(EXTENSION_GROUNDS), required=False, allow_blank=True,
+        help_text="Why (Art. 12(3)): counted on the public transparency page.")
 
 
 class QuestionSerializer(serializers.Serializer):

@@ -14,9 +14,11 @@ e-mail address or the selfie.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -29,6 +31,8 @@ _CHAIN_LOCK_KEY = 0x46524150  # "FRAP"
 
 SYSTEM = "system"
 REQUESTER = "requester"
+#: A customer that received the faces, confirming an Art. 19 notice.
+RECIPIENT = "recipient"
 
 
 def reason_digest(reason: str) -> str:
@@ -117,21 +121,20 @@ def verify_chain(batch_size: int = 2000) -> ChainReport:
     return ChainReport(count, None)
 
 
-@dataclass(frozen=True)
-class ChainHead:
-    """The last event of the chain: its hash vouches for every event before
-    it. Recorded outside the system (a note, a ticket, a signed e-mail), it
-    lets anyone check later that the trail up to it was not rewritten."""
+class ChainHead(NamedTuple):
+    """Where the chain stands: its last event's position (the first event
+    is 1; 0 for an empty trail), hash and time."""
 
-    event_id: int
-    at: object
+    sequence: int
     hash: str
-    events: int
+    at: dt.datetime | None
 
 
-def chain_head() -> ChainHead | None:
-    last = AuditEvent.objects.order_by("-pk").values("pk", "at", "hash").first()
+def chain_head() -> ChainHead:
+    """The head now. Inside the transaction that appended an event, that
+    event is the head (appends hold the chain's lock until commit)."""
+    last = AuditEvent.objects.order_by("-pk").values("pk", "hash", "at").first()
     if last is None:
-        return None
-    return ChainHead(event_id=last["pk"], at=last["at"], hash=last["hash"],
-                     events=AuditEvent.objects.count())
+        return ChainHead(0, GENESIS, None)
+    return ChainHead(AuditEvent.objects.filter(pk__lte=last["pk"]).count(), last["hash"],
+                     last["at"])

@@ -25,6 +25,12 @@ DUE_SOON_DAYS = 7
 #: Alerts to the DPO: days left -> the e-mail (overdue ones: every day).
 ALERTS = {DUE_SOON_DAYS: "dpo_due_soon", 1: "dpo_due_tomorrow"}
 OVERDUE_ALERT = "dpo_overdue"
+#: Why a deadline is extended (Art. 12(3): "taking into account the
+#: complexity and number of the requests"), as the transparency page counts it.
+EXTENSION_GROUNDS = {
+    "complexity": _("Complexity of the request"),
+    "number": _("Number of requests"),
+}
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

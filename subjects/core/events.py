@@ -12,8 +12,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from subjects.core.audit import REQUESTER, SYSTEM, record_event
-from subjects.models import AuditEvent, RightsRequest
+from subjects.core.audit import RECIPIENT, REQUESTER, SYSTEM, record_event
+from subjects.models import AuditEvent, RecipientNotice, RightsRequest
 
 
 class Action(models.TextChoices):
@@ -45,6 +45,8 @@ class Action(models.TextChoices):
     PERSONAL_DATA_PURGED = "personal_data_purged", _("Personal data deleted after retention")
     TEMPLATE_CONSENT_WITHDRAWN = "template_consent_withdrawn", _(
         "Consent withdrawn: the face template kept to block re-collection was deleted")
+    NOTICE_ACKNOWLEDGED = "notice_acknowledged", _(
+        "A recipient of your data confirmed that it acted on the erasure (Art. 19)")
 
 
 def label(action: str) -> str:
@@ -97,3 +99,7 @@ def personal_data_purged(request: RightsRequest) -> AuditEvent:
 def template_consent_withdrawn(request: RightsRequest, *, actor: str, templates: int) -> AuditEvent:
     return record_event(request, actor=actor, action=Action.TEMPLATE_CONSENT_WITHDRAWN,
                         details={"templates_deleted": templates})
+def notice_acknowledged(notice: RecipientNotice) -> AuditEvent:
+    return record_event(notice.request, actor=RECIPIENT, action=Action.NOTICE_ACKNOWLEDGED,
+                        details={"customer": notice.customer.name,
+                                 "confirmed": notice.acknowledged_as})

@@ -22,7 +22,7 @@ TO_REQUESTER = {
 }
 TO_DPO = {"dpo_new_request", "dpo_due_soon", "dpo_due_tomorrow", "dpo_overdue",
           "dpo_job_failed", "dpo_identity_check", "dpo_recipients_without_contact"}
-TO_RECIPIENT = {"art19_notice"}
+TO_RECIPIENT = {"art19_notice", "art19_reminder"}
 
 
 def queue_email(request: RightsRequest | None, kind: str, *, event_key: str,

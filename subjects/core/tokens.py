@@ -7,6 +7,8 @@
   forged, is never stored, and dies when the salt is changed.
 - The download token opens one access package while it is available
   (``ACCESS_PACKAGE_DAYS``).
+- The acknowledgement token lets one customer confirm one Art. 19 notice,
+  for ``ART19_LINK_DAYS`` days from the e-mail that carried it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from django.conf import settings
 from django.core import signing
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from subjects.models import AccessPackage, RightsRequest
+from subjects.models import AccessPackage, RecipientNotice, RightsRequest
 
 VERIFICATION_MAX_AGE = dt.timedelta(hours=24)
 _VERIFY_SALT = "subjects.verification"
 _ACCESS_SALT = "subjects.access"
 _PACKAGE_SALT = "subjects.access-package"
+_NOTICE_SALT = "subjects.art19-acknowledgement"
 
 
 class LinkProblem(Exception):
@@ -95,3 +98,26 @@ def package_for_download(token: str) -> AccessPackage | None:
     if package is None or not package.is_available or not package.file:
         return None
     return package
+
+
+def acknowledgement_token(notice: RecipientNotice) -> str:
+    return signing.TimestampSigner(salt=_NOTICE_SALT).sign(
+        f"{notice.pk}:{notice.customer_id}")
+
+
+def notice_for_acknowledgement(token: str) -> RecipientNotice:
+    """The notice a recipient's link confirms; :class:`LinkProblem` with
+    "expired" or "invalid" otherwise."""
+    signer = signing.TimestampSigner(salt=_NOTICE_SALT)
+    try:
+        value = signer.unsign(token, max_age=dt.timedelta(days=settings.ART19_LINK_DAYS))
+    except signing.SignatureExpired:
+        raise LinkProblem("expired") from None
+    except signing.BadSignature:
+        raise LinkProblem("invalid") from None
+    notice_id, _, customer_id = value.partition(":")
+    notice = RecipientNotice.objects.select_related("customer", "request").filter(
+        pk=notice_id, customer_id=customer_id).first()
+    if notice is None:
+        raise LinkProblem("invalid")
+    return notice

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from subjects.core.deadlines import EXTENSION_GROUNDS
 from subjects.core.states import State
 from subjects.dpo.selectors import DEFAULT_SORT, SORTS, QueueFilters
 from subjects.models import RightsRequest
@@ -88,6 +89,8 @@ class ReasonForm(forms.Form):
 class ExtendForm(forms.Form):
     months = forms.TypedChoiceField(label=_("By"), coerce=int,
                                     choices=[(1, _("one month")), (2, _("two months"))])
+    ground = forms.ChoiceField(label=_("Ground (counted on the transparency page)"),
+                               choices=[("", "—"), *EXTENSION_GROUNDS.items()], required=False)
     reason = forms.CharField(label=_("Reason (the person reads this)"), max_length=4000,
                              widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import django_otp
 from django.conf import settings
 from django.contrib import messages
@@ -23,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.ratelimit import RateLimited, client_ip, enforce
 from portal.rates import Rate
+from subjects.core import notices
 from subjects.core.audit import chain_head
 from subjects.core.faces import crop_of_match
 from subjects.dpo import accounts, selectors
@@ -33,6 +32,7 @@ from subjects.dpo.register import register_csv
 from subjects.models import Match, RightsRequest
 from subjects.review import actions
 from subjects.review.decisions import DecisionRefused
+from subjects.web.charts import section
 from subjects.web.responses import package_download, private_jpeg
 
 PAGE_SIZE = 50
@@ -136,6 +136,7 @@ def _detail_context(rights_request, *, forms=None, error=None) -> dict:
         "confirmed": [m for m in matches if m.decision == Match.Decision.MINE],
         "timeline": selectors.timeline(rights_request),
         "jobs": list(rights_request.jobs.all()),
+        "notices": notices.notices_of(rights_request),
         "has_review_selfie": bool(rights_request.selfie_review_file),
         "package": getattr(rights_request, "package", None),
         "actions": [
@@ -185,13 +186,6 @@ def face_crop(request, reference, match_id):
     return private_jpeg(data)
 
 
-def _chart(labels, series) -> dict:
-    """What a chart element carries in its data-* attributes."""
-    return {"labels": json.dumps([str(label) for label in labels]),
-            "series": json.dumps([{"name": str(name), "values": values}
-                                  for name, values in series])}
-
-
 @dpo_required
 @require_GET
 def review_selfie(request, reference):
@@ -212,14 +206,6 @@ def access_package(request, reference):
     return package_download(package, actor=actor_name(request.user))
 
 
-def _section(key: str, heading, kind: str, empty, columns: list, rows: list[list],
-             series) -> dict:
-    """One figure: its chart (the rows' first cells along the x axis) and
-    the same numbers as a table."""
-    return {"key": key, "heading": heading, "kind": kind, "empty": empty,
-            "columns": columns, "rows": rows, **_chart([row[0] for row in rows], series)}
-
-
 @dpo_required
 @require_GET
 def figures(request):
@@ -227,20 +213,20 @@ def figures(request):
     weeks, completion, open_overdue = data["per_week"], data["completion"], data["open_overdue"]
     months = completion["months"]
     sections = [
-        _section("per-week", _("Requests per week, by type"), "stacked",
+        section("per-week", _("Requests per week, by type"), "stacked",
                  _("No request in this period."),
                  [_("Week of"), _("Access"), _("Erasure"), _("Objection")],
                  [[w["week"].isoformat(), w["access"], w["erasure"], w["objection"]]
                   for w in weeks],
                  [(label, [w[kind] for w in weeks]) for kind, label in RightsRequest.Kind.choices]),
-        _section("completion", _("Median days to completion, by month of completion"), "bars",
+        section("completion", _("Median days to completion, by month of completion"), "bars",
                  _("No request completed in this period."),
                  [_("Month"), _("Median days"), _("Completed")],
                  [[m["month"].strftime("%Y-%m"),
                    "—" if m["median_days"] is None else m["median_days"], m["completed"]]
                   for m in months],
                  [(_("Median days to completion"), [m["median_days"] for m in months])]),
-        _section("open", _("Open and overdue requests over time"), "lines",
+        section("open", _("Open and overdue requests over time"), "lines",
                  _("No open request in this period."),
                  [_("Day"), _("Open"), _("Overdue")],
                  [[p["day"].isoformat(), p["open"], p["overdue"]] for p in open_overdue],

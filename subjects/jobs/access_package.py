@@ -28,6 +28,7 @@ from search.models import CustomerSearchResult, Face, Photo, Suppression
 from search.redaction import encode, photo_image, subject_view
 from subjects.core import audit, disclosures, events
 from subjects.core.faces import faces_of_subject
+from subjects.core.notices import notices_of_person
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import run_step
 from subjects.models import AccessPackage, AuditEvent, RequestJob, RightsRequest
@@ -101,6 +102,12 @@ def package_content(request: RightsRequest, plan: dict) -> tuple[dict, dict[str,
                       sorted({r["country"] for r in plan["recipients"]})],
         "categories": [str(c) for c in disclosures.CATEGORIES],
         "purposes": disclosures.purposes(),
+        "erasure_notices": [
+            {"customer": n.customer.name, "notified_at": n.notified_at.isoformat(),
+             "faces": n.faces, "acknowledged_at": n.acknowledged_at.isoformat()
+             if n.acknowledged_at else None, "acknowledged_as": n.acknowledged_as or None}
+            for n in notices_of_person(request)
+        ],
         "retention": str(disclosures.RETENTION),
         "automated_decision_making": {
             "used": disclosures.AUTOMATED_DECISIONS["used"],

@@ -1,6 +1,6 @@
 """Delivering the outbox (``subjects.core.outbox``): render each message in
-its language with its links, send it once, and queue again what a lost
-task left behind."""
+its language with its links (and the signed receipt, for a completed
+erasure), send it once, and queue again what a lost task left behind."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from subjects.core import tokens
-from subjects.core.outbox import TO_REQUESTER
+from subjects.core.outbox import TO_RECIPIENT, TO_REQUESTER
 from subjects.core.queueing import SEND_EMAIL, send_now
-from subjects.models import OutboundEmail
+from subjects.jobs.receipts import RECEIPT_EMAILS, receipt_file_name, receipt_of
+from subjects.models import OutboundEmail, RecipientNotice
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,14 @@ def links_for(outbound: OutboundEmail) -> dict:
         links["verify_url"] = absolute(
             reverse("subjects:verify", args=[tokens.verification_token(request)])
         )
+    if outbound.kind in TO_RECIPIENT and outbound.context.get("notice"):
+        notice = RecipientNotice.objects.filter(pk=outbound.context["notice"]).first()
+        if notice is not None:
+            links["acknowledge_url"] = absolute(
+                reverse("subjects:acknowledge", args=[tokens.acknowledgement_token(notice)]))
+            links["link_days"] = settings.ART19_LINK_DAYS
+    if outbound.kind in RECEIPT_EMAILS:
+        links["keys_url"] = absolute(reverse("receipt_keys"))
     if outbound.kind in TO_REQUESTER and request.verified_at is not None:
         links["status_url"] = absolute(
             reverse("subjects:status", args=[tokens.access_token(request)])
@@ -78,6 +87,10 @@ def build_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
         headers={"X-Request-Reference": outbound.reference} if outbound.reference else {},
     )
     message.attach_alternative(html, "text/html")
+    receipt = receipt_of(request) if outbound.kind in RECEIPT_EMAILS else None
+    if receipt is not None:
+        message.attach(receipt_file_name(receipt), receipt.document.encode("utf-8"),
+                       "application/json")
     return message
 
 

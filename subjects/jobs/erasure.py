@@ -34,6 +34,7 @@ from search.matching import Tier, find_all_candidates
 from search.models import Customer, Face, Photo, Suppression
 from subjects.core import events
 from subjects.core.faces import faces_of_subject
+from subjects.core.notices import record_notice
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import JobFailed, run_step
 from subjects.models import Match, RequestJob
@@ -234,10 +235,11 @@ def send_notices(job: RequestJob) -> None:
     unreachable = [c for c in customers if not c.contact_email]
     with transaction.atomic():
         for customer in told:
+            notice = record_notice(request, customer, faces=len(recipients[str(customer.pk)]))
             queue_email(
                 request, "art19_notice", event_key=f"art19:{request.reference}:{customer.pk}",
                 recipient=customer.contact_email, language="en",
-                context={"customer": customer.name, "faces": len(recipients[str(customer.pk)])},
+                context={"customer": customer.name, "faces": notice.faces, "notice": notice.pk},
             )
         if unreachable:
             queue_email(request, "dpo_recipients_without_contact",

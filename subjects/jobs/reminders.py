@@ -2,18 +2,26 @@
 tomorrow, overdue (the days are in ``subjects.core.deadlines``). Each alert
 is one outbox message per request and due date, so a rerun of the day's
 job sends nothing twice, and an extension (a new due date) gets its own
-alerts."""
+alerts.
+
+Reminders to recipients (Celery beat, daily): an Art. 19 notice not yet
+confirmed ``ART19_REMINDER_DAYS`` days after it (or after the last
+reminder) is sent again with a fresh link, at most ``ART19_MAX_REMINDERS``
+times; each reminder is one outbox message, so a rerun sends it once."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from subjects.core.deadlines import ALERTS, OVERDUE_ALERT, alert_for
 from subjects.core.outbox import queue_email
 from subjects.core.states import OPEN
-from subjects.models import RightsRequest
+from subjects.models import RecipientNotice, RightsRequest
 
 
 def send_deadline_alerts(*, today: dt.date | None = None) -> dict[str, int]:
@@ -30,4 +38,36 @@ def send_deadline_alerts(*, today: dt.date | None = None) -> dict[str, int]:
         if queue_email(request, kind, event_key=f"{kind}:{request.reference}:{due.isoformat()}",
                        context={"due": due.isoformat(), "days_left": days_left}):
             sent[kind] += 1
+    return sent
+
+
+def send_acknowledgement_reminders(*, now: dt.datetime | None = None) -> int:
+    """Remind the recipients that have not confirmed their notice; the
+    number of reminders queued."""
+    now = now or timezone.now()
+    due = now - dt.timedelta(days=settings.ART19_REMINDER_DAYS)
+    waiting = (
+        RecipientNotice.objects.filter(acknowledged_at__isnull=True,
+                                       reminders_sent__lt=settings.ART19_MAX_REMINDERS)
+        .filter(Q(last_reminder_at__lte=due)
+                | Q(last_reminder_at__isnull=True, notified_at__lte=due))
+        .select_related("customer", "request")
+    )
+    sent = 0
+    for notice in waiting:
+        number = notice.reminders_sent + 1
+        with transaction.atomic():
+            # The conditional update is the claim: a second run takes nothing.
+            if not RecipientNotice.objects.filter(
+                    pk=notice.pk, reminders_sent=notice.reminders_sent).update(
+                    reminders_sent=number, last_reminder_at=now):
+                continue
+            if notice.customer.contact_email and queue_email(
+                    notice.request, "art19_reminder",
+                    event_key=f"art19_reminder:{notice.pk}:{number}",
+                    recipient=notice.customer.contact_email, language="en",
+                    context={"customer": notice.customer.name, "faces": notice.faces,
+                             "notice": notice.pk, "reminder": number,
+                             "notified_on": timezone.localdate(notice.notified_at).isoformat()}):
+                sent += 1
     return sent

@@ -24,6 +24,7 @@ from subjects.core.states import State, TransitionNotAllowed
 from subjects.core.transitions import transition
 from subjects.jobs.access_package import run_access_job
 from subjects.jobs.erasure import run_erasure_job
+from subjects.jobs.receipts import issue_receipt
 from subjects.jobs.steps import LeaseHeld, checkpoint, claim
 from subjects.models import RequestJob, RightsRequest
 
@@ -66,6 +67,7 @@ def complete_request(request: RightsRequest) -> RightsRequest:
         )
         erasure = jobs.get(RequestJob.Kind.ERASURE)
         if erasure is not None:
+            issue_receipt(request, erasure)
             kind = "objection_done" if request.objection else "erasure_done"
             queue_email(request, kind, event_key=f"{kind}:{request.reference}",
                         context=erasure.result)

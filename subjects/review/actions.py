@@ -48,6 +48,17 @@ REJECTION_REASONS = {
                             "override your interests, rights and freedoms (Art. 21(1) GDPR)."),
     "other": _("Other reason (write it below)"),
 }
+#: The grounds of a rejection as the transparency page counts them: a
+#: reason above, or Art. 12(5) (``close_as_unfounded``).
+REJECTION_GROUNDS = {
+    "identity": _("Identity not established"),
+    "not_found": _("Faces no longer in the database"),
+    "legal_obligation": _("Legal obligation (Art. 17(3)(b))"),
+    "legal_claims": _("Legal claims (Art. 17(3)(e))"),
+    "compelling_grounds": _("Compelling legitimate grounds (Art. 21(1))"),
+    "unfounded": _("Manifestly unfounded or excessive (Art. 12(5))"),
+    "other": _("Other reason"),
+}
 
 
 def was_approved(request: RightsRequest) -> bool:
@@ -115,7 +126,8 @@ def _months(data: dict) -> int:
 def _reject(request: RightsRequest, *, actor: str, reason_template: str,
             reason: str) -> RightsRequest:
     return decisions.reject_request(
-        request, actor=actor, reason=rejection_reason(request, reason_template, reason))
+        request, actor=actor, reason=rejection_reason(request, reason_template, reason),
+        ground=reason_template or "other")
 
 
 @dataclass(frozen=True)
@@ -144,7 +156,8 @@ ACTIONS: dict[str, DpoAction] = {
     REJECT: DpoAction(_("Reject"), _reject, {"reason_template": _text("reason_template"),
                                              "reason": _text("reason")}),
     EXTEND: DpoAction(_("Extend the deadline"), decisions.extend_deadline,
-                      {"months": _months, "reason": _text("reason")}, dated=True),
+                      {"months": _months, "reason": _text("reason"), "ground": _text("ground")},
+                      dated=True),
     ASK_FOR_INFORMATION: DpoAction(_("Ask for information"), decisions.ask_for_information,
                                    {"question": _text("question")}),
     INFORMATION_RECEIVED: DpoAction(_("Information received"), decisions.information_received,

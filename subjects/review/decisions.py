@@ -16,7 +16,7 @@ from search.backends import get_backend
 from search.matching import find_candidates
 from subjects.core import events
 from subjects.core.closing import close_request, discard_review_selfie
-from subjects.core.deadlines import extension_refusal, paused_days_so_far
+from subjects.core.deadlines import EXTENSION_GROUNDS, extension_refusal, paused_days_so_far
 from subjects.core.events import Action
 from subjects.core.faces import refresh_matches
 from subjects.core.outbox import queue_email
@@ -73,12 +73,15 @@ def confirm_requester(request: RightsRequest, *, actor: str) -> RightsRequest:
     return request
 
 
-def reject_request(request: RightsRequest, *, actor: str, reason: str) -> RightsRequest:
+def reject_request(request: RightsRequest, *, actor: str, reason: str,
+                   ground: str = "other") -> RightsRequest:
+    """``ground``: the code the transparency page counts the rejection under."""
     if not reason.strip():
         raise DecisionRefused(_("A rejection needs a reason: the person is told it."))
     with transaction.atomic():
         request = close_request(request, State.REJECTED, actor=actor, action=Action.REJECTED,
-                                reason=reason, decision_reason=reason, paused_since=None)
+                                reason=reason, decision_reason=reason, paused_since=None,
+                                rejection_ground=ground, details={"ground": ground})
         queue_email(request, "rejected", event_key=f"rejected:{request.reference}",
                     context={"reason": reason})
     return request
@@ -91,11 +94,11 @@ def close_as_unfounded(request: RightsRequest, *, actor: str, reason: str) -> Ri
     # The reason goes to the person: in their language, not the DPO's.
     with translation.override(request.language):
         prefix = str(_("Manifestly unfounded or excessive (Art. 12(5))"))
-    return reject_request(request, actor=actor, reason=f"{prefix}: {reason}")
+    return reject_request(request, actor=actor, reason=f"{prefix}: {reason}", ground="unfounded")
 
 
 def extend_deadline(request: RightsRequest, *, actor: str, months: int, reason: str,
-                    today: dt.date | None = None) -> RightsRequest:
+                    ground: str = "", today: dt.date | None = None) -> RightsRequest:
     """Art. 12(3): once, by up to two months, with a reason the person is
     told, and only before the first due date (``deadlines.extension_refusal``)."""
     if request.extension_months:
@@ -104,6 +107,8 @@ def extend_deadline(request: RightsRequest, *, actor: str, months: int, reason: 
         raise DecisionRefused(_("An extension is of one or two months."))
     if not reason.strip():
         raise DecisionRefused(_("An extension needs a reason: the person is told it."))
+    if ground and ground not in EXTENSION_GROUNDS:
+        raise DecisionRefused(_("Choose one of the listed grounds."))
     refusal = extension_refusal(request, today)
     if refusal:
         raise DecisionRefused(refusal)
@@ -111,7 +116,8 @@ def extend_deadline(request: RightsRequest, *, actor: str, months: int, reason: 
         request = RightsRequest.objects.select_for_update().get(pk=request.pk)
         request.extension_months = months
         request.extension_reason = reason
-        request.save(update_fields=["extension_months", "extension_reason"])
+        request.extension_ground = ground
+        request.save(update_fields=["extension_months", "extension_reason", "extension_ground"])
         events.deadline_extended(request, actor=actor, months=months, reason=reason)
         queue_email(request, "extended", event_key=f"extended:{request.reference}",
                     context={"reason": reason, "months": months})

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from subjects.web import views
+from subjects.web import evidence, views
 
 app_name = "subjects"
 
@@ -18,4 +18,10 @@ urlpatterns = [
     path("r/<str:token>/status/", views.status, name="status"),
     path("r/<str:token>/withdraw/", views.withdraw, name="withdraw"),
     path("package/<str:token>/", views.download_package, name="package"),
+    path("r/<str:token>/receipt.json", evidence.receipt, name="receipt"),
+    path("transparency/", evidence.transparency_page, name="transparency"),
+    path("transparency/figures.csv", evidence.transparency_csv, name="transparency_csv"),
+    path("transparency/figures.json", evidence.transparency_json, name="transparency_json"),
+    path("transparency/audit-heads/<str:day>.json", evidence.audit_head, name="audit_head"),
+    path("acknowledge/<str:token>/", evidence.acknowledge, name="acknowledge"),
 ]

@@ -2,7 +2,6 @@
 UPDATE and DELETE, and verify_audit names the first broken event of a trail
 that someone who owns the table rewrote anyway."""
 
-import contextlib
 import io
 
 import pytest
@@ -16,6 +15,7 @@ from subjects.core.transitions import transition
 from subjects.jobs.retention import purge_audit_reasons
 from subjects.models import AuditEvent
 from subjects.person import intake
+from tests.subjects.audit_helpers import as_table_owner_disabling_the_trigger
 
 pytestmark = pytest.mark.django_db
 
@@ -26,29 +26,15 @@ def some_history():
         intake.verify_email(tokens.verification_token(request))
 
 
-@contextlib.contextmanager
-def as_table_owner_disabling_the_trigger():
-    """What only a role that owns the table can do (never the portal's role
-    in production): switch off the append-only trigger of migration
-    subjects.0005, to show that verify_audit still catches a rewrite. Inside
-    the test's transaction, so the trigger is back for the next test."""
-    with connection.cursor() as cursor:
-        # Deferred foreign-key checks of the rows just written must run first.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE subjects_auditevent DISABLE TRIGGER subjects_audit_append_only")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE subjects_auditevent ENABLE TRIGGER subjects_audit_append_only")
-
-
 def test_an_intact_chain_is_reported_intact_with_its_head():
     some_history()
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
     assert f"The audit trail is intact ({AuditEvent.objects.count()} events)" in out.getvalue()
     head = AuditEvent.objects.order_by("pk").last()
-    assert f"Head: event {head.pk}" in out.getvalue() and head.hash in out.getvalue()
+    # The head's position: the n-th event of the trail.
+    position = AuditEvent.objects.count()
+    assert f"Head: event {position} of" in out.getvalue() and head.hash in out.getvalue()
 
 
 def test_the_database_refuses_to_change_or_delete_an_audit_event():

@@ -48,6 +48,9 @@ PAGES = [
     (lambda r: "/start/sent/", "Check your e-mail"),
     (lambda r: "/verify/nonsense/", "This link is not valid"),
     (lambda r: "/package/nonsense/", "This download is not available"),
+    (lambda r: "/transparency/", "Published audit heads"),
+    (lambda r: "/transparency/", "How the requests received were answered"),
+    (lambda r: "/acknowledge/nonsense/", "This link is not valid"),
 ]
 
 
@@ -126,6 +129,8 @@ EMAILS = {
     "dpo_due_soon": ("Request %(reference)s is due on %(due)s", {"due": "1.1.2027"}),
     "dpo_overdue": ("Overdue: request %(reference)s", {"due": "1.1.2027"}),
     "art19_notice": ("Notice of erasure (Art. 19 GDPR)", {"faces": 1, "customer": "c"}),
+    "art19_reminder": ("Reminder: please confirm an erasure notice (Art. 19 GDPR)",
+                       {"faces": 2, "customer": "c", "notified_on": "2026-01-01"}),
 }
 
 

@@ -1,6 +1,8 @@
-/* Charts of the DPO figures page, drawn as SVG from the data-* attributes
-   of each <figure data-chart>. No library, no inline script (CSP). The
-   numbers are also in a table under each chart. */
+/* Charts of the DPO's figures page and the public transparency page, drawn
+   as SVG from the data-* attributes of each <figure data-chart>. No
+   library, no inline script (CSP). The numbers are also in a table beside
+   each chart; a value left out (null: not known, or too small a count to
+   publish) draws nothing. */
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -78,13 +80,17 @@
     var max = niceMax(Math.max.apply(null, totals.concat([0])), allWhole(series));
     var slot = axes(svg, labels, max);
     var width = Math.max(2, slot * 0.7);
+    // Several series side by side in the slot, unless stacked.
+    var group = stacked ? 1 : series.length;
+    var barWidth = Math.max(1, width / group);
     labels.forEach(function (label, i) {
       var base = 0;
       series.forEach(function (s, k) {
         var value = s.values[i];
         if (value === null || value === undefined || value === 0) { return; }
         var top = yOf(base + value, max), bottom = yOf(base, max);
-        var rect = el("rect", { x: PAD.left + slot * i + (slot - width) / 2, y: top, width: width,
+        var x = PAD.left + slot * i + (slot - width) / 2 + (stacked ? 0 : k * barWidth);
+        var rect = el("rect", { x: x, y: top, width: barWidth,
           height: Math.max(0, bottom - top), "class": "series-" + k });
         rect.appendChild(el("title", {}, label + " · " + s.name + ": " + value));
         svg.appendChild(rect);
@@ -99,12 +105,21 @@
     var max = niceMax(Math.max.apply(null, all), allWhole(series));
     var slot = axes(svg, labels, max);
     series.forEach(function (s, k) {
-      var points = s.values.map(function (v, i) {
-        return (PAD.left + slot * (i + 0.5)).toFixed(1) + "," + yOf(v || 0, max).toFixed(1);
-      });
-      svg.appendChild(el("polyline", { points: points.join(" "), "class": "line series-" + k }));
+      // One polyline per run of known values: a gap stays a gap.
+      var runs = [[]];
       s.values.forEach(function (v, i) {
-        var dot = el("circle", { cx: PAD.left + slot * (i + 0.5), cy: yOf(v || 0, max), r: 3,
+        if (v === null || v === undefined) { runs.push([]); return; }
+        runs[runs.length - 1].push((PAD.left + slot * (i + 0.5)).toFixed(1) + "," +
+          yOf(v, max).toFixed(1));
+      });
+      runs.forEach(function (points) {
+        if (points.length > 1) {
+          svg.appendChild(el("polyline", { points: points.join(" "), "class": "line series-" + k }));
+        }
+      });
+      s.values.forEach(function (v, i) {
+        if (v === null || v === undefined) { return; }
+        var dot = el("circle", { cx: PAD.left + slot * (i + 0.5), cy: yOf(v, max), r: 3,
           "class": "series-" + k });
         dot.appendChild(el("title", {}, labels[i] + " · " + s.name + ": " + v));
         svg.appendChild(dot);
