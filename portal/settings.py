@@ -116,6 +116,16 @@ if DATABASE_URL:
     EMBEDDED_DATABASE = None
     DATABASES = {"default": database_from_url(DATABASE_URL)}
 else:
+    # The embedded server is one process on one disk, without the backups,
+    # replication or tuning of a real PostgreSQL: fine for the demo and the
+    # tests, a choice to make explicitly in production.
+    if not DEBUG and not env_bool("ALLOW_EMBEDDED_DATABASE", False):
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set, so the portal would run on the embedded PostgreSQL in "
+            f"{DATA_DIR / 'pgdata'}. With DEBUG off that needs ALLOW_EMBEDDED_DATABASE=1 "
+            "(a single-machine installation that backs it up as docs/operations.md says); "
+            "otherwise set DATABASE_URL to your PostgreSQL with pgvector."
+        )
     EMBEDDED_DATABASE = embedded_db.ensure_running(DATA_DIR)
     DATABASES = {"default": EMBEDDED_DATABASE.database()}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
@@ -163,14 +173,26 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Every queue gets a heartbeat task this often; a queue whose last one ran
+# more than three intervals ago has no live worker (portal/health.py).
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    **{
+        f"heartbeat-{queue}": {
+            "task": "portal.heartbeat", "schedule": float(WORKER_HEARTBEAT_SECONDS),
+            "args": [queue],
+            # A heartbeat nobody ran in time is dropped, not run late.
+            "options": {"queue": queue, "expires": 3 * WORKER_HEARTBEAT_SECONDS},
+        }
+        for queue in CELERY_QUEUES_CONSUMED
+    },
     "resume-stalled-jobs": {"task": "subjects.resume_stalled_jobs", "schedule": 60.0},
     "resend-stalled-emails": {"task": "subjects.resend_stalled_emails", "schedule": 120.0},
     "purges": {"task": "subjects.run_purges", "schedule": 3600.0},
     "deadline-alerts": {"task": "subjects.send_deadline_alerts",
                         "schedule": crontab(hour=7, minute=0)},
 }
-CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- carrying out requests ---------------------------------------------------
 # A job's claim lasts this long without news from its worker; then another
@@ -214,7 +236,10 @@ if CACHE_URL:
                           "LOCATION": CACHE_URL}}
     RATE_LIMIT_STORE = "cache"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Shared by every process (a table created by portal's migrations); never
+    # a cache inside one process, whose counts would multiply with the workers.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                          "LOCATION": "portal_cache"}}
     # Counters every process shares: a table of the database.
     RATE_LIMIT_STORE = "database"
 
@@ -384,6 +409,12 @@ SPECTACULAR_SETTINGS.update({
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 })
+
+# --- health ----------------------------------------------------------------------
+# /healthz/detail (versions, model hashes, workers, queues) answers a request
+# with "Authorization: Bearer <HEALTH_TOKEN>", or a DPO signed in with the
+# second factor; the public /healthz says only ok or not.
+HEALTH_TOKEN = env_secret("HEALTH_TOKEN")
 
 # --- logging: request references only, never personal data --------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

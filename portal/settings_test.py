@@ -11,6 +11,8 @@ os.environ.setdefault("SECRET_KEY", "test-suite-only-" + "x" * 40)
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+# The tests run with DEBUG off on the embedded server, on purpose.
+os.environ.setdefault("ALLOW_EMBEDDED_DATABASE", "1")
 
 from portal import embedded_db  # noqa: E402
 from portal.settings import *  # noqa: E402,F403

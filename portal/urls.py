@@ -6,6 +6,8 @@ from portal.admin import site as admin_site
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/detail", views.healthz_detail, name="healthz-detail"),
+    path("dev/mail/", views.mailbox, name="mailbox"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dpo/", include("subjects.dpo.urls")),
     path("api/", include("subjects.api.urls")),

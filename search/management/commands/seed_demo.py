@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from tqdm import tqdm
 
 from search.demo import seed_demo
 
@@ -10,7 +11,11 @@ class Command(BaseCommand):
         parser.add_argument("--synthetic-faces", type=int, default=3000)
 
     def handle(self, *args, synthetic_faces, **options):
-        summary = seed_demo(synthetic_faces=synthetic_faces)
+        summary = seed_demo(
+            synthetic_faces=synthetic_faces,
+            progress=lambda items, total, desc: tqdm(
+                items, total=total, desc=f"seed {desc}", disable=options["verbosity"] == 0),
+        )
         if summary is None:
             self.stdout.write("Demo data already seeded; keeping it.")
         else:
