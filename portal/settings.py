@@ -211,6 +211,10 @@ ACCESS_PACKAGE_DAYS = env_int("ACCESS_PACKAGE_DAYS", 7, minimum=1)
 # A closed request keeps its personal data this long (for questions and
 # complaints), then only its skeleton and audit trail stay.
 PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 90, minimum=0)
+# Every completed erasure is also appended here, outside the database, so that
+# a restored backup can have it done again (manage.py reapply_erasures; see
+# docs/operations.md). Keep it on another disk than the database's backups.
+ERASURE_JOURNAL = env_path("ERASURE_JOURNAL", DATA_DIR / "erasure-journal.jsonl")
 # E-mail delivery retries back off exponentially from this many seconds.
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 5, minimum=0)
 EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12, minimum=0)

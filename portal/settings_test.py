@@ -31,6 +31,7 @@ if EMBEDDED_DATABASE is not None:
         CELERY_RESULT_BACKEND = EMBEDDED_DATABASE.sqlalchemy_url("db+", TEST_BROKER_DATABASE)
 
 MEDIA_ROOT = DATA_DIR / "test-media" / TEST_NAME
+ERASURE_JOURNAL = DATA_DIR / "test-media" / f"{TEST_NAME}-erasure-journal.jsonl"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The test process itself keeps mail in memory (Django's test runner would
 # anyway); worker processes get a real SMTP server from tests/conftest.py.

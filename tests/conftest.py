@@ -13,6 +13,7 @@ FACES_DIR = Path(settings.BASE_DIR) / "search" / "demo_data" / "faces"
 def pytest_sessionstart(session):
     # Files of an earlier run's photos would only confuse this one.
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    Path(settings.ERASURE_JOURNAL).unlink(missing_ok=True)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -43,6 +43,8 @@ class Action(models.TextChoices):
     COMPLETED = "completed", _("Completed")
     EXPIRED = "expired", _("Expired")
     PERSONAL_DATA_PURGED = "personal_data_purged", _("Personal data deleted after retention")
+    ERASURE_REAPPLIED = "erasure_reapplied", _(
+        "Erasure carried out again after a restore from backup")
 
 
 def label(action: str) -> str:
@@ -90,3 +92,11 @@ def package_purged(request: RightsRequest) -> AuditEvent:
 
 def personal_data_purged(request: RightsRequest) -> AuditEvent:
     return record_event(request, actor=SYSTEM, action=Action.PERSONAL_DATA_PURGED)
+
+
+def erasure_reapplied(request: RightsRequest | None, *, reference: str,
+                      details: dict) -> AuditEvent:
+    """A restore brought back what an erasure had removed; it was removed
+    again (subjects/jobs/reapply.py)."""
+    return record_event(request, actor=SYSTEM, action=Action.ERASURE_REAPPLIED,
+                        reference=reference, details=details)

@@ -16,7 +16,7 @@ from search.backends import get_backend
 from search.erasure import erase_faces_of_photo, recipients_of
 from search.imaging import load_image
 from search.matching import Tier, find_all_candidates
-from search.models import Customer, Photo, Suppression
+from search.models import Customer, Face, Photo, Suppression
 from subjects.core.faces import faces_of_subject
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import JobFailed, run_step
@@ -31,11 +31,14 @@ def plan_erasure(job: RequestJob) -> None:
         photos.setdefault(info["photo_id"], []).append(face_id)
     described = {
         photo.pk: {"site": photo.site, "scraped_at": photo.scraped_at.isoformat(),
-                   "faces_in_photo": photo.faces.count()}
+                   "faces_in_photo": photo.faces.count(), "file": photo.image.name}
         for photo in Photo.objects.filter(pk__in=photos)
     }
     job.plan = {
         "faces": sorted(faces),
+        # What identifies each face should a restored backup bring it back
+        # (subjects/jobs/reapply.py): ids alone may be reused after a restore.
+        "boxes": {str(face.pk): list(face.box) for face in Face.objects.filter(pk__in=faces)},
         "photos": {str(pk): sorted(ids) for pk, ids in photos.items()},
         "photo_info": {str(pk): info for pk, info in described.items()},
         "recipients": {str(c): ids for c, ids in recipients_of(sorted(faces)).items()},

@@ -7,10 +7,11 @@ from portal import embedded_db
 
 class Command(BaseCommand):
     help = ("Status of the embedded PostgreSQL, or stop it (start happens on any command); "
-            "stop-if-idle leaves it up while other programs use it.")
+            "stop-if-idle leaves it up while other programs use it; bin prints the folder of "
+            "its pg_dump, pg_restore and psql.")
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["status", "stop", "stop-if-idle", "uri"])
+        parser.add_argument("action", choices=["status", "stop", "stop-if-idle", "uri", "bin"])
 
     def handle(self, *args, action, **options):
         server = settings.EMBEDDED_DATABASE
@@ -22,6 +23,8 @@ class Command(BaseCommand):
         elif action == "uri":
             self.stdout.write(f"postgresql://postgres@/{embedded_db.DEFAULT_DATABASE}"
                               f"?host={server.socket_dir}")
+        elif action == "bin":  # pg_dump, pg_restore and psql of the embedded server
+            self.stdout.write(str(embedded_db.bin_dir(settings.DATA_DIR)))
         elif action == "stop-if-idle":
             connection.close()
             others = embedded_db.stop_if_idle(server, settings.DATA_DIR)
