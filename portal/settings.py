@@ -52,6 +52,10 @@ if _key_is_weak or SECRET_KEY.startswith("django-insecure"):
         _key_file.chmod(0o600)
     SECRET_KEY = _key_file.read_text(encoding="utf-8").strip()
 
+# During a rotation (docs/operations.md): the old keys, separated by spaces,
+# with which sessions and signed links made before still verify.
+SECRET_KEY_FALLBACKS = (env_secret("SECRET_KEY_FALLBACKS") or "").split()
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # The public address of the portal, used in links sent by e-mail.
