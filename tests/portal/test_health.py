@@ -101,6 +101,7 @@ def test_a_dpo_signed_in_sees_the_detail(client, settings):
     settings.HEALTH_TOKEN = None
     settings.REQUIRE_DPO_2FA = False
     client.force_login(make_dpo()[0])
+    assert 'href="/healthz/detail"' in client.get("/dpo/").content.decode()
     response = client.get("/healthz/detail")
     assert response.status_code in (200, 503)
     assert "versions" in response.json()
