@@ -93,6 +93,8 @@ class Command(BaseCommand):
         bin_dir = os.path.dirname(sys.executable)
         env = dict(os.environ, PORTAL_BIND=bind, PYTHONUNBUFFERED="1",
                    PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+        # E-mailed links point at the demo wherever it listens.
+        env.setdefault("SITE_URL", f"http://{bind}")
         self.stdout.write(f"==> start: web, worker and beat from {procfile} (honcho)")
         self.stdout.flush()
         honcho = subprocess.Popen(  # noqa: S603 - our own Procfile
