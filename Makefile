@@ -44,7 +44,8 @@ static: runtime
 # Chromium and axe-core for the end-to-end tests, nginx and openssl for the
 # test of the deploy/ proxy configuration.
 browser:
-	(command -v chromium && command -v nginx && command -v openssl) >/dev/null || \
+	(command -v chromium && (command -v nginx || test -x /usr/sbin/nginx) && \
+	  command -v openssl) >/dev/null || \
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
 	  -y -qq chromium nginx openssl >/dev/null)
 	test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
