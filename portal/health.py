@@ -71,7 +71,7 @@ def broker_status() -> dict:
             channel = conn.default_channel
             for queue in settings.CELERY_QUEUES_CONSUMED:
                 queues[queue] = {"waiting": _waiting(channel, queue),
-                                 "oldest_waiting_seconds": _oldest_waiting(channel, queue)}
+                                 "oldest_waiting_seconds": _safely_oldest(channel, queue)}
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "transport": transport, "error": type(exc).__name__}
     return {"ok": True, "transport": transport, "queues": queues}
@@ -82,6 +82,13 @@ def _waiting(channel, queue: str) -> int | None:
         return channel.queue_declare(queue=queue, passive=True).message_count
     except Exception:  # noqa: BLE001 - a queue never declared has nothing waiting
         return 0
+
+
+def _safely_oldest(channel, queue: str) -> float | None:
+    try:
+        return _oldest_waiting(channel, queue)
+    except Exception:  # noqa: BLE001 - an unreadable message says nothing about its age
+        return None
 
 
 def _oldest_waiting(channel, queue: str) -> float | None:
@@ -164,13 +171,21 @@ def versions() -> dict:
     return found
 
 
+def _safely(part) -> dict:
+    """A part that cannot even be asked (the database is down, say) is down."""
+    try:
+        return part()
+    except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+        return {"ok": False, "error": type(exc).__name__}
+
+
 def detail() -> dict:
     database = database_status()
     parts = {
         "database": database,
         "broker": broker_status(),
-        "workers": worker_status(),
-        "face_model": face_model_status(),
+        "workers": _safely(worker_status),
+        "face_model": _safely(face_model_status),
     }
     ok = all(part["ok"] for part in parts.values())
     return {"status": "ok" if ok else "down", **parts,

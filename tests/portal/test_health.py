@@ -3,9 +3,13 @@ for a token holder or the DPO, says why, with workers judged by the
 heartbeats they ran, not by the broker being reachable."""
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -158,3 +162,17 @@ def test_the_detail_reports_a_stopped_worker_as_down(transactional_db, settings,
     assert waiting["oldest_waiting_seconds"] >= 3
     assert Client().get("/healthz").status_code == 503
     assert json.loads(Client().get("/healthz").content) == {"status": "unavailable"}
+
+
+def test_the_public_healthz_answers_503_not_500_when_the_database_is_gone():
+    # A portal process whose database and broker do not answer at all.
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE"}}
+    env.update(DJANGO_SETTINGS_MODULE="portal.settings", DEBUG="0",
+               SECRET_KEY="health-test-" + "k" * 40, ALLOWED_HOSTS="testserver",
+               SECURE_SSL_REDIRECT="0", DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
+               CELERY_BROKER_URL="redis://127.0.0.1:9/0", CACHE_URL="")
+    code = ("import django; django.setup(); from django.test import Client; "
+            "r = Client().get('/healthz'); print(r.status_code, r.content.decode())")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, cwd=settings.BASE_DIR, timeout=120)
+    assert result.stdout.strip() == '503 {"status": "unavailable"}', result.stderr[-2000:]
