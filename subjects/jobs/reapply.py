@@ -160,6 +160,10 @@ def _reapply_one(recorded: Recorded, outcome: Outcome) -> dict:
         face = Face.objects.filter(pk=int(face_id)).first()
         if face is None:
             continue  # not in the restored database: nothing to do
+        if where["box"] is None:
+            outcome.skipped.append(f"{recorded.reference}: face {face_id} was erased before "
+                                   "boxes were recorded; check it by hand")
+            continue
         if face.photo_id != where["photo"] or list(face.box) != where["box"]:
             outcome.skipped.append(f"{recorded.reference}: face {face_id} is another face now "
                                    "(its photo or box differ); left alone")

@@ -22,14 +22,13 @@ from search.backends import get_backend
 from search.imaging import load_image
 from search.matching import find_all_candidates
 from search.models import Face, Photo, Suppression
-from subjects.core.audit import verify_chain
+from subjects.core.audit import SYSTEM, record_event, verify_chain
+from subjects.core.events import Action
 from subjects.models import AuditEvent
 from subjects.review import decisions
 from tests.conftest import FACES_DIR
-from tests.subjects.helpers import wait_for_state
+from tests.subjects.helpers import ingest, wait_for_state
 from tests.subjects.scenario import file_via_worker, seed_world
-
-pytestmark = [pytest.mark.worker]
 
 
 def pg_tool(name: str) -> str:
@@ -58,6 +57,7 @@ def reapply(since) -> str:
     return out.getvalue()
 
 
+@pytest.mark.worker
 def test_a_restored_backup_loses_again_the_faces_erased_after_it(transactional_db,
                                                                  celery_worker, tmp_path):
     world = seed_world("-restore")
@@ -127,3 +127,39 @@ def test_a_restored_backup_loses_again_the_faces_erased_after_it(transactional_d
     journal.write_text("\n".join([*lines[:-1], json.dumps(entry)]) + "\n")
     with pytest.raises(CommandError, match="did not match their hash"):
         reapply(taken)
+
+
+@pytest.mark.django_db
+def test_a_face_id_that_now_names_another_face_is_left_alone(settings, tmp_path):
+    # After a restore the database hands out ids again: a recorded id may
+    # name another face by now. Only the recorded photo and box decide.
+    settings.ERASURE_JOURNAL = tmp_path / "journal.jsonl"
+    ingest("group_obama_biden.jpg", site="reuse.example")
+    obama, biden, stranger = (face_in_group(left) for left in (1133, 737, 1594))
+    before = timezone.now()
+    record_event(None, actor=SYSTEM, action=Action.COMPLETED, reference="FR-REUS-E000-0001",
+                 details={"erased": {
+                     "faces": {str(obama.pk): {"photo": obama.photo_id, "box": list(obama.box)},
+                               # this id was someone's face in a photo now elsewhere
+                               str(biden.pk): {"photo": biden.photo_id + 1000,
+                                               "box": list(biden.box)},
+                               str(stranger.pk): {"photo": stranger.photo_id,
+                                                  "box": [1, 2, 3, 4]}},
+                     "files": {}}})
+    err = io.StringIO()
+    out = io.StringIO()
+    call_command("reapply_erasures", "--since", before.isoformat(), stdout=out, stderr=err)
+
+    assert "1 face(s) erased again, 0 photo(s) deleted and 1 redacted again" in out.getvalue()
+    remaining = set(Face.objects.filter(photo__site="reuse.example").values_list("pk", flat=True))
+    assert remaining == {biden.pk, stranger.pk}
+    for face in (biden, stranger):
+        assert f"face {face.pk} is another face now" in err.getvalue()
+    [event] = AuditEvent.objects.filter(action="erasure_reapplied")
+    assert event.details["from"] == "audit trail" and event.details["faces"] == 1
+    assert verify_chain().intact
+
+
+def face_in_group(left_near: int) -> Face:
+    faces = Face.objects.filter(photo__site="reuse.example")
+    return min(faces, key=lambda f: abs(f.box_left - left_near))
