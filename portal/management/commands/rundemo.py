@@ -84,7 +84,10 @@ class Command(BaseCommand):
                 raise
             self.stdout.write(f"    {email} is already there; its password is unchanged.")
             return
-        password = os.environ.get("DPO_PASSWORD", "(printed above)")
+        password = os.environ.get("DPO_PASSWORD")
+        if not password:  # createdpo made one up: show what it printed
+            self.stdout.write(out.getvalue())
+            return
         self.stdout.write(f"    {email} / {password} at /dpo/ (no second factor with DEBUG on)")
 
     # -- the processes --------------------------------------------------------
