@@ -2,44 +2,67 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+TEST_STAMP := $(VENV)/.test-stamp
 DEBUG ?= 1
+# Milliseconds since the epoch, for the demo's phase timings.
+NOW_MS = $$(date +%s%3N)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test check-samples lint messages browser bench clean-data
+.PHONY: install runtime test-deps demo test check-samples lint messages static browser bench clean-data
 
-$(STAMP): pyproject.toml
+# The runtime dependencies only (no test or benchmark tools).
+$(RUNTIME_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) -c 'import django, celery, insightface, cv2, honcho'
+	touch $@
 
-install: $(STAMP)
+$(TEST_STAMP): $(RUNTIME_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
 
-messages: install
+runtime: $(RUNTIME_STAMP)
+test-deps: $(TEST_STAMP)
+
+# What an operator runs in a checkout (see docs/operations.md): runtime
+# dependencies, compiled translations, collected static files.
+install: runtime messages static
+
+messages: runtime
 	$(PY) -m portal.compile_translations
 
-# Debian's Chromium (never a downloaded browser) and axe-core for the
-# end-to-end tests.
+# collectstatic reads the settings, which start the embedded database when
+# DATABASE_URL is unset: stop it again unless something else uses it.
+static: runtime
+	DEBUG=$(DEBUG) $(PY) manage.py collectstatic --noinput -v 0
+	@if [ -z "$$DATABASE_URL" ]; then DEBUG=$(DEBUG) $(PY) manage.py embedded_db stop-if-idle >/dev/null; fi
+
+# What the tests need from Debian (never a downloaded browser or server):
+# Chromium and axe-core for the end-to-end tests, nginx and openssl for the
+# test of the deploy/ proxy configuration.
 browser:
-	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null)
+	(command -v chromium && (command -v nginx || test -x /usr/sbin/nginx) && \
+	  command -v openssl) >/dev/null || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+	  -y -qq chromium nginx openssl >/dev/null)
 	test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
 
 DEMO_DPO ?= dpo@localhost
 DEMO_DPO_PASSWORD ?= demo-dpo-password-2026
 
-demo: install messages
-	DEBUG=$(DEBUG) $(PY) manage.py migrate --noinput -v 0
-	DEBUG=$(DEBUG) $(PY) manage.py collectstatic --noinput -v 0
-	DEBUG=$(DEBUG) $(PY) manage.py seed_demo
-	@DEBUG=$(DEBUG) DPO_PASSWORD='$(DEMO_DPO_PASSWORD)' $(PY) manage.py createdpo $(DEMO_DPO) \
-	  >/dev/null 2>&1 && echo "Demo DPO account: $(DEMO_DPO) / $(DEMO_DPO_PASSWORD) at /dpo/" \
-	  || echo "Demo DPO account: $(DEMO_DPO) (already there) at /dpo/"
-	DEBUG=$(DEBUG) $(PY) manage.py rundemo
+# Each phase prints its name and the time it took; the demo itself runs the
+# Procfile with honcho (Ctrl-C stops it and the embedded database).
+demo:
+	@echo "==> install: Python packages into $(VENV) (the first run takes a few minutes)"
+	@start=$(NOW_MS); $(MAKE) --no-print-directory -s runtime messages && \
+	  awk "BEGIN { printf \"    install: %.1f s\\n\", ($(NOW_MS) - $$start) / 1000 }"
+	@DEBUG=$(DEBUG) DPO_PASSWORD='$(DEMO_DPO_PASSWORD)' $(PY) manage.py rundemo \
+	  --setup --dpo $(DEMO_DPO)
 
-lint: install
+lint: test-deps
 	$(VENV)/bin/ruff check .
 
 # The tests read labelled photos of real people from FACE_SAMPLES_DIR
@@ -48,12 +71,12 @@ lint: install
 check-samples:
 	@$(PY) -m portal.samples
 
-test: install check-samples messages lint browser
+test: test-deps check-samples messages lint browser
 	$(VENV)/bin/pytest
 
 # Benchmarks on a database of their own (bench_portal); about 30-45 minutes on
 # 2 cores. Writes bench/results/*.json, docs/performance.md and docs/scaling.md.
-bench: install
+bench: runtime
 	$(PY) -m pip install --quiet -e '.[bench]'
 	DEBUG=$(DEBUG) $(PY) -m bench.run
 

@@ -3,8 +3,10 @@ search), ``requests`` (access packages, erasure, objection), ``email``
 (notifications) and ``default`` (housekeeping)."""
 
 import os
+import time
 
 from celery import Celery
+from celery.signals import before_task_publish
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -17,3 +19,11 @@ TRANSPORT_ALIASES.setdefault("portaldb", "portal.broker:Transport")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@before_task_publish.connect
+def stamp_sent_at(headers=None, **kwargs):
+    """Every task carries the time it was sent: the heartbeat reports how long
+    it waited, and the health detail how long a queue's oldest task has."""
+    if headers is not None:
+        headers.setdefault("sent_at", time.time())

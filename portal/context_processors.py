@@ -10,4 +10,6 @@ def portal(request):
         "authority_name": settings.SUPERVISORY_AUTHORITY_NAME,
         "authority_url": settings.SUPERVISORY_AUTHORITY_URL,
         "authority_address": settings.SUPERVISORY_AUTHORITY_ADDRESS,
+        # The demo's mailbox page exists only with DEBUG on.
+        "debug_mailbox": settings.DEBUG,
     }

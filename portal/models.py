@@ -10,3 +10,23 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.hits}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last heartbeat a worker ran for one queue (``portal.heartbeat``,
+    sent by beat every ``WORKER_HEARTBEAT_SECONDS``): proof that something
+    consumes the queue, with the face model as that worker loaded it."""
+
+    queue = models.CharField(max_length=50, primary_key=True)
+    worker = models.CharField(max_length=200)
+    ran_at = models.DateTimeField()
+    # How long the heartbeat waited in the queue (None: sent without a time).
+    waited_seconds = models.FloatField(null=True)
+    face_model = models.CharField(max_length=40, blank=True)
+    face_model_loaded = models.BooleanField(default=False)
+    face_model_problem = models.CharField(max_length=300, blank=True)
+    # Whether the model files matched their recorded SHA-256 (None: no record).
+    face_model_files_match = models.BooleanField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.queue}: {self.worker} at {self.ran_at:%Y-%m-%d %H:%M:%S}"

@@ -53,6 +53,10 @@ if _key_is_weak or SECRET_KEY.startswith("django-insecure"):
         _key_file.chmod(0o600)
     SECRET_KEY = _key_file.read_text(encoding="utf-8").strip()
 
+# During a rotation (docs/operations.md): the old keys, separated by spaces,
+# with which sessions and signed links made before still verify.
+SECRET_KEY_FALLBACKS = (env_secret("SECRET_KEY_FALLBACKS") or "").split()
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # The public address of the portal, used in links sent by e-mail.
@@ -117,6 +121,16 @@ if DATABASE_URL:
     EMBEDDED_DATABASE = None
     DATABASES = {"default": database_from_url(DATABASE_URL)}
 else:
+    # The embedded server is one process on one disk, without the backups,
+    # replication or tuning of a real PostgreSQL: fine for the demo and the
+    # tests, a choice to make explicitly in production.
+    if not DEBUG and not env_bool("ALLOW_EMBEDDED_DATABASE", False):
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set, so the portal would run on the embedded PostgreSQL in "
+            f"{DATA_DIR / 'pgdata'}. With DEBUG off that needs ALLOW_EMBEDDED_DATABASE=1 "
+            "(a single-machine installation that backs it up as docs/operations.md says); "
+            "otherwise set DATABASE_URL to your PostgreSQL with pgvector."
+        )
     EMBEDDED_DATABASE = embedded_db.ensure_running(DATA_DIR)
     DATABASES = {"default": EMBEDDED_DATABASE.database()}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
@@ -164,7 +178,19 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Every queue gets a heartbeat task this often; a queue whose last one ran
+# more than three intervals ago has no live worker (portal/health.py).
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    **{
+        f"heartbeat-{queue}": {
+            "task": "portal.heartbeat", "schedule": float(WORKER_HEARTBEAT_SECONDS),
+            "args": [queue],
+            # A heartbeat nobody ran in time is dropped, not run late.
+            "options": {"queue": queue, "expires": 3 * WORKER_HEARTBEAT_SECONDS},
+        }
+        for queue in CELERY_QUEUES_CONSUMED
+    },
     "resume-stalled-jobs": {"task": "subjects.resume_stalled_jobs", "schedule": 60.0},
     "resend-stalled-emails": {"task": "subjects.resend_stalled_emails", "schedule": 120.0},
     "purges": {"task": "subjects.run_purges", "schedule": 3600.0},
@@ -175,7 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "acknowledgement-reminders": {"task": "subjects.send_acknowledgement_reminders",
                                   "schedule": crontab(hour=7, minute=30)},
 }
-CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- carrying out requests ---------------------------------------------------
 # A job's claim lasts this long without news from its worker; then another
@@ -208,6 +234,11 @@ REQUEST_EXPIRY = {
     # Only a request that failed before it was filed (its search).
     "error": timedelta(days=env_int("EXPIRE_SEARCH_ERROR_DAYS", 30, minimum=1)),
 }
+
+# Every completed erasure is also appended here, outside the database, so that
+# a restored backup can have it done again (manage.py reapply_erasures; see
+# docs/operations.md). Keep it on another disk than the database's backups.
+ERASURE_JOURNAL = env_path("ERASURE_JOURNAL", DATA_DIR / "erasure-journal.jsonl")
 # E-mail delivery retries back off exponentially from this many seconds.
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 5, minimum=0)
 EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12, minimum=0)
@@ -233,7 +264,10 @@ if CACHE_URL:
                           "LOCATION": CACHE_URL}}
     RATE_LIMIT_STORE = "cache"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Shared by every process (a table created by portal's migrations); never
+    # a cache inside one process, whose counts would multiply with the workers.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                          "LOCATION": "portal_cache"}}
     # Counters every process shares: a table of the database.
     RATE_LIMIT_STORE = "database"
 
@@ -433,6 +467,12 @@ TRANSPARENCY_MIN_COUNT = env_int("TRANSPARENCY_MIN_COUNT", 5, minimum=1)
 ART19_LINK_DAYS = env_int("ART19_LINK_DAYS", 90, minimum=1)
 ART19_REMINDER_DAYS = env_int("ART19_REMINDER_DAYS", 14, minimum=1)
 ART19_MAX_REMINDERS = env_int("ART19_MAX_REMINDERS", 3, minimum=0)
+
+# --- health ----------------------------------------------------------------------
+# /healthz/detail (versions, model hashes, workers, queues) answers a request
+# with "Authorization: Bearer <HEALTH_TOKEN>", or a DPO signed in with the
+# second factor; the public /healthz says only ok or not.
+HEALTH_TOKEN = env_secret("HEALTH_TOKEN")
 
 # --- logging: request references only, never personal data --------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

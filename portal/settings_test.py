@@ -11,6 +11,8 @@ os.environ.setdefault("SECRET_KEY", "test-suite-only-" + "x" * 40)
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+# The tests run with DEBUG off on the embedded server, on purpose.
+os.environ.setdefault("ALLOW_EMBEDDED_DATABASE", "1")
 
 from portal import embedded_db  # noqa: E402
 from portal.settings import *  # noqa: E402,F403
@@ -29,6 +31,7 @@ if EMBEDDED_DATABASE is not None:
         CELERY_RESULT_BACKEND = EMBEDDED_DATABASE.sqlalchemy_url("db+", TEST_BROKER_DATABASE)
 
 MEDIA_ROOT = DATA_DIR / "test-media" / TEST_NAME
+ERASURE_JOURNAL = DATA_DIR / "test-media" / f"{TEST_NAME}-erasure-journal.jsonl"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The test process itself keeps mail in memory (Django's test runner would
 # anyway); worker processes get a real SMTP server from tests/conftest.py.

@@ -96,10 +96,15 @@ def demo_photos(photos_dir: Path | None = None) -> tuple[list[Path], str]:
             f"the labelled photos of {photos_dir}")
 
 
-def seed_real_photos(files: list[Path], *, model: str | None = None, now=None) -> IngestReport:
+def _as_is(items, total, desc):
+    return items
+
+
+def seed_real_photos(files: list[Path], *, model: str | None = None, now=None,
+                     progress=_as_is) -> IngestReport:
     report = IngestReport()
     now = now or timezone.now()
-    for index, path in enumerate(files):
+    for index, path in enumerate(progress(files, len(files), "photos")):
         site, source_url, page_url = _source_urls(path.name, index)
         ingest_image(
             path.read_bytes(), file_name=path.name, site=site, source_url=source_url,
@@ -109,7 +114,8 @@ def seed_real_photos(files: list[Path], *, model: str | None = None, now=None) -
     return report
 
 
-def seed_synthetic_faces(count: int, *, model: str | None = None, seed: int = 7) -> int:
+def seed_synthetic_faces(count: int, *, model: str | None = None, seed: int = 7,
+                         progress=_as_is) -> int:
     """Random embeddings, scaled like the model's real ones, on synthetic photos."""
     backend = get_backend(model)
     rng = np.random.default_rng(seed)
@@ -121,7 +127,7 @@ def seed_synthetic_faces(count: int, *, model: str | None = None, seed: int = 7)
     now = timezone.now()
     created = 0
     batch = 500
-    while created < count:
+    for _ in progress(range(0, count, batch), -(-count // batch), "synthetic faces (x500)"):
         size = min(batch, count - created)
         with transaction.atomic():
             photos = Photo.objects.bulk_create([
@@ -181,8 +187,9 @@ def seed_customers_and_searches(*, seed: int = 11, searches: int = 60) -> int:
 
 
 def seed_demo(*, synthetic_faces: int = 3000, model: str | None = None,
-              photos_dir: Path | None = None) -> dict | None:
+              photos_dir: Path | None = None, progress=_as_is) -> dict | None:
     """Seed once: returns a summary, or None when the demo data is there.
+    ``progress(items, total, description)`` wraps each long loop (a tqdm bar).
 
     Raises ImproperlyConfigured, with one sentence, for a photo folder that
     is there but unusable (no labels.csv, photos missing)."""
@@ -191,8 +198,8 @@ def seed_demo(*, synthetic_faces: int = 3000, model: str | None = None,
     files, source = demo_photos(photos_dir)
     backend = get_backend(model)
     ensure_face_index(backend)
-    report = seed_real_photos(files, model=backend.name)
-    synthetic = seed_synthetic_faces(synthetic_faces, model=backend.name)
+    report = seed_real_photos(files, model=backend.name, progress=progress)
+    synthetic = seed_synthetic_faces(synthetic_faces, model=backend.name, progress=progress)
     searches = seed_customers_and_searches()
     return {"photos": report.photos, "faces": report.faces, "source": source,
             "synthetic_faces": synthetic, "customers": len(CUSTOMERS), "searches": searches}

@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -22,6 +23,7 @@ def pytest_configure(config):
 def pytest_sessionstart(session):
     # Files of an earlier run's photos would only confuse this one.
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    Path(settings.ERASURE_JOURNAL).unlink(missing_ok=True)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BackendUnavailable",
@@ -203,6 +206,10 @@ class FaceBackend(abc.ABC):
             "default",
         )
         if path is None or not path.is_file():
+            # Said once per process: thresholds nobody calibrated decide
+            # what a person is shown, so an operator must know.
+            logger.warning("face model %s: no calibration file at %s; using the default "
+                           "thresholds (run calibrate_faces)", self.name, path)
             return defaults
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -37,10 +37,9 @@ PREFERRED_FILES = ("det_10g.onnx", "w600k_r50.onnx")
 INSTALL_HELP = (
     "To install the buffalo_l models: on a machine with internet access download "
     "buffalo_l.zip from the insightface releases "
-    "(https://github.com/deepinsight/insightface/releases, asset buffalo_l.zip), "
-    "unzip it into {folder} so that {folder}/det_10g.onnx and "
-    "{folder}/w600k_r50.onnx exist, or point INSIGHTFACE_MODEL_DIR at the folder "
-    "holding them."
+    "(https://github.com/deepinsight/insightface/releases, asset buffalo_l.zip; licensed "
+    "for non-commercial research only), then run `python manage.py install_face_models "
+    "buffalo_l.zip`, which checks the pack and installs it into {folder}."
 )
 
 

@@ -19,8 +19,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
+from portal.ratelimit import count_hit
 from portal.rates import Rate
 from subjects.dpo.models import ApiKey
 from subjects.dpo.permissions import is_dpo, second_factor_done
@@ -106,29 +107,32 @@ class IsCrawler(BasePermission):
                 and request.auth.purpose == ApiKey.Purpose.CRAWLER)
 
 
-class ApiThrottle(SimpleRateThrottle):
-    """Per key, per account, else per address; rates from ``API_RATES``."""
+class ApiThrottle(BaseThrottle):
+    """Per key, per account, else per address; rates from ``API_RATES``.
+
+    Counted in the store the abuse limits use (``portal.ratelimit``: the
+    database, or Redis with ``CACHE_URL``), so every web worker and machine
+    shares one count."""
 
     scope = ""
 
-    def get_rate(self):
-        return settings.API_RATES.get(self.scope)
-
-    def parse_rate(self, rate):
-        """``API_RATES`` holds rates read by the settings (None: no limit)."""
+    def allow_request(self, request, view):
+        rate = settings.API_RATES.get(self.scope)
         if not rate:
-            return None, None
+            return True
         rate = Rate.parse(rate)
-        return rate.limit, rate.window
+        hits, self.seconds_left = count_hit(f"api-{self.scope}", self.identity(request), rate)
+        return hits <= rate.limit
 
-    def get_cache_key(self, request, view):
+    def wait(self):
+        return self.seconds_left
+
+    def identity(self, request) -> str:
         if isinstance(request.auth, ApiKey):
-            ident = f"key{request.auth.pk}"
-        elif request.user is not None and request.user.is_authenticated and request.user.pk:
-            ident = f"user{request.user.pk}"
-        else:
-            ident = self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+            return f"key{request.auth.pk}"
+        if request.user is not None and request.user.is_authenticated and request.user.pk:
+            return f"user{request.user.pk}"
+        return f"ip{self.get_ident(request)}"
 
 
 class DpoThrottle(ApiThrottle):

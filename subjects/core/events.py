@@ -47,6 +47,8 @@ class Action(models.TextChoices):
         "Consent withdrawn: the face template kept to block re-collection was deleted")
     NOTICE_ACKNOWLEDGED = "notice_acknowledged", _(
         "A recipient of your data confirmed that it acted on the erasure (Art. 19)")
+    ERASURE_REAPPLIED = "erasure_reapplied", _(
+        "Erasure carried out again after a restore from backup")
 
 
 def label(action: str) -> str:
@@ -99,7 +101,17 @@ def personal_data_purged(request: RightsRequest) -> AuditEvent:
 def template_consent_withdrawn(request: RightsRequest, *, actor: str, templates: int) -> AuditEvent:
     return record_event(request, actor=actor, action=Action.TEMPLATE_CONSENT_WITHDRAWN,
                         details={"templates_deleted": templates})
+
+
 def notice_acknowledged(notice: RecipientNotice) -> AuditEvent:
     return record_event(notice.request, actor=RECIPIENT, action=Action.NOTICE_ACKNOWLEDGED,
                         details={"customer": notice.customer.name,
                                  "confirmed": notice.acknowledged_as})
+
+
+def erasure_reapplied(request: RightsRequest | None, *, reference: str,
+                      details: dict) -> AuditEvent:
+    """A restore brought back what an erasure had removed; it was removed
+    again (subjects/jobs/reapply.py)."""
+    return record_event(request, actor=SYSTEM, action=Action.ERASURE_REAPPLIED,
+                        reference=reference, details=details)

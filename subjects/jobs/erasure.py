@@ -90,7 +90,8 @@ def plan_erasure(job: RequestJob) -> None:
     for face_id, photo_id in photo_of.items():
         photos.setdefault(photo_id, []).append(face_id)
     described = {
-        photo.pk: {"site": photo.site, "scraped_at": photo.scraped_at.isoformat()}
+        photo.pk: {"site": photo.site, "scraped_at": photo.scraped_at.isoformat(),
+                   "file": photo.image.name}
         for photo in Photo.objects.filter(pk__in=photos)
     }
     per_model: dict[str, int] = {}
@@ -101,6 +102,9 @@ def plan_erasure(job: RequestJob) -> None:
         # Faces as a person counts them: one per face, however many models hold it.
         "faces_seen": len(photo_of) - len(same_as) - len(again),
         "models": per_model,
+        # What identifies each face should a restored backup bring it back
+        # (subjects/jobs/reapply.py): ids alone may be reused after a restore.
+        "boxes": {str(face.pk): list(face.box) for face in Face.objects.filter(pk__in=photo_of)},
         "photos": {str(pk): sorted(ids) for pk, ids in photos.items()},
         "photo_info": {str(pk): info for pk, info in described.items()},
         "recipients": {str(c): ids for c, ids in recipients_of(sorted(photo_of)).items()},

@@ -24,6 +24,7 @@ from subjects.core.states import State, TransitionNotAllowed
 from subjects.core.transitions import transition
 from subjects.jobs.access_package import run_access_job
 from subjects.jobs.erasure import run_erasure_job
+from subjects.jobs.reapply import erasure_record, journal_completed
 from subjects.jobs.receipts import issue_receipt
 from subjects.jobs.steps import LeaseHeld, checkpoint, claim
 from subjects.models import RequestJob, RightsRequest
@@ -60,14 +61,18 @@ def run_request_jobs(request_id: int, *, owner: str) -> str:
 
 def complete_request(request: RightsRequest) -> RightsRequest:
     jobs = {job.kind: job for job in request.jobs.all()}
+    erasure = jobs.get(RequestJob.Kind.ERASURE)
+    details = {kind: job.result for kind, job in jobs.items()}
+    if erasure is not None:
+        details["erased"] = erasure_record(erasure)
     with transaction.atomic():
-        request = close_request(
-            request, State.COMPLETED, actor=audit.SYSTEM, action=Action.COMPLETED,
-            details={kind: job.result for kind, job in jobs.items()},
-        )
-        erasure = jobs.get(RequestJob.Kind.ERASURE)
+        request = close_request(request, State.COMPLETED, actor=audit.SYSTEM,
+                                action=Action.COMPLETED, details=details)
         if erasure is not None:
             issue_receipt(request, erasure)
+            # Before the commit: a completed erasure is never missing from
+            # the journal that outlives a database restore.
+            journal_completed(request.events.filter(action=Action.COMPLETED).latest("pk"))
             kind = "objection_done" if request.objection else "erasure_done"
             queue_email(request, kind, event_key=f"{kind}:{request.reference}",
                         context=erasure.result)

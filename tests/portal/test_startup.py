@@ -39,3 +39,24 @@ def test_production_starts_with_a_real_secret_key():
     result = start_django(DEBUG="0", SECRET_KEY="a-real-random-value-" + "k" * 40)
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
+
+
+def test_production_refuses_the_embedded_database_unless_told_it_is_intended():
+    secret = "a-real-random-value-" + "k" * 40
+    refused = start_django(DEBUG="0", SECRET_KEY=secret, ALLOW_EMBEDDED_DATABASE="0")
+    assert refused.returncode != 0
+    assert "With DEBUG off that needs ALLOW_EMBEDDED_DATABASE=1" in refused.stderr
+    assert "started" not in refused.stdout
+    allowed = start_django(DEBUG="0", SECRET_KEY=secret, ALLOW_EMBEDDED_DATABASE="1")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_the_cache_is_shared_by_every_process_without_cache_url():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings;"
+         "print(settings.CACHES['default']['BACKEND'], settings.RATE_LIMIT_STORE)"],
+        env={**{k: v for k, v in os.environ.items() if k != "CACHE_URL"},
+             "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "1"},
+        capture_output=True, text=True, cwd=settings.BASE_DIR, timeout=120,
+    )
+    assert result.stdout.split() == ["django.core.cache.backends.db.DatabaseCache", "database"]

@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from portal.models import RateCounter
 from search.backends import get_backend
 from search.imaging import load_image
 from search.models import Suppression
@@ -218,6 +219,23 @@ def test_status_calls_are_throttled_per_address(settings):
     client = Client(HTTP_X_ACCESS_TOKEN=requester_token(request))
     codes = [client.get(f"/api/v1/status/{request.reference}").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_api_throttles_count_in_the_store_every_process_shares(settings):
+    # One count for every web worker and machine: the abuse limits' table
+    # (or Redis with CACHE_URL), never a cache inside one process.
+    settings.API_RATES = {**settings.API_RATES, "status": "2/m"}
+    request = make_request("awaiting_review")
+    client = Client(HTTP_X_ACCESS_TOKEN=requester_token(request))
+    client.get(f"/api/v1/status/{request.reference}")
+    if settings.RATE_LIMIT_STORE == "database":
+        counters = RateCounter.objects.filter(key__startswith="rl:api-status:")
+        assert [c.hits for c in counters] == [1]
+        cache.clear()  # the Django cache holds none of it: the count stays
+    client.get(f"/api/v1/status/{request.reference}")
+    response = client.get(f"/api/v1/status/{request.reference}")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
 
 
 # -- the crawler's suppression check ---------------------------------------------------

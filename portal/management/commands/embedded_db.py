@@ -1,14 +1,17 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from portal import embedded_db
 
 
 class Command(BaseCommand):
-    help = "Status of the embedded PostgreSQL, or stop it (start happens on any command)."
+    help = ("Status of the embedded PostgreSQL, or stop it (start happens on any command); "
+            "stop-if-idle leaves it up while other programs use it; bin prints the folder of "
+            "its pg_dump, pg_restore and psql.")
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["status", "stop", "uri"])
+        parser.add_argument("action", choices=["status", "stop", "stop-if-idle", "uri", "bin"])
 
     def handle(self, *args, action, **options):
         server = settings.EMBEDDED_DATABASE
@@ -20,6 +23,12 @@ class Command(BaseCommand):
         elif action == "uri":
             self.stdout.write(f"postgresql://postgres@/{embedded_db.DEFAULT_DATABASE}"
                               f"?host={server.socket_dir}")
+        elif action == "bin":  # pg_dump, pg_restore and psql of the embedded server
+            self.stdout.write(str(embedded_db.bin_dir(settings.DATA_DIR)))
+        elif action == "stop-if-idle":
+            connection.close()
+            others = embedded_db.stop_if_idle(server, settings.DATA_DIR)
+            self.stdout.write(f"stays up: {others} other connection(s)" if others else "stopped")
         else:
             stopped = embedded_db.stop(settings.DATA_DIR)
             self.stdout.write("stopped" if stopped else "was not running")

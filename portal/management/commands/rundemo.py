@@ -1,108 +1,152 @@
-"""Run the web server, a Celery worker and Celery beat together in the
-foreground. Ctrl-C (or SIGTERM) stops all of them, and the embedded
-database too when this command is what runs it."""
+"""The demo in phases: the embedded database (started by the settings), then
+with ``--setup`` migrations, static files, the demo data (with a progress
+bar) and the demo DPO account, then the Procfile's processes (web, worker,
+beat) under honcho, each output line labelled with its process. Every phase
+prints its name and the time it took. Ctrl-C (or SIGTERM) stops honcho's
+processes, then the embedded database unless another program still uses it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from portal import embedded_db
 
 
 class Command(BaseCommand):
-    help = "Run web server, Celery worker and beat on the embedded defaults until Ctrl-C."
+    help = "Run the Procfile (web, worker, beat) with honcho on the embedded defaults."
 
     def add_arguments(self, parser):
-        parser.add_argument("--bind", default="127.0.0.1:8000")
-        parser.add_argument("--workers", type=int, default=2, help="web server processes")
-        parser.add_argument("--concurrency", type=int, default=2, help="Celery processes")
+        parser.add_argument("--setup", action="store_true",
+                            help="First migrate, collect static files, seed the demo data "
+                                 "and create the --dpo account.")
+        parser.add_argument("--dpo", default="",
+                            help="The demo DPO's address (password from DPO_PASSWORD).")
+        parser.add_argument("--procfile", default=str(settings.BASE_DIR / "Procfile"))
+        parser.add_argument("--bind", default=os.environ.get("PORTAL_BIND", "127.0.0.1:8000"),
+                            help="The web server's address (PORTAL_BIND).")
 
-    def handle(self, *args, bind, workers, concurrency, **options):
-        bin_dir = os.path.dirname(sys.executable)
-        queues = ",".join(settings.CELERY_QUEUES_CONSUMED)
-        commands = {
-            "web": [
-                os.path.join(bin_dir, "gunicorn"), "portal.wsgi", "--bind", bind,
-                "--workers", str(workers), "--timeout", "120", "--graceful-timeout", "5",
-            ],
-            "worker": [
-                os.path.join(bin_dir, "celery"), "-A", "portal", "worker", "-Q", queues,
-                "--concurrency", str(concurrency), "--loglevel", "INFO", "-n", "demo@%h",
-            ],
-            "beat": [
-                os.path.join(bin_dir, "celery"), "-A", "portal", "beat", "--loglevel", "INFO",
-                "--schedule", settings.CELERY_BEAT_SCHEDULE_FILE,
-            ],
-        }
-        processes: dict[str, subprocess.Popen] = {}
-        stopping = False
+    def handle(self, *args, setup, dpo, procfile, bind, **options):
+        self._database_phase()
+        if setup:
+            with self.phase("migrate", "database tables"):
+                call_command("migrate", interactive=False, verbosity=0)
+            with self.phase("static", "static files"):
+                call_command("collectstatic", interactive=False, verbosity=0)
+            with self.phase("seed", "demo photos, synthetic faces, customers"):
+                call_command("seed_demo", stdout=self.stdout, stderr=self.stderr)
+            if dpo:
+                with self.phase("account", "the demo DPO account"):
+                    self._demo_dpo(dpo)
+        connection.close()
+        self._run_procfile(procfile, bind)
+        self._stop_database()
 
-        def request_stop(signum, frame):
-            nonlocal stopping
-            stopping = True
+    # -- phases ---------------------------------------------------------------
 
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+    @contextlib.contextmanager
+    def phase(self, name: str, what: str):
+        self.stdout.write(f"==> {name}: {what}")
+        self.stdout.flush()
+        began = time.monotonic()
+        yield
+        self.stdout.write(f"    {name}: {time.monotonic() - began:.1f} s")
+
+    def _database_phase(self) -> None:
+        server = settings.EMBEDDED_DATABASE
+        if server is None:
+            self.stdout.write("==> database: DATABASE_URL (not the embedded one)")
+            return
+        how = "started" if server.started_here else "already running"
+        self.stdout.write(f"==> database: embedded PostgreSQL in {server.pgdata} ({how})")
+        self.stdout.write(f"    database: {server.seconds:.1f} s")
+
+    def _demo_dpo(self, email: str) -> None:
+        out = io.StringIO()
         try:
-            for name, command in commands.items():
-                processes[name] = subprocess.Popen(command, start_new_session=True)
-            self.stdout.write(
-                f"The portal runs on http://{bind}/ (health: http://{bind}/healthz). "
-                f"E-mails are written to {settings.EMAIL_FILE_PATH}. Press Ctrl-C to stop."
-            )
-            while not stopping:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} stopped (exit code {process.returncode}); "
-                                          "stopping the others.")
-                        stopping = True
-                time.sleep(0.3)
-        finally:
-            self._stop_all(processes)
-            self._stop_database()
+            call_command("createdpo", email, stdout=out)
+        except CommandError as error:
+            if "exists" not in str(error):
+                raise
+            self.stdout.write(f"    {email} is already there; its password is unchanged.")
+            return
+        password = os.environ.get("DPO_PASSWORD")
+        if not password:  # createdpo made one up: show what it printed
+            self.stdout.write(out.getvalue())
+            return
+        self.stdout.write(f"    {email} / {password} at /dpo/ (no second factor with DEBUG on)")
 
-    def _stop_all(self, processes: dict[str, subprocess.Popen]) -> None:
-        # Each child runs in its own session, so a terminal's Ctrl-C reaches
-        # only this command: ask each main process to shut down gracefully
-        # (it stops its own workers), then kill whatever is left of its group.
-        for process in processes.values():
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + 20
-        for process in processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        for process in processes.values():
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
+    # -- the processes --------------------------------------------------------
+
+    def _run_procfile(self, procfile: str, bind: str) -> None:
+        bin_dir = os.path.dirname(sys.executable)
+        env = dict(os.environ, PORTAL_BIND=bind, PYTHONUNBUFFERED="1",
+                   PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+        # E-mailed links point at the demo wherever it listens.
+        env.setdefault("SITE_URL", f"http://{bind}")
+        self.stdout.write(f"==> start: web, worker and beat from {procfile} (honcho)")
+        self.stdout.flush()
+        honcho = subprocess.Popen(  # noqa: S603 - our own Procfile
+            [os.path.join(bin_dir, "honcho"), "start", "--procfile", procfile,
+             "--app-root", str(settings.BASE_DIR), "--no-colour"],
+            env=env,
+        )
+        began = time.monotonic()
+        threading.Thread(target=self._announce_when_up, args=(honcho, bind, began),
+                         daemon=True).start()
+
+        # A terminal's Ctrl-C reaches honcho by itself (same process group);
+        # a SIGTERM sent to this command is passed on.
+        def forward(signum, frame):
+            if signum == signal.SIGTERM and honcho.poll() is None:
+                honcho.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGTERM, forward)
+        honcho.wait()
         self.stdout.write("Web server, worker and beat stopped.")
 
-    def _stop_database(self) -> None:
-        """Stop the embedded database, unless another program (a test run,
-        a second shell) still uses it."""
-        if settings.EMBEDDED_DATABASE is None:
+    def _announce_when_up(self, honcho: subprocess.Popen, bind: str, began: float) -> None:
+        url = f"http://{bind}/"
+        while honcho.poll() is None and time.monotonic() - began < 300:
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=5):  # noqa: S310
+                    pass
+            except urllib.error.HTTPError:
+                pass  # it answers (503 while a part is still starting)
+            except OSError:
+                time.sleep(0.5)
+                continue
+            mailbox = f" E-mails: {url}dev/mail/" if settings.DEBUG else ""
+            self.stdout.write(
+                f"    start: {time.monotonic() - began:.1f} s. The portal answers on {url} "
+                f"(DPO dashboard: {url}dpo/).{mailbox} Press Ctrl-C to stop."
+            )
+            self.stdout.flush()
             return
-        from django.db import connection
 
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
-                           "'client backend' AND pid <> pg_backend_pid()")
-            others = cursor.fetchone()[0]
+    def _stop_database(self) -> None:
+        server = settings.EMBEDDED_DATABASE
+        if server is None:
+            return
         connection.close()
+        others = embedded_db.stop_if_idle(server, settings.DATA_DIR)
         if others:
             self.stdout.write(f"The embedded database stays up: {others} other connection(s) "
                               "use it. `python manage.py embedded_db stop` stops it.")
-        elif embedded_db.stop(settings.DATA_DIR):
+        else:
             self.stdout.write(f"Embedded database stopped; the data stays in {settings.DATA_DIR}.")

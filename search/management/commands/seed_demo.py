@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from search.demo import seed_demo
 
@@ -23,8 +24,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, synthetic_faces, photos, **options):
         try:
-            summary = seed_demo(synthetic_faces=synthetic_faces,
-                                photos_dir=photos.expanduser().resolve() if photos else None)
+            summary = seed_demo(
+                synthetic_faces=synthetic_faces,
+                photos_dir=photos.expanduser().resolve() if photos else None,
+                progress=lambda items, total, desc: tqdm(
+                    items, total=total, desc=f"seed {desc}", disable=options["verbosity"] == 0),
+            )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         if summary is None:
