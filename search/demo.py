@@ -27,7 +27,7 @@ from portal import samples
 from search.backends import get_backend
 from search.index import ensure_face_index
 from search.ingestion import IngestReport, ingest_image
-from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo
+from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo, PhotoSource
 
 #: Without a folder of labelled photos: sample images inside installed
 #: packages, as (package, path inside it). insightface's group photo and
@@ -134,6 +134,7 @@ def seed_synthetic_faces(count: int, *, model: str | None = None, seed: int = 7)
                 )
                 for i in range(size)
             ])
+            PhotoSource.objects.bulk_create([PhotoSource.of(photo) for photo in photos])
             vectors = rng.normal(size=(size, backend.dimension)).astype(np.float32)
             vectors *= norm / np.linalg.norm(vectors, axis=1, keepdims=True)
             Face.objects.bulk_create([

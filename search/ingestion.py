@@ -11,14 +11,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from search.backends import get_backend
 from search.imaging import ImageError, load_image
 from search.index import ensure_face_index
 from search.matching import is_suppressed
-from search.models import Face, Photo
+from search.models import Face, Photo, PhotoSource, source_key
 
 
 @dataclass
@@ -78,7 +78,7 @@ def ingest_image(
     report = report if report is not None else IngestReport()
     backend = get_backend(model)
     sha256 = hashlib.sha256(data).hexdigest()
-    if Photo.objects.filter(sha256=sha256, source_url=source_url).exists():
+    if PhotoSource.objects.filter(pk=source_key(sha256, source_url)).exists():
         report.duplicates += 1
         return None
     try:
@@ -112,7 +112,16 @@ def ingest_image(
     try:
         with transaction.atomic():
             photo.save()
+            # The key's primary key refuses the same photo stored at the
+            # same time by another crawler process.
+            PhotoSource.of(photo).save(force_insert=True)
             Face.objects.bulk_create([face_from_detection(photo, d, backend) for d in kept])
+    except IntegrityError:
+        photo.image.delete(save=False)
+        if not PhotoSource.objects.filter(pk=source_key(sha256, source_url)).exists():
+            raise
+        report.duplicates += 1
+        return None
     except Exception:
         photo.image.delete(save=False)
         raise
