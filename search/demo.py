@@ -160,10 +160,12 @@ def seed_customers_and_searches(*, seed: int = 11, searches: int = 60) -> int:
             trial_end=trial_start + dt.timedelta(days=trial_days) if trial_days else None,
             contact_email=f"privacy@{name.lower().replace(' ', '-')[:20]}.example",
         ))
-    real_faces = list(Face.objects.filter(photo__synthetic=False).values_list("id", flat=True))
-    synthetic = list(
-        Face.objects.filter(photo__synthetic=True).values_list("id", flat=True)[:2000]
-    )
+    # In id order: the same seed picks the same faces whatever order the
+    # database returns rows in (a Citus coordinator merges shards).
+    real_faces = list(Face.objects.filter(photo__synthetic=False).order_by("pk")
+                      .values_list("id", flat=True))
+    synthetic = list(Face.objects.filter(photo__synthetic=True).order_by("pk")
+                     .values_list("id", flat=True)[:2000])
     now = timezone.now()
     for _ in range(searches):
         search = CustomerSearch.objects.create(

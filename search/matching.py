@@ -161,6 +161,10 @@ def _use_the_index(cursor, limit: int) -> None:
         # faces) remove rows, so the LIMIT is still filled.
         "hnsw.iterative_scan": "relaxed_order",
         "hnsw.ef_search": max(int(limit), 64),
+        # On a Citus coordinator the merge of the shards' rows is a Sort,
+        # which enable_sort = off prices so high that JIT compilation would
+        # start, costing more than the search. k rows never need JIT.
+        "jit": "off",
     })
 
 
