@@ -229,7 +229,8 @@ def load(data: Dataset, *, model: str = "dlib", site: str = "bench.example") -> 
     start = dt.datetime.now()
     with connection.cursor() as django_cursor:
         django_cursor.execute(f"DROP INDEX IF EXISTS {index_name(backend)}")
-        django_cursor.execute("TRUNCATE search_photo, search_face RESTART IDENTITY CASCADE")
+        django_cursor.execute("TRUNCATE search_photo, search_face, search_photosource "
+                              "RESTART IDENTITY CASCADE")
     timings["empty_s"] = round((dt.datetime.now() - start).total_seconds(), 2)
     copying = dt.datetime.now()
     raw = connection.connection

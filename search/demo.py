@@ -27,7 +27,7 @@ from portal import samples
 from search.backends import get_backend
 from search.index import ensure_face_index
 from search.ingestion import IngestReport, ingest_image
-from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo
+from search.models import Customer, CustomerSearch, CustomerSearchResult, Face, Photo, PhotoSource
 
 #: Without a folder of labelled photos: sample images inside installed
 #: packages, as (package, path inside it). insightface's group photo and
@@ -140,6 +140,7 @@ def seed_synthetic_faces(count: int, *, model: str | None = None, seed: int = 7,
                 )
                 for i in range(size)
             ])
+            PhotoSource.objects.bulk_create([PhotoSource.of(photo) for photo in photos])
             vectors = rng.normal(size=(size, backend.dimension)).astype(np.float32)
             vectors *= norm / np.linalg.norm(vectors, axis=1, keepdims=True)
             Face.objects.bulk_create([
@@ -165,10 +166,12 @@ def seed_customers_and_searches(*, seed: int = 11, searches: int = 60) -> int:
             trial_end=trial_start + dt.timedelta(days=trial_days) if trial_days else None,
             contact_email=f"privacy@{name.lower().replace(' ', '-')[:20]}.example",
         ))
-    real_faces = list(Face.objects.filter(photo__synthetic=False).values_list("id", flat=True))
-    synthetic = list(
-        Face.objects.filter(photo__synthetic=True).values_list("id", flat=True)[:2000]
-    )
+    # In id order: the same seed picks the same faces whatever order the
+    # database returns rows in (a Citus coordinator merges shards).
+    real_faces = list(Face.objects.filter(photo__synthetic=False).order_by("pk")
+                      .values_list("id", flat=True))
+    synthetic = list(Face.objects.filter(photo__synthetic=True).order_by("pk")
+                     .values_list("id", flat=True)[:2000])
     now = timezone.now()
     for _ in range(searches):
         search = CustomerSearch.objects.create(

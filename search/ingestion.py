@@ -13,14 +13,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from search.backends import get_backend
 from search.imaging import ImageError, load_image
 from search.index import ensure_face_index
 from search.matching import is_suppressed
-from search.models import Face, Photo
+from search.models import Face, Photo, PhotoSource, source_key
 from search.redaction import encode, format_for_name, redact_faces
 
 
@@ -81,7 +81,7 @@ def ingest_image(
     report = report if report is not None else IngestReport()
     backend = get_backend(model)
     sha256 = hashlib.sha256(data).hexdigest()
-    if Photo.objects.filter(sha256=sha256, source_url=source_url).exists():
+    if PhotoSource.objects.filter(pk=source_key(sha256, source_url)).exists():
         report.duplicates += 1
         return None
     try:
@@ -106,10 +106,6 @@ def ingest_image(
         # Their face must not stay in the stored file either.
         image = redact_faces(image, [d.box for d in refused], keep=[d.box for d in kept])
         data = encode(image, format_for_name(file_name))
-        sha256 = hashlib.sha256(data).hexdigest()
-        if Photo.objects.filter(sha256=sha256, source_url=source_url).exists():
-            report.duplicates += 1
-            return None
     photo = Photo(
         source_url=source_url,
         page_url=page_url,
@@ -118,13 +114,25 @@ def ingest_image(
         file_name=file_name,
         width=image.shape[1],
         height=image.shape[0],
-        sha256=sha256,
+        # The stored file's hash (the redacted one where a face was refused).
+        sha256=hashlib.sha256(data).hexdigest(),
     )
     photo.image.save(file_name, ContentFile(data), save=False)
     try:
         with transaction.atomic():
             photo.save()
+            # The key's primary key refuses the same photo stored at the
+            # same time by another crawler process.
+            # Keyed on the content as scraped, so the same scrape is refused
+            # again whether or not a suppressed face was redacted from it.
+            PhotoSource(key=source_key(sha256, source_url), photo=photo).save(force_insert=True)
             Face.objects.bulk_create([face_from_detection(photo, d, backend) for d in kept])
+    except IntegrityError:
+        photo.image.delete(save=False)
+        if not PhotoSource.objects.filter(pk=source_key(sha256, source_url)).exists():
+            raise
+        report.duplicates += 1
+        return None
     except Exception:
         photo.image.delete(save=False)
         raise

@@ -12,6 +12,8 @@ Two ways to search, on purpose:
 from __future__ import annotations
 
 import enum
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,23 +55,28 @@ def tier_of(distance: float, backend) -> Tier | None:
 
 def nearest_faces_sql(backend, *, include_restricted: bool) -> str:
     """The index-served query: parameters are (query vector, model, query
-    vector, limit, threshold). Written so the planner can only answer it
-    with the model's partial HNSW index: same expression, same condition."""
+    vector, limit).
+
+    One ``ORDER BY distance LIMIT k`` over the face table and nothing around
+    it, on purpose. PostgreSQL answers it with the model's partial HNSW index
+    (same expression, same condition); Citus sends it whole to every shard,
+    each shard answers its own top k from its own index, and the coordinator
+    merges them. The threshold is applied to the k rows it returns
+    (:func:`_within`): a distance filter in the query would make an iterative
+    index scan read on past the k nearest, and a CTE or subquery around it
+    would make Citus collect the rows of every shard first."""
     expression = embedding_expression(backend, "f.embedding")
     operator = distance_operator(backend)
     dimension = int(backend.dimension)
     restricted = "" if include_restricted else "AND NOT f.restricted"
     # Only validated identifiers and numbers are formatted in (search/index.py).
     return (
-        "WITH nearest AS MATERIALIZED ("
-        f" SELECT f.id, f.photo_id, f.restricted,"
+        f"SELECT f.id, f.photo_id, f.restricted,"
         f" {expression} {operator} %s::vector({dimension}) AS distance"
         " FROM search_face f"
         f" WHERE f.model = %s {restricted}"
         f" ORDER BY {expression} {operator} %s::vector({dimension})"
-        " LIMIT %s)"
-        " SELECT id, photo_id, restricted, distance FROM nearest"
-        " WHERE distance <= %s ORDER BY distance, id"
+        " LIMIT %s"
     )
 
 
@@ -79,6 +86,11 @@ def _candidates(rows, backend) -> list[Candidate]:
                   tier=tier_of(float(distance), backend), restricted=restricted)
         for face_id, photo_id, restricted, distance in rows
     ]
+
+
+def _within(rows, threshold: float) -> list:
+    """The rows within ``threshold``, nearest first (ties by face id)."""
+    return sorted((row for row in rows if row[3] <= threshold), key=lambda row: (row[3], row[0]))
 
 
 def find_candidates(
@@ -92,41 +104,68 @@ def find_candidates(
         _use_the_index(cursor, limit)
         cursor.execute(
             nearest_faces_sql(backend, include_restricted=include_restricted),
-            [query, backend.name, query, limit, backend.possible_threshold],
+            [query, backend.name, query, limit],
         )
-        return _candidates(cursor.fetchall(), backend)
+        return _candidates(_within(cursor.fetchall(), backend.possible_threshold), backend)
 
 
 def explain_candidates(
-    embedding, *, model: str | None = None, include_restricted: bool = False, limit: int = 100
+    embedding, *, model: str | None = None, include_restricted: bool = False, limit: int = 100,
+    options: str = "",
 ) -> str:
-    """The query plan of :func:`find_candidates`, for operators and tests."""
+    """The query plan of :func:`find_candidates`, for operators and tests
+    (``options`` e.g. ``"(FORMAT JSON)"``)."""
+    if options and not re.fullmatch(r"\([A-Z_ ,]+\)", options):
+        raise ValueError(f"unexpected EXPLAIN options {options!r}")
     backend = get_backend(model)
     query = vector_literal(embedding)
     with transaction.atomic(), connection.cursor() as cursor:
         _use_the_index(cursor, limit)
         cursor.execute(
-            "EXPLAIN " + nearest_faces_sql(backend, include_restricted=include_restricted),
-            [query, backend.name, query, limit, backend.possible_threshold],
+            f"EXPLAIN {options} "
+            + nearest_faces_sql(backend, include_restricted=include_restricted),
+            [query, backend.name, query, limit],
         )
-        return "\n".join(row[0] for row in cursor.fetchall())
+        # A JSON plan comes back parsed: given back as the text it was.
+        return "\n".join(row[0] if isinstance(row[0], str) else json.dumps(row[0])
+                         for row in cursor.fetchall())
+
+
+def set_local(cursor, settings: dict[str, str | int]) -> None:
+    """``SET LOCAL`` each setting for the rest of the transaction, in one
+    round trip (each costs as much as a tenth of a search).
+
+    ``citus.propagate_set_commands = 'local'`` comes first: on a Citus
+    coordinator it makes Citus send these ``SET LOCAL`` statements on to the
+    workers, where the shards are read (a ``set_config()`` call would only
+    change the coordinator). On a plain PostgreSQL it is an unused
+    placeholder setting."""
+    statements = ["SET LOCAL citus.propagate_set_commands = 'local'"]
+    for name, value in settings.items():
+        # Names and values are the constants below and integers, never input.
+        if not re.fullmatch(r"[a-z_.]+", name) or not re.fullmatch(r"[a-z_0-9]+", str(value)):
+            raise ValueError(f"unexpected setting {name} = {value!r}")
+        statements.append(f"SET LOCAL {name} = '{value}'")
+    cursor.execute("; ".join(statements))
 
 
 def _use_the_index(cursor, limit: int) -> None:
-    # All in one statement (set_config(..., true) is SET LOCAL): each round
-    # trip to the server costs as much as a tenth of the search itself.
-    cursor.execute(
-        # On a small table the planner would rather sort every row: fine for
-        # speed, but the answer must come from the same path at every size.
-        "SELECT set_config('enable_seqscan', 'off', true),"
-        " set_config('enable_bitmapscan', 'off', true),"
-        " set_config('enable_sort', 'off', true),"
+    set_local(cursor, {
+        # On a small table (or shard) the planner would rather sort every
+        # row: fine for speed, but the answer must come from the same path at
+        # every size.
+        "enable_seqscan": "off",
+        "enable_bitmapscan": "off",
+        "enable_sort": "off",
         # Iterative scans keep reading the graph when filters (restricted
         # faces) remove rows, so the LIMIT is still filled.
-        " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-        " set_config('hnsw.ef_search', %s, true)",
-        [str(max(limit, 64))],
-    )
+        "hnsw.iterative_scan": "relaxed_order",
+        "hnsw.ef_search": max(int(limit), 64),
+        # On a Citus coordinator the merge of the shards' rows is a Sort,
+        # which enable_sort = off prices so high that JIT compilation would
+        # start, costing more than the search. k rows never need JIT.
+        "jit": "off",
+    })
 
 
 def find_all_candidates(
@@ -141,9 +180,9 @@ def find_all_candidates(
     operator = distance_operator(backend)
     dimension = int(backend.dimension)
     with transaction.atomic(), connection.cursor() as cursor:
-        # Completeness must not depend on an approximate index.
-        cursor.execute("SET LOCAL enable_indexscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        # Completeness must not depend on an approximate index (on every
+        # shard too: set_local).
+        set_local(cursor, {"enable_indexscan": "off", "enable_bitmapscan": "off"})
         cursor.execute(
             "SELECT id, photo_id, restricted, distance FROM ("
             f" SELECT f.id, f.photo_id, f.restricted,"

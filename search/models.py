@@ -3,6 +3,7 @@ it, what their searches returned, and the suppression list."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.db import models
@@ -31,13 +32,38 @@ class Photo(models.Model):
     synthetic = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["sha256", "source_url"], name="photo_once_per_source"),
-        ]
-
     def __str__(self) -> str:
         return f"photo {self.pk} from {self.site}"
+
+
+def source_key(sha256: str, source_url: str) -> str:
+    """The key of one scraped content at one address (:class:`PhotoSource`)."""
+    return hashlib.sha256(f"{sha256}\n{source_url}".encode()).hexdigest()
+
+
+class PhotoSource(models.Model):
+    """What refuses a duplicate photo: one row per scraped content (its
+    SHA-256 when it was scraped) and source URL, keyed by
+    :func:`source_key`.
+
+    A table of its own rather than a unique constraint on ``search_photo``:
+    on Citus that table is distributed on the photo id, and a unique
+    constraint there must include the id, which would make it meaningless.
+    This table is distributed on its own key, so its primary key refuses a
+    duplicate whatever the number of shards (``search/citus.py``). The link
+    to the photo is kept by the application (deleting a photo deletes its
+    key), since the two tables are hashed on different columns."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, db_constraint=False,
+                              related_name="+")
+
+    def __str__(self) -> str:
+        return f"source of photo {self.photo_id}"
+
+    @classmethod
+    def of(cls, photo: Photo) -> PhotoSource:
+        return cls(key=source_key(photo.sha256, photo.source_url), photo=photo)
 
 
 class Face(models.Model):
@@ -120,8 +146,12 @@ class CustomerSearchResult(models.Model):
     (it is the controller's evidence of the disclosure) without the face."""
 
     search = models.ForeignKey(CustomerSearch, on_delete=models.CASCADE, related_name="results")
+    # Kept by the application, not the database: on Citus the faces are
+    # distributed and this table stays on the coordinator, which cannot hold
+    # a foreign key to them. Deleting a face nulls it (Django's SET_NULL).
     face = models.ForeignKey(
-        Face, on_delete=models.SET_NULL, null=True, blank=True, related_name="search_results"
+        Face, on_delete=models.SET_NULL, null=True, blank=True, related_name="search_results",
+        db_constraint=False,
     )
     distance = models.FloatField()
     rank = models.PositiveIntegerField()

@@ -157,8 +157,10 @@ class Match(models.Model):
         NOT_MINE = "not_mine", _("Not me")
 
     request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="matches")
+    # Kept by the application (no database constraint): on Citus the faces
+    # are distributed and this table stays on the coordinator.
     face = models.ForeignKey("search.Face", on_delete=models.SET_NULL, null=True,
-                             related_name="request_matches")
+                             related_name="request_matches", db_constraint=False)
     photo_id_at_search = models.BigIntegerField()
     distance = models.FloatField()
     tier = models.CharField(max_length=10, choices=Tier.choices)

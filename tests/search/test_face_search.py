@@ -1,9 +1,20 @@
 """Searching the labelled photos: each face finds exactly its own person."""
 
-import pytest
+import json
 
+import pytest
+import sqlparse
+from sqlparse import tokens
+
+from search.backends import get_backend
 from search.calibration import label_of, read_labels
-from search.matching import Tier, explain_candidates, find_all_candidates, find_candidates
+from search.matching import (
+    Tier,
+    explain_candidates,
+    find_all_candidates,
+    find_candidates,
+    nearest_faces_sql,
+)
 from search.models import Face
 from tests.conftest import FACES_DIR
 
@@ -59,3 +70,27 @@ def test_the_search_uses_the_models_hnsw_index(identities):
     assert "Index Scan using search_face_dlib_128_hnsw" in plan, plan
     exhaustive_plan = explain_candidates(query, model="dlib", include_restricted=True)
     assert "search_face_dlib_128_hnsw" in exhaustive_plan
+
+
+def test_the_search_is_one_order_by_limit_over_the_face_table(identities):
+    """The shape Citus sends whole to every shard (each answers its own top
+    k from its own index) and merges on the coordinator: one SELECT over the
+    face table ending in ORDER BY distance LIMIT k, with no CTE or subquery
+    that would make it collect every shard's rows first."""
+    sql = nearest_faces_sql(get_backend("dlib"), include_restricted=False)
+    [statement] = sqlparse.parse(sql)
+    words = [t.normalized for t in statement.flatten()
+             if t.ttype in tokens.Keyword or t.ttype in tokens.Keyword.DML
+             or t.ttype in tokens.Keyword.CTE]
+    assert words.count("SELECT") == 1 and "WITH" not in words and "MATERIALIZED" not in words
+    assert [w for w in words if w in ("FROM", "ORDER BY", "LIMIT")] == ["FROM", "ORDER BY",
+                                                                        "LIMIT"]
+    assert " FROM search_face f WHERE " in sql and sql.endswith(" LIMIT %s")
+    # And PostgreSQL runs it as that: a Limit right over the index scan.
+    query = Face.objects.get(pk=next(iter(identities))).embedding
+    [root] = json.loads(explain_candidates(query, model="dlib", options="(FORMAT JSON)"))
+    limit = root["Plan"]
+    assert limit["Node Type"] == "Limit"
+    [scan] = limit["Plans"]
+    assert (scan["Node Type"], scan["Index Name"]) == ("Index Scan", "search_face_dlib_128_hnsw")
+    assert "Plans" not in scan
