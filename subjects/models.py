@@ -152,6 +152,11 @@ class Match(models.Model):
         MINE = "mine", _("This is me")
         NOT_MINE = "not_mine", _("Not me")
 
+    class DpoDecision(models.TextChoices):
+        UNDECIDED = "", _("Not decided")
+        CONFIRMED = "confirmed", _("Confirmed by the DPO")
+        DECLINED = "declined", _("Not confirmed by the DPO")
+
     request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="matches")
     face = models.ForeignKey("search.Face", on_delete=models.SET_NULL, null=True,
                              related_name="request_matches")
@@ -163,8 +168,10 @@ class Match(models.Model):
     found_at = models.DateTimeField(default=timezone.now, db_index=True)
     # A ``possible`` face the person claims counts as theirs only once the
     # DPO confirms it: before, it is neither restricted, erased nor disclosed.
-    dpo_confirmed_at = models.DateTimeField(null=True, blank=True)
-    dpo_confirmed_by = models.CharField(max_length=150, blank=True)
+    dpo_decision = models.CharField(max_length=10, choices=DpoDecision.choices, blank=True,
+                                    default="")
+    dpo_decided_at = models.DateTimeField(null=True, blank=True)
+    dpo_decided_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["photo_id_at_search", "distance"]

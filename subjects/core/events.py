@@ -29,7 +29,7 @@ class Action(models.TextChoices):
         "The camera picture kept for the Data Protection Officer was deleted")
     CLAIMS_CONFIRMED = "claims_confirmed", _(
         "The Data Protection Officer confirmed faces you claimed as yours")
-    SEARCH_DONE = "search_done", _("Search done; selfie deleted")
+    SEARCH_DONE = "search_done", _("Search done")
     SEARCH_AGAIN = "search_again", _("Searched again by the Data Protection Officer")
     REQUESTER_CONFIRMED = "requester_confirmed", _(
         "The Data Protection Officer confirmed that the photo is yours")

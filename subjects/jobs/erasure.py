@@ -29,9 +29,12 @@ def plan_erasure(job: RequestJob) -> None:
     photos: dict[int, list[int]] = {}
     for face_id, info in faces.items():
         photos.setdefault(info["photo_id"], []).append(face_id)
+    # The completion e-mail names only photos of faces the person (or, for a
+    # ``possible`` one, the DPO) confirmed; the others are counted, not named.
+    confirmed = {info["photo_id"] for info in faces.values() if info["confirmed"]}
     described = {
         photo.pk: {"site": photo.site, "scraped_at": photo.scraped_at.isoformat(),
-                   "faces_in_photo": photo.faces.count()}
+                   "faces_in_photo": photo.faces.count(), "named": photo.pk in confirmed}
         for photo in Photo.objects.filter(pk__in=photos)
     }
     job.plan = {
@@ -62,7 +65,7 @@ def erased_so_far(job: RequestJob) -> dict:
         "photos": [
             {"site": info[str(pk)]["site"], "scraped_at": info[str(pk)]["scraped_at"],
              "outcome": "redacted" if pk in remaining else "deleted"}
-            for pk in sorted(planned_photos)
+            for pk in sorted(planned_photos) if info[str(pk)].get("named", True)
         ],
     }
 
