@@ -658,18 +658,20 @@ def finish(challenge: LivenessChallenge, *, passed: bool, code: str = "") -> Non
         default_storage.delete(name)
 
 
-def purge_unused_challenges(now: dt.datetime | None = None) -> int:
-    """Challenges never finished, once their time is up, go with their kept
-    frames; fingerprints go after the retention period."""
+def purge_unused_challenges(*, batch_size: int = 1000, now: dt.datetime | None = None) -> int:
+    """Challenges never finished go, with their kept frames, once their time
+    is up; fingerprints after the retention period. One bounded batch."""
     now = now or timezone.now()
-    stale = LivenessChallenge.objects.filter(
+    stale = list(LivenessChallenge.objects.filter(
         used_at__isnull=True,
-        issued_at__lt=now - dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS))
-    names = list(LivenessBurst.objects.filter(challenge__in=stale).exclude(frame_file="")
-                 .values_list("frame_file", flat=True))
-    count, _ = stale.delete()
-    for name in names:
+        issued_at__lt=now - dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS),
+    ).values_list("pk", flat=True)[:batch_size])
+    for name in (LivenessBurst.objects.filter(challenge__in=stale).exclude(frame_file="")
+                 .values_list("frame_file", flat=True)):
         default_storage.delete(name)
-    FrameFingerprint.objects.filter(
-        created_at__lt=now - dt.timedelta(days=settings.PERSONAL_DATA_RETENTION_DAYS)).delete()
-    return count
+    LivenessChallenge.objects.filter(pk__in=stale).delete()
+    old = FrameFingerprint.objects.filter(
+        created_at__lt=now - dt.timedelta(days=settings.PERSONAL_DATA_RETENTION_DAYS))
+    FrameFingerprint.objects.filter(pk__in=list(old.values_list("pk", flat=True)[:batch_size])
+                                    ).delete()
+    return len(stale)
