@@ -64,10 +64,11 @@ class ApiKey(models.Model):
     def issue(cls, *, name: str, purpose: str, user=None) -> tuple[ApiKey, str]:
         """A new key: returns the row and the key, which is never shown again."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        expires = (timezone.now() + dt.timedelta(days=settings.DPO_API_KEY_DAYS)
+        now = timezone.now()
+        expires = (now + dt.timedelta(days=settings.DPO_API_KEY_DAYS)
                    if purpose == cls.Purpose.DPO else None)
         row = cls.objects.create(name=name, purpose=purpose, user=user, prefix=key[:10],
-                                 key_hash=hash_key(key), expires_at=expires)
+                                 key_hash=hash_key(key), created_at=now, expires_at=expires)
         return row, key
 
     @classmethod
