@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -93,20 +93,21 @@ def test_no_token_reaches_the_log_even_on_a_500(client, portal_log, monkeypatch)
 
 def hold_row(request: RightsRequest, held: threading.Event, release: threading.Event) -> None:
     """Lock the request's row, as a slow first submit would, until told."""
-    from django.db import connection
-
     with transaction.atomic():
         RightsRequest.objects.select_for_update().get(pk=request.pk)
         held.set()
-        release.wait(20)
+        release.wait(60)
     connection.close()
 
 
-def at_once(*calls):
-    """Run the calls in threads that all start while the request's row is
-    locked, then unlock it: they race for it as two clicks do."""
-    from django.db import connection
-
+def race(request: RightsRequest, *calls, settle: float) -> list:
+    """Start the calls in threads while the request's row is locked, give
+    them ``settle`` seconds to reach it, then unlock it: they race for it as
+    two clicks do. Returns their answers."""
+    held, release = threading.Event(), threading.Event()
+    locker = threading.Thread(target=hold_row, args=(request, held, release))
+    locker.start()
+    held.wait(10)
     results = [None] * len(calls)
 
     def run(n, call):
@@ -118,23 +119,20 @@ def at_once(*calls):
     threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
     for thread in threads:
         thread.start()
-    return threads, results
+    time.sleep(settle)
+    release.set()
+    for thread in (locker, *threads):
+        thread.join(60)
+    return results
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_double_clicked_verification_link_answers_with_a_sentence():
     request = intake.start_request(email="double.click@example.org", language="en")
     token = tokens.verification_token(request)
-    held, release = threading.Event(), threading.Event()
-    locker = threading.Thread(target=hold_row, args=(request, held, release))
-    locker.start()
-    held.wait(10)
-    threads, results = at_once(lambda: Client().post(f"/verify/{token}/"),
-                               lambda: Client().post(f"/verify/{token}/"))
-    time.sleep(1.0)  # both clicks are past their first check, waiting for the row
-    release.set()
-    for thread in (locker, *threads):
-        thread.join(30)
+    # Both clicks get past their first check and wait for the row.
+    results = race(request, lambda: Client().post(f"/verify/{token}/"),
+                   lambda: Client().post(f"/verify/{token}/"), settle=1.0)
     codes = sorted(r.status_code for r in results)
     assert codes == [302, 410], codes
     refused = next(r for r in results if r.status_code == 410)
@@ -151,17 +149,12 @@ def test_two_selfies_submitted_at_once_answer_with_a_sentence(transactional_db, 
     request.refresh_from_db()
     confirm_in(second, request)  # the same person, in a second browser
     token = tokens.access_token(request)
-    held, release = threading.Event(), threading.Event()
-    locker = threading.Thread(target=hold_row, args=(request, held, release))
-    locker.start()
-    held.wait(10)
-    threads, results = at_once(
+    # Both uploads are checked and wait for the row.
+    results = race(
+        request,
         lambda: first.post(f"/r/{token}/selfie/", {"photo": upload("obama_2.jpg")}),
-        lambda: second.post(f"/r/{token}/selfie/", {"photo": upload("obama_1.jpg")}))
-    time.sleep(3.0)  # both uploads checked, both waiting for the row
-    release.set()
-    for thread in (locker, *threads):
-        thread.join(60)
+        lambda: second.post(f"/r/{token}/selfie/", {"photo": upload("obama_1.jpg")}),
+        settle=3.0)
     codes = sorted(r.status_code for r in results)
     assert codes == [302, 409], codes
     refused = next(r for r in results if r.status_code == 409)
