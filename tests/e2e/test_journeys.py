@@ -240,7 +240,18 @@ def test_the_live_camera_check_in_chromium_reaches_the_matches(
                                 window.__camera.waitText = waitText; })""",
                   [video_segments(poses), page.get_attribute("#live-start", "data-wait")])
     page.click("#live-start")
-    page.wait_for_url(re.compile(r"/matches/$"), timeout=120_000)
+
+    def finished() -> bool:
+        if page.url.endswith("/matches/"):
+            return True
+        error = page.locator("#live-error")
+        if error.count() and error.is_visible():
+            challenge = LivenessChallenge.objects.filter(request=request).latest("pk")
+            raise AssertionError(f"{challenge.failure}: {page.inner_text('#live-error')}")
+        return False
+
+    wait_for(finished, what="the camera check")
+    page.wait_for_load_state()
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
              what="the search")
     page.reload()
