@@ -178,7 +178,7 @@ FAKE_CAMERA = """
     const frames = camera.segments[Math.min(camera.segment, camera.segments.length - 1)];
     if (!frames) { return; }
     const index = camera.playing
-      ? Math.min(Math.floor((performance.now() - camera.start) / 100), frames.length - 1) : 0;
+      ? Math.min(Math.floor((performance.now() - camera.start) / 66.7), frames.length - 1) : 0;
     context.drawImage(frames[index], 0, 0, 640, 480);
   }, 20);
   const watch = () => {
@@ -199,11 +199,13 @@ FAKE_CAMERA = """
 
 
 def video_segments(poses: list[str]) -> list[list[str]]:
-    """For each pose, in order, a second of the sample video at 10 frames a
-    second (every third frame) from where its burst starts, as data URLs."""
+    """For each pose, in order, the sample video's frames from where its
+    burst starts, as data URLs. The camera plays them at half speed (15 a
+    second): a person turning as fast as the performer, but a frame or two
+    of the browser's own delay then misses no turn."""
     frames = capture.video_frames()
-    return [["data:image/jpeg;base64," + base64.b64encode(capture.jpeg(frames[start + 3 * n]))
-             .decode() for n in range(12)]
+    return [["data:image/jpeg;base64," + base64.b64encode(capture.jpeg(frames[start + n]))
+             .decode() for n in range(18)]
             for start in (capture.VIDEO_POSES[pose] for pose in poses)]
 
 
