@@ -198,28 +198,40 @@ FAKE_CAMERA = """
 """
 
 
+def data_urls(frames: list[bytes]) -> list[str]:
+    return ["data:image/jpeg;base64," + base64.b64encode(frame).decode() for frame in frames]
+
+
 def video_segments(poses: list[str]) -> list[list[str]]:
     """For each pose, in order, the sample video's frames from where its
-    burst starts, as data URLs. The camera plays them at half speed (15 a
-    second): a person turning as fast as the performer, but a frame or two
-    of the browser's own delay then misses no turn."""
+    burst starts. The camera plays them at half speed (15 a second): a
+    person turning as fast as the performer, but a frame or two of the
+    browser's own delay then misses no turn."""
     frames = capture.video_frames()
-    return [["data:image/jpeg;base64," + base64.b64encode(capture.jpeg(frames[start + n]))
-             .decode() for n in range(18)]
+    return [data_urls([capture.jpeg(frames[start + n]) for n in range(18)])
             for start in (capture.VIDEO_POSES[pose] for pose in poses)]
 
 
-def test_the_live_camera_check_in_chromium_reaches_the_matches(
-    transactional_db, site, browser, inbox
-):
-    ingest("lin_manuel_miranda_1.png", "obama_1.jpg", "biden_1.jpg")
+HELD_UP = {"straight": "obama_1.jpg", "left": "obama_4.jpg", "right": "obama_2.jpg"}
+
+
+def held_up_segments(poses: list[str]) -> list[list[str]]:
+    """For each pose, a photo of one person turning that way, printed and
+    held up to the camera by a shaking hand."""
+    return [data_urls(capture.photo_held_up(HELD_UP[pose], 18, seed=n))
+            for n, pose in enumerate(poses)]
+
+
+def camera_check(browser, site: str, inbox, address: str, segments_for):
+    """A person confirms their address and starts the camera check in
+    Chromium, whose camera plays ``segments_for(poses)``; returns once the
+    page went on to the matches or showed why not."""
     context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True,
                                   locale="en-GB")
     context.add_init_script(FAKE_CAMERA)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    address = "camera.person@example.org"
     page.goto(site + "/start/")
     page.fill("input[name=email]", address)
     page.check("#id_consent")
@@ -240,20 +252,27 @@ def test_the_live_camera_check_in_chromium_reaches_the_matches(
           const image = new Image(); image.onload = () => resolve(image); image.src = url;
         }))))).then(images => { window.__camera.segments = images;
                                 window.__camera.waitText = waitText; })""",
-                  [video_segments(poses), page.get_attribute("#live-start", "data-wait")])
+                  [segments_for(poses), page.get_attribute("#live-start", "data-wait")])
     page.click("#live-start")
 
     def finished() -> bool:
-        if page.url.endswith("/matches/"):
-            return True
         error = page.locator("#live-error")
-        if error.count() and error.is_visible():
-            challenge = LivenessChallenge.objects.filter(request=request).latest("pk")
-            raise AssertionError(f"{challenge.failure}: {page.inner_text('#live-error')}")
-        return False
+        return page.url.endswith("/matches/") or bool(error.count() and error.is_visible())
 
     wait_for(finished, what="the camera check")
     page.wait_for_load_state()
+    assert errors == []
+    return context, page, request
+
+
+def test_the_live_camera_check_in_chromium_reaches_the_matches(
+    transactional_db, site, browser, inbox
+):
+    ingest("lin_manuel_miranda_1.png", "obama_1.jpg", "biden_1.jpg")
+    context, page, request = camera_check(browser, site, inbox, "camera.person@example.org",
+                                          video_segments)
+    challenge = LivenessChallenge.objects.filter(request=request).latest("pk")
+    assert page.url.endswith("/matches/"), challenge.failure
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
              what="the search")
     page.reload()
@@ -261,9 +280,19 @@ def test_the_live_camera_check_in_chromium_reaches_the_matches(
     assert crops.count() == 1
     assert crops.nth(0).evaluate("img => img.complete && img.naturalWidth") == 160
     check_accessibility(page, "matches after the camera check")
-    challenge = LivenessChallenge.objects.filter(request=request).latest("pk")
     assert challenge.passed is True and challenge.bursts.count() == 3
     request.refresh_from_db()
     assert request.selfie_live is True
-    assert errors == []
+    context.close()
+
+
+def test_photos_held_up_to_the_camera_in_chromium_fail(transactional_db, site, browser, inbox):
+    context, page, request = camera_check(browser, site, inbox, "holds.photos@example.org",
+                                          held_up_segments)
+    assert "/live/" in page.url
+    assert "as a photo or a screen held up to the camera does" in page.inner_text("#live-error")
+    assert LivenessChallenge.objects.get(request=request).failure == "moved_as_one_piece"
+    check_accessibility(page, "camera check failed")
+    request.refresh_from_db()
+    assert request.state == "verified" and request.selfie_embedding is None
     context.close()
