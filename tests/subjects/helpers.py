@@ -56,6 +56,16 @@ def confirm_in(client, request: RightsRequest) -> RightsRequest:
     return request
 
 
+def confirmed_again_in(client, request: RightsRequest) -> RightsRequest:
+    """Open an existing request (closed ones too) in ``client``'s browser as
+    a person on another device does: ask for a new link, then confirm it."""
+    from subjects.core import tokens
+
+    client.post(f"/r/{tokens.access_token(request)}/confirm/")
+    request.refresh_from_db()
+    return confirm_in(client, request)
+
+
 def verified_in(client, email: str = "person@example.org", language: str = "en"
                 ) -> RightsRequest:
     """A new request whose address ``client``'s browser has confirmed."""
