@@ -163,9 +163,17 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# The database, not the broker, is what must happen: beat sweeps it this
+# often for work whose task was lost (a worker killed, a broker restarted) and
+# queues it again (selfie searches, request jobs, e-mails; see the README).
+RECOVERY_SWEEP_SECONDS = env_int("RECOVERY_SWEEP_SECONDS", 15, minimum=1)
 CELERY_BEAT_SCHEDULE = {
-    "resume-stalled-jobs": {"task": "subjects.resume_stalled_jobs", "schedule": 60.0},
-    "resend-stalled-emails": {"task": "subjects.resend_stalled_emails", "schedule": 120.0},
+    "resume-stalled-searches": {"task": "subjects.resume_stalled_searches",
+                                "schedule": float(RECOVERY_SWEEP_SECONDS)},
+    "resume-stalled-jobs": {"task": "subjects.resume_stalled_jobs",
+                            "schedule": float(RECOVERY_SWEEP_SECONDS)},
+    "resend-stalled-emails": {"task": "subjects.resend_stalled_emails",
+                              "schedule": float(RECOVERY_SWEEP_SECONDS)},
     "purges": {"task": "subjects.run_purges", "schedule": 3600.0},
     "deadline-alerts": {"task": "subjects.send_deadline_alerts",
                         "schedule": crontab(hour=7, minute=0)},
@@ -173,9 +181,9 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
 
 # --- carrying out requests ---------------------------------------------------
-# A job's claim lasts this long without news from its worker; then another
-# worker may take it over.
-JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=1)
+# A job's claim lasts this long without news from its worker (which renews
+# it every third of that while it runs); then another worker may take it over.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
 # Transient failures (database, disk) are retried with exponential backoff
 # from this many seconds, this many times; then the request goes to "error".
 JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 5, minimum=0)
@@ -183,6 +191,9 @@ JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 5, minimum=0)
 # Tests only: the name of a job step where workers stop and wait to be killed.
 JOB_PAUSE_AT = env_str("JOB_PAUSE_AT", "")
 JOB_HOLD_AT = env_str("JOB_HOLD_AT", "")
+# Tests only: a folder where a test asks workers to stop at a step (file
+# hold:STEP) and releases them (subjects.jobs.steps.checkpoint).
+JOB_HOLD_DIR = env_str("JOB_HOLD_DIR", "")
 # Approve access and erasure requests without a DPO's review (off by default).
 AUTO_APPROVE_REQUESTS = env_bool("AUTO_APPROVE_REQUESTS", False)
 ACCESS_PACKAGE_DAYS = env_int("ACCESS_PACKAGE_DAYS", 7, minimum=1)
@@ -192,6 +203,9 @@ PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 90, minim
 # E-mail delivery retries back off exponentially from this many seconds.
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 5, minimum=0)
 EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12, minimum=0)
+# A message claimed for sending is sent again if its worker has not finished
+# within this many seconds (it died mid-send): at least once, never lost.
+EMAIL_LEASE_SECONDS = env_int("EMAIL_LEASE_SECONDS", 60, minimum=1)
 
 # --- abuse limits (on by default; answered with 429 and a sentence) ----------
 RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)

@@ -20,24 +20,28 @@ class DeliveryDeferred(Exception):
     """An e-mail not delivered yet; the message names the SMTP error's kind."""
 
 
-@shared_task(name=queueing.SELFIE_SEARCH, bind=True,
-             autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(name=queueing.SELFIE_SEARCH, bind=True, max_retries=5)
 def run_selfie_search(self, request_id: int, selfie_name: str) -> str:
-    return selfie_search.run_selfie_search(request_id, selfie_name)
+    try:
+        return selfie_search.run_selfie_search(request_id, selfie_name)
+    except steps.TRANSIENT as error:
+        db.connection.close()  # a dropped connection is opened afresh on next use
+        raise self.retry(exc=error, countdown=2 ** self.request.retries) from None
 
 
 @shared_task(name=queueing.SEND_EMAIL, bind=True, max_retries=None)
 def send_email(self, outbound_id: int) -> bool:
     try:
-        return delivery.deliver_email(outbound_id)
-    except (SMTPException, OSError) as error:
+        return delivery.deliver_email(outbound_id, sender=self.request.id or "")
+    except (SMTPException, *steps.TRANSIENT) as error:
         # SMTP errors quote addresses; Celery logs the retry's exception, so
         # it gets one that names the kind of failure only.
+        db.connection.close()  # in case it was the database's connection that broke
         deferred = DeliveryDeferred(type(error).__name__)
         if self.request.retries >= settings.EMAIL_MAX_RETRIES:
-            raise deferred from None
-        backoff = settings.EMAIL_RETRY_BASE_SECONDS * 2 ** self.request.retries
-        raise self.retry(exc=deferred, countdown=min(3600, backoff)) from None
+            raise deferred from None  # the sweep sends it when it is due again
+        countdown = delivery.backoff(self.request.retries + 1)
+        raise self.retry(exc=deferred, countdown=countdown) from None
 
 
 @shared_task(name="subjects.run_purges", bind=True)
@@ -89,3 +93,8 @@ def resume_stalled_jobs() -> int:
 @shared_task(name="subjects.resend_stalled_emails")
 def resend_stalled_emails() -> int:
     return delivery.resend_stalled_emails()
+
+
+@shared_task(name="subjects.resume_stalled_searches")
+def resume_stalled_searches() -> int:
+    return selfie_search.resume_stalled_searches()

@@ -90,7 +90,7 @@ def submit_selfie(request: RightsRequest, data: bytes, *, live: bool) -> RightsR
             request = transition(
                 request, State.SEARCHING, actor=audit.REQUESTER,
                 action=Action.SELFIE_SUBMITTED, details={"live": live}, selfie_embedding=None,
-                selfie_model="", selfie_live=live,
+                selfie_model="", selfie_live=live, selfie_file=name,
             )
             queue_on_commit(SELFIE_SEARCH, request.pk, name)
     except Exception:
