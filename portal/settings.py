@@ -334,6 +334,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+# Stored photos, selfies and camera frames are for the portal's own user only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
 # --- e-mail -------------------------------------------------------------------
@@ -408,6 +411,11 @@ FACE_UPLOAD_MAX_BYTES = env_int("FACE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minim
 FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 40_000_000, minimum=10_000)
 # A live capture's challenge is valid this long.
 LIVENESS_CHALLENGE_SECONDS = env_int("LIVENESS_CHALLENGE_SECONDS", 180, minimum=10)
+# Each pose of the camera check must arrive this many seconds after it was shown.
+LIVENESS_POSE_SECONDS = env_int("LIVENESS_POSE_SECONDS", 8, minimum=2)
+# A selfie matching faces that other requests' selfies matched within this
+# many days goes to the DPO's identity check instead of the instant preview.
+FACE_GUARD_DAYS = env_int("FACE_GUARD_DAYS", 30, minimum=0)
 # A selfie's face must be at least this many pixels wide to be searched reliably.
 SELFIE_MIN_FACE_PIXELS = env_int("SELFIE_MIN_FACE_PIXELS", 80, minimum=20)
 
@@ -432,6 +440,8 @@ DPO_GROUP_NAME = env_str("DPO_GROUP_NAME", "DPO")
 # TOTP second factor for DPO accounts and the admin: required unless DEBUG.
 REQUIRE_DPO_2FA = env_bool("REQUIRE_DPO_2FA", not DEBUG)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Face Rights Portal")
+# A DPO tool's API key stops working this many days after it was made.
+DPO_API_KEY_DAYS = env_int("DPO_API_KEY_DAYS", 90, minimum=1)
 # Calls per key (or account, or address) and period: N/s, N/m, N/h, N/d or N/15m;
 # "off" for no limit.
 API_RATES = {
@@ -480,7 +490,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Tokens in request paths are cut out of every line (portal/logredact.py).
+        "plain": {"()": "portal.logredact.RedactingFormatter",
+                  "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

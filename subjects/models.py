@@ -9,8 +9,9 @@ import secrets
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from pgvector.django import VectorField
+from pgvector.django import BitField, VectorField
 
+from portal.ratelimit import address_identity
 from subjects.core import deadlines
 from subjects.core.states import BEFORE_FILING, FINAL, NEEDS_DPO, OPEN, WITHDRAWABLE, State
 
@@ -59,9 +60,13 @@ class RightsRequest(models.Model):
     # Every field named ``*_file`` names a private file that closing the
     # request deletes (``subjects.core.closing.PRIVATE_FILE_FIELDS``).
     selfie_pending_file = models.CharField(max_length=200, blank=True)
-    # An uploaded (not live) selfie is kept for the DPO's identity check only,
-    # and deleted when they decide.
+    # A selfie image kept privately for the DPO: an uploaded one until the DPO
+    # has checked it is the requester's; one live frame of the camera check
+    # until the DPO decides the filed request (or the request closes).
     selfie_review_file = models.CharField(max_length=200, blank=True)
+    # Hashes of the secrets in the signed cookies of the browsers that
+    # confirmed the address: only those browsers open the request's pages.
+    bound_browsers = models.JSONField(default=list, blank=True)
     searches_run = models.PositiveIntegerField(default=0)
 
     # Filing: which rights, and when the request was received (Art. 12(3)).
@@ -141,7 +146,9 @@ class RightsRequest(models.Model):
 
     @staticmethod
     def hash_email(email: str) -> str:
-        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        """Hash of the address as one person's: lower case, without a
+        ``+tag``, without dots for Gmail (``portal.ratelimit.address_identity``)."""
+        return hashlib.sha256(address_identity(email).encode()).hexdigest()
 
 
 class Match(models.Model):
@@ -156,6 +163,11 @@ class Match(models.Model):
         MINE = "mine", _("This is me")
         NOT_MINE = "not_mine", _("Not me")
 
+    class DpoDecision(models.TextChoices):
+        UNDECIDED = "", _("Not decided")
+        CONFIRMED = "confirmed", _("Confirmed by the DPO")
+        DECLINED = "declined", _("Not confirmed by the DPO")
+
     request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="matches")
     # Kept by the application (no database constraint): on Citus the faces
     # are distributed and this table stays on the coordinator.
@@ -166,6 +178,13 @@ class Match(models.Model):
     tier = models.CharField(max_length=10, choices=Tier.choices)
     decision = models.CharField(max_length=10, choices=Decision.choices, blank=True, default="")
     erased_at = models.DateTimeField(null=True, blank=True)
+    found_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # A ``possible`` face the person claims counts as theirs only once the
+    # DPO confirms it: before, it is neither restricted, erased nor disclosed.
+    dpo_decision = models.CharField(max_length=10, choices=DpoDecision.choices, blank=True,
+                                    default="")
+    dpo_decided_at = models.DateTimeField(null=True, blank=True)
+    dpo_decided_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["photo_id_at_search", "distance"]
@@ -294,14 +313,18 @@ class AccessPackage(models.Model):
 
 
 class LivenessChallenge(models.Model):
-    """A short random sequence of poses the person must show the camera.
-    Signed, single-use, valid for a few minutes, bound to one request."""
+    """A short random sequence of poses the person must show the camera,
+    revealed one at a time. Signed, single-use, valid for a few minutes,
+    bound to one request."""
 
     request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE,
                                 related_name="challenges")
     poses = models.JSONField()
     nonce = models.CharField(max_length=40, default=new_secret)
-    issued_at = models.DateTimeField(default=timezone.now)
+    issued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # How many poses have been revealed, and when the last one was.
+    revealed = models.PositiveSmallIntegerField(default=0)
+    revealed_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
     passed = models.BooleanField(null=True)
     failure = models.CharField(max_length=40, blank=True)
@@ -369,3 +392,43 @@ class RecipientNotice(models.Model):
 
     def __str__(self) -> str:
         return f"Art. 19 notice {self.pk} of {self.request_id}"
+
+
+class LivenessBurst(models.Model):
+    """What the camera sent for one pose of a challenge: when, and what the
+    checks measured on it. Its chosen frame is a private file, deleted when
+    the check ends."""
+
+    challenge = models.ForeignKey(LivenessChallenge, on_delete=models.CASCADE,
+                                  related_name="bursts")
+    step = models.PositiveSmallIntegerField()
+    pose = models.CharField(max_length=10)
+    revealed_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    frame_file = models.CharField(max_length=200, blank=True)
+    measures = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["challenge", "step"], name="one_burst_per_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"burst {self.step} of challenge {self.challenge_id}"
+
+
+class FrameFingerprint(models.Model):
+    """A camera frame seen by a challenge, passed or not: its bytes' SHA-256
+    and a 256-bit difference hash of its picture (no image), so that no
+    frame is accepted twice. Kept ``PERSONAL_DATA_RETENTION_DAYS``."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    challenge = models.ForeignKey(LivenessChallenge, on_delete=models.SET_NULL, null=True,
+                                  related_name="fingerprints")
+    step = models.PositiveSmallIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    dhash = BitField(length=256)
+    accepted = models.BooleanField(null=True)
+
+    def __str__(self) -> str:
+        return f"fingerprint {self.pk}"

@@ -1,48 +1,99 @@
-// The camera check: one frame per pose, in the order the server asked.
+// The camera check: the server shows one pose at a time; for each, a burst
+// of frames taken over about a second from the moment it appears is sent
+// at once, and the server answers with the next pose (or the result).
 (function () {
   "use strict";
   var form = document.getElementById("live-form");
   var video = document.getElementById("live-video");
   var start = document.getElementById("live-start");
-  var capture = document.getElementById("live-capture");
+  var again = document.getElementById("live-again");
   var prompt = document.getElementById("live-prompt");
+  var errorBox = document.getElementById("live-error");
+  var errorText = document.getElementById("live-error-text");
   if (!form || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia ||
-      typeof DataTransfer === "undefined") {
+      !window.fetch || !window.FormData) {
     if (start) { start.disabled = true; }
     return;
   }
-  var steps = Array.prototype.slice.call(document.querySelectorAll("#live-steps li"));
-  var index = 0;
+  var frames = parseInt(form.getAttribute("data-frames"), 10) || 6;
+  var interval = 200;  // ms between two frames of a burst
   var stream = null;
-  function ask() {
-    steps.forEach(function (li, i) { li.classList.toggle("current", i === index); });
-    prompt.textContent = steps[index].textContent;
+
+  function stop() {
+    if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
   }
+
+  function fail(message) {
+    stop();
+    prompt.textContent = "";
+    errorText.textContent = message;
+    errorBox.hidden = false;
+    again.hidden = false;
+    errorBox.focus && errorBox.focus();
+  }
+
+  function grab() {
+    return new Promise(function (resolve) {
+      var canvas = document.createElement("canvas");
+      canvas.width = video.videoWidth || 640;
+      canvas.height = video.videoHeight || 480;
+      canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+      canvas.toBlob(resolve, "image/jpeg", 0.9);
+    });
+  }
+
+  function burst() {
+    // The first frame at once, then one every `interval` ms.
+    var taken = [];
+    return new Promise(function (resolve) {
+      function next() {
+        taken.push(grab());
+        if (taken.length < frames) { setTimeout(next, interval); return; }
+        Promise.all(taken).then(resolve);
+      }
+      next();
+    });
+  }
+
+  function post(step, blobs) {
+    var data = new FormData(form);
+    data.set("step", step);
+    (blobs || []).forEach(function (blob, i) {
+      data.append("frames", blob, "frame" + i + ".jpg");
+    });
+    return fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
+                                headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      });
+  }
+
+  function answer(result) {
+    if (!result.ok) { fail(result.body.error || ""); return; }
+    var body = result.body;
+    if (body.done) { stop(); window.location.assign(body.next); return; }
+    prompt.textContent = body.label;
+    prompt.setAttribute("data-step", body.step);
+    burst().then(function (blobs) {
+      prompt.textContent = start.getAttribute("data-wait") || "";
+      return post(String(body.step), blobs);
+    }).then(answer).catch(function () { fail(start.getAttribute("data-denied") || ""); });
+  }
+
   start.addEventListener("click", function () {
-    navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: false })
+    start.disabled = true;
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "user", width: 640, height: 480 },
+                                          audio: false })
       .then(function (s) {
         stream = s;
         video.srcObject = s;
-        start.hidden = true;
-        capture.hidden = false;
-        ask();
+        return new Promise(function (resolve) {
+          if (video.readyState >= 2) { resolve(); return; }
+          video.addEventListener("loadeddata", function () { resolve(); }, { once: true });
+        });
       })
-      .catch(function () { prompt.textContent = start.getAttribute("data-denied") || ""; });
-  });
-  capture.addEventListener("click", function () {
-    var canvas = document.createElement("canvas");
-    canvas.width = video.videoWidth || 640;
-    canvas.height = video.videoHeight || 480;
-    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
-    var current = index;
-    canvas.toBlob(function (blob) {
-      var transfer = new DataTransfer();
-      transfer.items.add(new File([blob], "frame" + current + ".jpg", { type: "image/jpeg" }));
-      document.getElementById("frame_" + current).files = transfer.files;
-      index += 1;
-      if (index < steps.length) { ask(); return; }
-      if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); }
-      form.submit();
-    }, "image/jpeg", 0.92);
+      .then(function () { start.hidden = true; return post("begin"); })
+      .then(answer)
+      .catch(function () { fail(start.getAttribute("data-denied") || ""); });
   });
 })();

@@ -88,6 +88,9 @@ class MatchSerializer(serializers.Serializer):
     distance = serializers.FloatField()
     tier = serializers.CharField()
     decision = serializers.CharField(help_text="mine, not_mine, or empty: not answered.")
+    dpo_decision = serializers.CharField(
+        help_text="For a claimed face of the possible tier: confirmed, declined, or empty: "
+                  "not decided (it counts only once confirmed).")
     erased_at = serializers.DateTimeField(allow_null=True)
     crop_url = serializers.SerializerMethodField(
         help_text="The face crop on the dashboard (a DPO session opens it).")
@@ -194,8 +197,16 @@ class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, **TEXT)
 
 
+class ClaimsSerializer(serializers.Serializer):
+    faces = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=1000,
+        help_text="Ids of the matches (claimed faces of the possible tier) the DPO confirms "
+                  "as the person's; the other claims are declined.")
+
+
 ACTION_SERIALIZERS = {
     actions.CONFIRM_REQUESTER: EmptySerializer,
+    actions.DECIDE_CLAIMS: ClaimsSerializer,
     actions.APPROVE: EmptySerializer,
     actions.REJECT: RejectSerializer,
     actions.EXTEND: ExtendSerializer,

@@ -23,7 +23,13 @@ class Action(models.TextChoices):
     SELFIE_LOST = "selfie_lost", _("The selfie could not be read; a new one is needed")
     SELFIE_REJECTED = "selfie_rejected", _("The selfie could not be used; a new one is needed")
     LIVENESS_FAILED = "liveness_failed", _("The camera check did not pass")
-    SEARCH_DONE = "search_done", _("Search done; selfie deleted")
+    BROWSER_CONFIRMED = "browser_confirmed", _("E-mail address confirmed in another browser")
+    NEW_LINK_SENT = "new_link_sent", _("A new confirmation link was e-mailed")
+    REFERENCE_FRAME_DELETED = "reference_frame_deleted", _(
+        "The camera picture kept for the Data Protection Officer was deleted")
+    CLAIMS_CONFIRMED = "claims_confirmed", _(
+        "The Data Protection Officer confirmed faces you claimed as yours")
+    SEARCH_DONE = "search_done", _("Search done")
     SEARCH_AGAIN = "search_again", _("Searched again by the Data Protection Officer")
     REQUESTER_CONFIRMED = "requester_confirmed", _(
         "The Data Protection Officer confirmed that the photo is yours")
@@ -71,6 +77,24 @@ def request_created(request: RightsRequest, *, language: str) -> AuditEvent:
 
 def liveness_failed(request: RightsRequest, *, code: str) -> AuditEvent:
     return record_event(request, actor=REQUESTER, action=Action.LIVENESS_FAILED, reason=code)
+
+
+def browser_confirmed(request: RightsRequest) -> AuditEvent:
+    return record_event(request, actor=REQUESTER, action=Action.BROWSER_CONFIRMED)
+
+
+def new_link_sent(request: RightsRequest) -> AuditEvent:
+    return record_event(request, actor=REQUESTER, action=Action.NEW_LINK_SENT)
+
+
+def reference_frame_deleted(request: RightsRequest, *, actor: str) -> AuditEvent:
+    return record_event(request, actor=actor, action=Action.REFERENCE_FRAME_DELETED)
+
+
+def claims_confirmed(request: RightsRequest, *, actor: str, confirmed: int,
+                     declined: int) -> AuditEvent:
+    return record_event(request, actor=actor, action=Action.CLAIMS_CONFIRMED,
+                        details={"confirmed": confirmed, "declined": declined})
 
 
 def deadline_extended(request: RightsRequest, *, actor: str, months: int,

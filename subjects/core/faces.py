@@ -8,7 +8,11 @@ answers about (:func:`refresh_matches`).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+
+from django.db.models import Q
+from django.utils import timezone
 
 from search.matching import Candidate, Tier, find_all_candidates
 from search.models import Face
@@ -17,11 +21,49 @@ from subjects.core.states import OPEN
 from subjects.models import Match, RightsRequest
 
 
+def confirmed_matches(request: RightsRequest):
+    """The matches that count as the person's: those they said are theirs,
+    of the ``match`` tier, or of the ``possible`` tier once the DPO confirmed
+    them. Only these are restricted, disclosed or erased as claimed."""
+    return request.matches.filter(decision=Match.Decision.MINE, face__isnull=False).filter(
+        Q(tier=Match.Tier.MATCH) | Q(dpo_decision=Match.DpoDecision.CONFIRMED))
+
+
 def confirmed_face_ids(request: RightsRequest) -> list[int]:
-    return list(
-        request.matches.filter(decision=Match.Decision.MINE, face__isnull=False)
-        .values_list("face_id", flat=True)
-    )
+    return list(confirmed_matches(request).values_list("face_id", flat=True))
+
+
+def claimed_face_ids(request: RightsRequest) -> list[int]:
+    """Every face the person said is theirs, confirmed by the DPO or not."""
+    return list(request.matches.filter(decision=Match.Decision.MINE, face__isnull=False)
+                .values_list("face_id", flat=True))
+
+
+def pending_claims(request: RightsRequest):
+    """``possible`` faces the person claims that the DPO has not confirmed:
+    they restrict, disclose and erase nothing until the DPO does."""
+    return request.matches.filter(decision=Match.Decision.MINE, tier=Match.Tier.POSSIBLE,
+                                  dpo_decision=Match.DpoDecision.UNDECIDED,
+                                  face__isnull=False)
+
+
+def disclosed_faces(request: RightsRequest) -> dict[int, dict]:
+    """Face id -> {"photo_id", "distance", "confirmed"} for the faces an
+    access package (and any other disclosure: photos, URLs, recipients) may
+    show: exactly the confirmed ones (:func:`confirmed_matches`)."""
+    return {m.face_id: {"photo_id": m.photo_id_at_search, "distance": round(m.distance, 4),
+                        "confirmed": True}
+            for m in confirmed_matches(request).order_by("distance", "pk")}
+
+
+def earlier_requests_for_faces(request: RightsRequest, face_ids, *, days: int) -> list:
+    """Other requests (from other addresses) whose selfies matched any of
+    ``face_ids`` within the last ``days`` days, most recent first."""
+    since = timezone.now() - dt.timedelta(days=days)
+    others = (Match.objects.filter(face_id__in=list(face_ids), found_at__gte=since)
+              .exclude(request=request).exclude(request__email_hash=request.email_hash)
+              .values_list("request_id", flat=True).distinct())
+    return list(RightsRequest.objects.filter(pk__in=others).order_by("-created_at"))
 
 
 def refresh_matches(request: RightsRequest, candidates: Iterable[Candidate]) -> dict:
@@ -74,23 +116,26 @@ def crop_of_match(request: RightsRequest, match_id: int) -> bytes | None:
 
 def faces_of_subject(request: RightsRequest) -> dict[int, dict]:
     """Face id -> {"photo_id", "distance", "confirmed"} for every face that
-    is the person's: those they confirmed, plus every face the exhaustive scan
-    puts in the ``match`` tier that they did not say is someone else."""
+    is the person's, to be erased: those confirmed (:func:`confirmed_matches`),
+    plus every face the exhaustive scan puts in the ``match`` tier that they
+    did not say is someone else. A ``possible`` face they claimed counts
+    only once the DPO confirmed it."""
     decisions = dict(
         request.matches.filter(face__isnull=False).values_list("face_id", "decision")
     )
+    confirmed = set(confirmed_face_ids(request))
     faces: dict[int, dict] = {}
     if request.selfie_embedding is not None:
         for candidate in find_all_candidates(request.selfie_embedding, model=request.selfie_model):
             decision = decisions.get(candidate.face_id, "")
-            if decision == Match.Decision.MINE or (
+            if candidate.face_id in confirmed or (
                 candidate.tier == Tier.MATCH and decision != Match.Decision.NOT_MINE
             ):
                 faces[candidate.face_id] = {"photo_id": candidate.photo_id,
                                             "distance": round(candidate.distance, 4),
-                                            "confirmed": decision == Match.Decision.MINE}
+                                            "confirmed": candidate.face_id in confirmed}
     # Confirmed faces the scan no longer reaches (another model, say) still count.
-    for match in request.matches.filter(decision=Match.Decision.MINE, face__isnull=False):
+    for match in confirmed_matches(request):
         faces.setdefault(match.face_id, {"photo_id": match.photo_id_at_search,
                                          "distance": round(match.distance, 4),
                                          "confirmed": True})

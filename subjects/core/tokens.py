@@ -9,11 +9,19 @@
   (``ACCESS_PACKAGE_DAYS``).
 - The acknowledgement token lets one customer confirm one Art. 19 notice,
   for ``ART19_LINK_DAYS`` days from the e-mail that carried it.
+
+- The browser binding: confirming the address (by a button, so that a mail
+  scanner following the link does not use it) puts a random secret in a
+  signed, HttpOnly cookie of that browser and its hash on the request; the
+  access token opens the request's pages only beside that cookie. Another
+  browser is asked to confirm the address again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 
 from django.conf import settings
 from django.core import signing
@@ -26,6 +34,11 @@ _VERIFY_SALT = "subjects.verification"
 _ACCESS_SALT = "subjects.access"
 _PACKAGE_SALT = "subjects.access-package"
 _NOTICE_SALT = "subjects.art19-acknowledgement"
+_BROWSER_SALT = "subjects.browser"
+#: Browsers one request remembers (the latest ones).
+MAX_BROWSERS = 5
+#: The binding cookie lasts as long as a request can (with its retention).
+BROWSER_COOKIE_AGE = dt.timedelta(days=400)
 
 
 class LinkProblem(Exception):
@@ -121,3 +134,29 @@ def notice_for_acknowledgement(token: str) -> RecipientNotice:
     if notice is None:
         raise LinkProblem("invalid")
     return notice
+
+
+def browser_cookie_name(request: RightsRequest) -> str:
+    return f"frp_{request.reference}"
+
+
+def new_browser_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def browser_hash(secret: str) -> str:
+    return hashlib.sha256(f"{_BROWSER_SALT}:{secret}".encode()).hexdigest()
+
+
+def browser_cookie_salt() -> str:
+    return _BROWSER_SALT
+
+
+def is_bound_browser(http_request, request: RightsRequest) -> bool:
+    """Whether ``http_request`` comes from a browser that confirmed the address."""
+    secret = http_request.get_signed_cookie(browser_cookie_name(request), default=None,
+                                            salt=_BROWSER_SALT)
+    if not secret:
+        return False
+    digest = browser_hash(secret)
+    return any(constant_time_compare(digest, known) for known in request.bound_browsers)

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from subjects.core.deadlines import EXTENSION_GROUNDS
+from subjects.core.faces import pending_claims
 from subjects.core.states import State
 from subjects.dpo.selectors import DEFAULT_SORT, SORTS, QueueFilters
 from subjects.models import RightsRequest
@@ -109,9 +110,27 @@ class EmptyForm(forms.Form):
     pass
 
 
+class ClaimsForm(forms.Form):
+    """Which ``possible`` faces the person claimed are theirs (as the DPO
+    sees them beside the camera picture); the others are declined."""
+
+    faces = forms.TypedMultipleChoiceField(
+        label=_("These claimed faces are the person's"), coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple, choices=())
+
+    def __init__(self, *args, rights_request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if rights_request is not None:
+            self.fields["faces"].choices = [
+                (m.pk, _("Face %(number)d (distance %(distance).3f)")
+                 % {"number": m.pk, "distance": m.distance})
+                for m in pending_claims(rights_request)]
+
+
 #: The form each action posts.
 ACTION_FORMS = {
     actions.CONFIRM_REQUESTER: EmptyForm,
+    actions.DECIDE_CLAIMS: ClaimsForm,
     actions.APPROVE: EmptyForm,
     actions.REJECT: RejectForm,
     actions.EXTEND: ExtendForm,
@@ -125,3 +144,10 @@ ACTION_FORMS = {
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("What is this key for?"), max_length=100)
+
+
+def action_form(name: str, rights_request, data=None):
+    """The form of action ``name`` for this request (with ``data`` if posted)."""
+    form_class = ACTION_FORMS[name]
+    extra = {"rights_request": rights_request} if form_class is ClaimsForm else {}
+    return form_class(data, prefix=name, **extra)

@@ -3,6 +3,7 @@ is stored, so a copy of the database does not open the API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -35,6 +36,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # DPO keys stop working after DPO_API_KEY_DAYS; crawler keys do not expire.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -50,25 +53,34 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
 
     @classmethod
     def issue(cls, *, name: str, purpose: str, user=None) -> tuple[ApiKey, str]:
         """A new key: returns the row and the key, which is never shown again."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
+        now = timezone.now()
+        expires = (now + dt.timedelta(days=settings.DPO_API_KEY_DAYS)
+                   if purpose == cls.Purpose.DPO else None)
         row = cls.objects.create(name=name, purpose=purpose, user=user, prefix=key[:10],
-                                 key_hash=hash_key(key))
+                                 key_hash=hash_key(key), created_at=now, expires_at=expires)
         return row, key
 
     @classmethod
     def find(cls, key: str) -> ApiKey | None:
-        """The active key ``key`` is, or None. Keys are long random strings,
-        so looking one up by its hash leaks nothing through timing."""
+        """The active key ``key`` is (not revoked, not expired), or None.
+        Keys are long random strings, so looking one up by its hash leaks
+        nothing through timing."""
         if not key.startswith(KEY_PREFIX) or len(key) > 100:
             return None
-        return (cls.objects.select_related("user").filter(key_hash=hash_key(key),
-                                                          revoked_at__isnull=True).first())
+        return (cls.objects.select_related("user")
+                .filter(key_hash=hash_key(key), revoked_at__isnull=True)
+                .exclude(expires_at__lte=timezone.now()).first())
 
     def revoke(self) -> None:
         if self.revoked_at is None:

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Case, Count, F, Func, Q, QuerySet, Value, When
@@ -16,9 +17,10 @@ from django.utils import timezone
 from search.imaging import ImageError, load_image
 from search.redaction import encode
 from subjects.core.deadlines import DUE_SOON_DAYS, DueOn, add_months, due_date_sql
+from subjects.core.faces import earlier_requests_for_faces
 from subjects.core.outbox import TO_DPO, TO_RECIPIENT
 from subjects.core.states import OPEN, State
-from subjects.models import RightsRequest
+from subjects.models import Match, RightsRequest
 
 #: Never verified: hidden from the queue unless asked for.
 NEVER_VERIFIED = (State.UNVERIFIED, State.EXPIRED)
@@ -223,16 +225,26 @@ def timeline(request: RightsRequest) -> list[TimelineEntry]:
 
 
 def review_selfie_jpeg(request: RightsRequest) -> bytes | None:
-    """The uploaded selfie kept for the DPO's identity check, re-encoded
-    (never the uploaded bytes themselves); None once it is gone."""
+    """The selfie kept for the DPO (an upload for the identity check, or the
+    live camera picture until the filed request is decided), re-encoded
+    (never the stored bytes themselves); None once it is gone."""
     name = request.selfie_review_file
-    if request.state != State.IDENTITY_REVIEW or not name or not default_storage.exists(name):
+    if not name or not default_storage.exists(name):
         return None
     with default_storage.open(name, "rb") as handle:
         try:
             return encode(load_image(handle.read()))
         except ImageError:
             return None
+
+
+def earlier_requests(request: RightsRequest) -> list[RightsRequest]:
+    """Requests from other addresses whose selfies matched this request's
+    ``match``-tier faces in the last ``FACE_GUARD_DAYS`` days: why a live
+    selfie went to the identity check (``subjects.jobs.selfie_search``)."""
+    faces = request.matches.filter(tier=Match.Tier.MATCH, face__isnull=False).values_list(
+        "face_id", flat=True)
+    return earlier_requests_for_faces(request, faces, days=settings.FACE_GUARD_DAYS)
 
 
 def matches_of(request: RightsRequest) -> list:

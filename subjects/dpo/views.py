@@ -23,9 +23,15 @@ from portal.ratelimit import RateLimited, client_ip, enforce
 from portal.rates import Rate
 from subjects.core import notices
 from subjects.core.audit import chain_head
-from subjects.core.faces import crop_of_match
+from subjects.core.faces import crop_of_match, pending_claims
 from subjects.dpo import accounts, selectors
-from subjects.dpo.forms import ACTION_FORMS, ApiKeyForm, LoginForm, QueueFilterForm
+from subjects.dpo.forms import (
+    ACTION_FORMS,
+    ApiKeyForm,
+    LoginForm,
+    QueueFilterForm,
+    action_form,
+)
 from subjects.dpo.models import ApiKey
 from subjects.dpo.permissions import actor_name, dpo_required, is_dpo, second_factor_done
 from subjects.dpo.register import register_csv
@@ -138,10 +144,12 @@ def _detail_context(rights_request, *, forms=None, error=None) -> dict:
         "jobs": list(rights_request.jobs.all()),
         "notices": notices.notices_of(rights_request),
         "has_review_selfie": bool(rights_request.selfie_review_file),
+        "pending_claims": [m.pk for m in pending_claims(rights_request)],
+        "earlier_requests": selectors.earlier_requests(rights_request),
         "package": getattr(rights_request, "package", None),
         "actions": [
             {"name": name, "label": actions.LABELS[name],
-             "form": forms.get(name) or ACTION_FORMS[name](prefix=name)}
+             "form": forms.get(name) or action_form(name, rights_request)}
             for name in offered
         ],
         "error": error,
@@ -161,7 +169,7 @@ def request_action(request, reference, action):
     rights_request = _request_or_404(reference)
     if action not in ACTION_FORMS:
         raise Http404
-    form = ACTION_FORMS[action](request.POST, prefix=action)
+    form = action_form(action, rights_request, request.POST)
     if not form.is_valid():
         context = _detail_context(rights_request, forms={action: form},
                                   error=_("Please correct the form below."))
@@ -189,7 +197,9 @@ def face_crop(request, reference, match_id):
 @dpo_required
 @require_GET
 def review_selfie(request, reference):
-    """The uploaded selfie a DPO checks before the requester sees matches."""
+    """The selfie kept for the DPO: an upload they check before the
+    requester sees matches, or the live camera picture they compare the
+    matches with until they decide the filed request."""
     data = selectors.review_selfie_jpeg(_request_or_404(reference))
     return private_jpeg(data)
 

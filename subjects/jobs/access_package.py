@@ -27,7 +27,7 @@ from search.erasure import same_faces_in_other_models
 from search.models import CustomerSearchResult, Face, Photo, Suppression
 from search.redaction import encode, photo_image, subject_view
 from subjects.core import audit, disclosures, events
-from subjects.core.faces import faces_of_subject
+from subjects.core.faces import disclosed_faces
 from subjects.core.notices import notices_of_person
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import run_step
@@ -37,7 +37,9 @@ SCHEMA_ID = "https://face-rights-portal.example/schemas/access-package/v2"
 
 
 def plan_access(job: RequestJob) -> None:
-    faces = faces_of_subject(job.request)
+    # Only what the person confirmed (and the DPO, for ``possible`` faces):
+    # a package never discloses a face on the strength of a search alone.
+    faces = disclosed_faces(job.request)
     recipients = (
         CustomerSearchResult.objects.filter(face_id__in=faces)
         .select_related("search__customer").order_by("search__searched_at")

@@ -89,9 +89,12 @@ def plan_erasure(job: RequestJob) -> None:
     photos: dict[int, list[int]] = {}
     for face_id, photo_id in photo_of.items():
         photos.setdefault(photo_id, []).append(face_id)
+    # The completion e-mail names only photos of faces the person (or, for a
+    # ``possible`` one, the DPO) confirmed; the others are counted, not named.
+    confirmed = {info["photo_id"] for info in faces.values() if info["confirmed"]}
     described = {
         photo.pk: {"site": photo.site, "scraped_at": photo.scraped_at.isoformat(),
-                   "file": photo.image.name}
+                   "file": photo.image.name, "named": photo.pk in confirmed}
         for photo in Photo.objects.filter(pk__in=photos)
     }
     per_model: dict[str, int] = {}
@@ -134,7 +137,7 @@ def erased_so_far(job: RequestJob) -> dict:
         "photos": [
             {"site": info[str(pk)]["site"], "scraped_at": info[str(pk)]["scraped_at"],
              "outcome": "redacted" if pk in remaining else "deleted"}
-            for pk in sorted(planned_photos)
+            for pk in sorted(planned_photos) if info[str(pk)].get("named", True)
         ],
     }
 

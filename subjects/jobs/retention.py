@@ -38,6 +38,7 @@ from subjects.core.outbox import queue_email
 from subjects.core.states import FINAL, State
 from subjects.jobs.access_package import purge_expired_packages
 from subjects.models import RightsRequest
+from subjects.person.liveness import purge_unused_challenges
 from subjects.person.selfie import SELFIE_DIR
 
 BATCH_SIZE = 500
@@ -171,4 +172,5 @@ def run_purges(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
         "packages_purged": purge_expired_packages(batch_size=batch_size),
         "selfie_templates_deleted": purge_closed_selfie_templates(batch_size=batch_size),
         "requests_purged": purge_personal_data(batch_size=batch_size),
+        "camera_checks_purged": purge_unused_challenges(batch_size=batch_size),
     }

@@ -1,18 +1,20 @@
-"""Step 3, on the ``search`` workers: the selfie is embedded, deleted at
-once, and searched; its matches are kept for the person to confirm."""
+"""Step 3, on the ``search`` workers: the selfie is embedded and searched,
+and kept privately for the DPO; its matches are kept for the person to
+confirm, or go to the DPO's identity check first."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
 from search.backends import get_backend
-from search.matching import find_candidates
+from search.matching import Tier, find_candidates
 from subjects.core import audit
 from subjects.core.events import Action
-from subjects.core.faces import refresh_matches
+from subjects.core.faces import earlier_requests_for_faces, refresh_matches
 from subjects.core.outbox import queue_email
 from subjects.core.states import State
 from subjects.core.transitions import transition
@@ -50,28 +52,32 @@ def run_selfie_search(request_id: int, selfie_name: str) -> str:
             selfie_embedding=face.embedding, selfie_model=backend.name
         )
         request.refresh_from_db()
-    if request.selfie_live:
-        # Art. 9 and data minimisation: the image goes as soon as it is embedded.
-        default_storage.delete(selfie_name)
-        RightsRequest.objects.filter(pk=request.pk).update(selfie_pending_file="")
-    else:
-        # An upload is kept only until the DPO has checked it is the requester.
-        RightsRequest.objects.filter(pk=request.pk).update(selfie_review_file=selfie_name,
-                                                           selfie_pending_file="")
+    # Kept privately for the DPO: an upload until they have checked it is
+    # the requester; the live camera picture until they decide the filed
+    # request, to compare the matches with. Deleted then (or on closing).
+    RightsRequest.objects.filter(pk=request.pk).update(selfie_review_file=selfie_name,
+                                                       selfie_pending_file="")
     candidates = find_candidates(request.selfie_embedding, model=request.selfie_model,
                                  include_restricted=True)
     with transaction.atomic():
         found = refresh_matches(request, candidates)
-        # Only a live selfie gets the instant preview; an upload waits for
-        # the DPO to confirm the requester, and nothing about matches is
-        # shown or sent before.
+        # The per-face guard: faces that other people's selfies matched
+        # lately are not shown at once, whoever passed the camera check.
+        others = earlier_requests_for_faces(
+            request, [c.face_id for c in candidates if c.tier == Tier.MATCH],
+            days=settings.FACE_GUARD_DAYS)
+        preview = request.selfie_live and not others
+        # Only a live selfie gets the instant preview; an upload (or a face
+        # others searched) waits for the DPO to confirm the requester, and
+        # nothing about matches is shown or sent before.
         request = transition(
-            request, State.MATCHES_READY if request.selfie_live else State.IDENTITY_REVIEW,
+            request, State.MATCHES_READY if preview else State.IDENTITY_REVIEW,
             actor=audit.SYSTEM, action=Action.SEARCH_DONE,
-            details={**found, "model": request.selfie_model, "live": request.selfie_live},
+            details={**found, "model": request.selfie_model, "live": request.selfie_live,
+                     "searched_by_others": len(others)},
             searches_run=request.searches_run + 1,
         )
-        if request.selfie_live:
+        if preview:
             queue_email(request, "matches_ready",
                         event_key=f"matches_ready:{request.reference}:{request.searches_run}")
         else:

@@ -14,7 +14,7 @@ from search.models import Face
 from subjects.core import audit
 from subjects.core.closing import close_request
 from subjects.core.events import Action
-from subjects.core.faces import confirmed_face_ids
+from subjects.core.faces import claimed_face_ids, confirmed_face_ids, pending_claims
 from subjects.core.outbox import queue_email
 from subjects.core.states import OPEN, State
 from subjects.core.transitions import transition
@@ -75,9 +75,10 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
             matches[match_id].decision = decision
         Match.objects.bulk_update(list(matches.values()), ["decision"])
         confirmed = confirmed_face_ids(request)
+        claims = pending_claims(request).count()
         # An objection stands without a face found: it stops the collection
         # of their face from now on (with the template, if they keep it).
-        if "erasure" in kinds and not confirmed:
+        if "erasure" in kinds and not claimed_face_ids(request):
             raise FilingRefused(_("Erasure applies to the faces you confirmed as yours. Please "
                                   "mark at least one face as “This is me”, or file an access "
                                   "request or an objection."))
@@ -88,12 +89,15 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
                                   "is done."), status=429)
         # Restricted at once: they leave customers' search results until the
         # request is done (Art. 18(1)(d) while an objection is considered).
+        # A ``possible`` face the person claims waits for the DPO's
+        # confirmation: a claim alone restricts nothing.
         restricted = Face.objects.filter(pk__in=confirmed).update(restricted=True)
         now = timezone.now()
         request = transition(
             request, State.FILED, actor=audit.REQUESTER, action=Action.FILED,
             details={"kinds": kinds, "confirmed_faces": len(confirmed),
-                     "restricted_faces": restricted, "keep_template": keep},
+                     "restricted_faces": restricted, "keep_template": keep,
+                     "claims_for_the_dpo": claims},
             # Art. 12(3) counts from the first receipt: filing again after
             # a new search (asked by the DPO) does not restart the clock.
             received_at=request.received_at or now,
@@ -103,7 +107,8 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
         request = transition(request, State.AWAITING_REVIEW, actor=audit.SYSTEM,
                              action=Action.QUEUED_FOR_REVIEW)
         queue_email(request, "request_received", event_key=f"request_received:{request.reference}")
-        if settings.AUTO_APPROVE_REQUESTS:
+        # Claims on ``possible`` faces always wait for the DPO.
+        if settings.AUTO_APPROVE_REQUESTS and not claims:
             request = approve_request(request, actor="system:auto-approval")
         else:
             queue_email(request, "dpo_new_request",

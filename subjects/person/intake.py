@@ -13,9 +13,14 @@ from subjects.core import audit, events
 from subjects.core.events import Action
 from subjects.core.outbox import queue_email
 from subjects.core.states import State
-from subjects.core.tokens import LinkProblem, request_for_verification
+from subjects.core.tokens import (
+    MAX_BROWSERS,
+    browser_hash,
+    new_browser_secret,
+    request_for_verification,
+)
 from subjects.core.transitions import transition
-from subjects.models import RightsRequest
+from subjects.models import RightsRequest, new_secret
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +42,43 @@ def start_request(*, email: str, language: str) -> RightsRequest:
 def verify_email(token: str) -> RightsRequest:
     """Use a verification link: raises ``LinkProblem`` (invalid, expired,
     used), else marks the address verified and kills the link."""
-    request = request_for_verification(token)
-    if request.state != State.UNVERIFIED:
-        raise LinkProblem("used")
-    return transition(
-        request, State.VERIFIED, actor=audit.REQUESTER, action=Action.EMAIL_VERIFIED,
-        verified_at=timezone.now(), verification_nonce="",
-    )
+    request, _secret = confirm_address(token)
+    return request
+
+
+def confirm_address(token: str) -> tuple[RightsRequest, str]:
+    """Use a confirmation link (the first one, or one sent to confirm the
+    address again from another browser): raises ``LinkProblem`` (invalid,
+    expired, used), else kills the link, verifies a new request, and binds
+    the browser: returns the request and the secret for its cookie."""
+    secret = new_browser_secret()
+    with transaction.atomic():
+        RightsRequest.objects.select_for_update().get(pk=request_for_verification(token).pk)
+        # Checked again under the lock: of two clicks at once, the second
+        # finds the link used.
+        request = request_for_verification(token)
+        browsers = [*request.bound_browsers, browser_hash(secret)][-MAX_BROWSERS:]
+        if request.state == State.UNVERIFIED:
+            request = transition(
+                request, State.VERIFIED, actor=audit.REQUESTER, action=Action.EMAIL_VERIFIED,
+                verified_at=timezone.now(), verification_nonce="", bound_browsers=browsers,
+            )
+        else:
+            RightsRequest.objects.filter(pk=request.pk).update(verification_nonce="",
+                                                                bound_browsers=browsers)
+            events.browser_confirmed(request)
+            request.refresh_from_db()
+    logger.info("request %s: address confirmed in a browser", request.reference)
+    return request, secret
+
+
+def send_new_link(request: RightsRequest) -> None:
+    """E-mail the request's address a new confirmation link, for a browser
+    that opened a request link without having confirmed the address."""
+    with transaction.atomic():
+        request = RightsRequest.objects.select_for_update().get(pk=request.pk)
+        RightsRequest.objects.filter(pk=request.pk).update(verification_nonce=new_secret())
+        request.refresh_from_db()
+        events.new_link_sent(request)
+        queue_email(request, "verify_email",
+                    event_key=f"verify_email:{request.reference}:{request.verification_nonce}")

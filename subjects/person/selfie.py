@@ -31,10 +31,16 @@ SELFIE_DIR = "selfies"
 class SelfieRejected(Exception):
     """A selfie that cannot be used; ``message`` tells the person what to do."""
 
-    def __init__(self, code: str, message):
+    def __init__(self, code: str, message, *, status: int = 400):
         super().__init__(code)
         self.code = code
         self.message = message
+        self.status = status
+
+
+#: Two submits at once (a double click, two tabs): the second is told this.
+ALREADY_RECEIVED = _("We have already received a selfie for this request and are searching "
+                     "with it. Please wait for the result.")
 
 
 def min_face_size() -> int:
@@ -55,10 +61,19 @@ def read_upload(upload) -> bytes:
 
 def the_one_face(data: bytes) -> DetectedFace:
     """The selfie's face, or ``SelfieRejected`` saying what is wrong."""
+    return one_face_in(read_image(data))
+
+
+def read_image(data: bytes):
+    """The picture of an uploaded file, or ``SelfieRejected`` saying why not."""
     try:
-        image = load_image(data)
+        return load_image(data)
     except ImageError as exc:
         raise SelfieRejected(exc.code, exc.message) from exc
+
+
+def one_face_in(image) -> DetectedFace:
+    """The one usable face of a picture, or ``SelfieRejected``."""
     faces = get_backend().detect(image)
     if not faces:
         raise SelfieRejected("no_face", _(
@@ -81,11 +96,16 @@ def the_one_face(data: bytes) -> DetectedFace:
 def submit_selfie(request: RightsRequest, data: bytes, *, live: bool) -> RightsRequest:
     """Check a selfie and hand it to the search worker. Nothing is stored
     unless the photo passes every check. ``live``: it came from a passed
-    camera challenge (``subjects.person.liveness``), so its matches may be shown."""
-    the_one_face(data)
+    camera challenge (``subjects.person.liveness``, whose rules include this
+    photo's checks), so its matches may be shown."""
+    if not live:
+        the_one_face(data)
     name = default_storage.save(f"{SELFIE_DIR}/{uuid.uuid4().hex}.img", ContentFile(data))
     try:
         with transaction.atomic():
+            request = RightsRequest.objects.select_for_update().get(pk=request.pk)
+            if request.state not in (State.VERIFIED, State.MATCHES_READY):
+                raise SelfieRejected("already_received", ALREADY_RECEIVED, status=409)
             discard_review_selfie(request)
             request = transition(
                 request, State.SEARCHING, actor=audit.REQUESTER,

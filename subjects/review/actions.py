@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from subjects.core.deadlines import extension_refusal
+from subjects.core.faces import pending_claims
 from subjects.core.states import State, TransitionNotAllowed
 from subjects.models import RightsRequest
 from subjects.review import decisions
@@ -32,6 +33,7 @@ CLOSE_UNFOUNDED = "close_unfounded"
 RESUME = "resume"
 SEARCH_AGAIN = "search_again"
 CONFIRM_REQUESTER = "confirm_requester"
+DECIDE_CLAIMS = "decide_claims"
 
 #: Reasons a DPO starts a rejection from; the free text follows. Each is
 #: written to the person, in their language. "We cannot identify you" is not
@@ -73,7 +75,9 @@ def available_actions(request: RightsRequest, *, today: dt.date | None = None) -
     if state == State.IDENTITY_REVIEW:
         offered |= {CONFIRM_REQUESTER, REJECT}
     elif state == State.AWAITING_REVIEW:
-        offered |= {APPROVE, REJECT, ASK_FOR_INFORMATION, CLOSE_UNFOUNDED}
+        offered |= {REJECT, ASK_FOR_INFORMATION, CLOSE_UNFOUNDED}
+        # Claims on ``possible`` faces are decided before approval.
+        offered.add(DECIDE_CLAIMS if pending_claims(request).exists() else APPROVE)
         if request.selfie_embedding is not None:
             offered.add(SEARCH_AGAIN)
     elif state == State.INFO_REQUESTED:
@@ -116,6 +120,18 @@ def _text(name: str) -> Callable[[dict], str]:
     return read
 
 
+def _ids(name: str) -> Callable[[dict], list[int]]:
+    """Reads the form's field ``name`` as a list of ids."""
+
+    def read(data: dict) -> list[int]:
+        try:
+            return [int(value) for value in data.get(name) or []]
+        except (TypeError, ValueError):
+            raise DecisionRefused(_("Choose faces from the list.")) from None
+
+    return read
+
+
 def _months(data: dict) -> int:
     try:
         return int(data.get("months", 0))
@@ -152,6 +168,8 @@ class DpoAction:
 ACTIONS: dict[str, DpoAction] = {
     CONFIRM_REQUESTER: DpoAction(_("Confirm the photo shows the requester"),
                                  decisions.confirm_requester),
+    DECIDE_CLAIMS: DpoAction(_("Decide the faces the person claimed"), decisions.decide_claims,
+                             {"match_ids": _ids("faces")}),
     APPROVE: DpoAction(_("Approve"), decisions.approve_request),
     REJECT: DpoAction(_("Reject"), _reject, {"reason_template": _text("reason_template"),
                                              "reason": _text("reason")}),

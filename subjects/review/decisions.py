@@ -14,16 +14,17 @@ from django.utils.translation import gettext_lazy as _
 
 from search.backends import get_backend
 from search.matching import find_candidates
+from search.models import Face
 from subjects.core import events
 from subjects.core.closing import close_request, discard_review_selfie
 from subjects.core.deadlines import EXTENSION_GROUNDS, extension_refusal, paused_days_so_far
 from subjects.core.events import Action
-from subjects.core.faces import refresh_matches
+from subjects.core.faces import pending_claims, refresh_matches
 from subjects.core.outbox import queue_email
 from subjects.core.queueing import CARRY_OUT_REQUEST, queue_on_commit
 from subjects.core.states import State
 from subjects.core.transitions import transition
-from subjects.models import RequestJob, RightsRequest
+from subjects.models import Match, RequestJob, RightsRequest
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,14 @@ def queue_request_jobs(request: RightsRequest) -> None:
 
 def approve_request(request: RightsRequest, *, actor: str) -> RightsRequest:
     """Approve and start carrying out: the access package first, then the
-    erasure (for an erasure or an objection)."""
+    erasure (for an erasure or an objection). Claims on ``possible`` faces
+    are decided first (:func:`decide_claims`); the camera picture kept for
+    the DPO goes with this decision."""
+    if pending_claims(request).exists():
+        raise DecisionRefused(_("First decide which of the faces the person claimed are "
+                                "theirs."), status=409)
     with transaction.atomic():
+        discard_reference_frame(request, actor=actor)
         request = transition(request, State.IN_PROGRESS, actor=actor, action=Action.APPROVED)
         order = 0
         if request.access:
@@ -61,13 +68,46 @@ def approve_request(request: RightsRequest, *, actor: str) -> RightsRequest:
     return request
 
 
+def discard_reference_frame(request: RightsRequest, *, actor: str) -> None:
+    """Delete the live camera picture kept for the DPO's decision (audited)."""
+    if request.selfie_review_file and request.selfie_live:
+        discard_review_selfie(request)
+        events.reference_frame_deleted(request, actor=actor)
+
+
+def decide_claims(request: RightsRequest, *, actor: str, match_ids: list[int]) -> RightsRequest:
+    """The DPO confirms which ``possible`` faces the person claimed are
+    theirs (``match_ids``) and declines the others: the confirmed ones are
+    restricted at once and count from now on (package, erasure)."""
+    with transaction.atomic():
+        pending = pending_claims(request).select_for_update()
+        claims = {m.pk: m for m in pending}
+        if not claims:
+            raise DecisionRefused(_("No claimed face is waiting for a decision."), status=409)
+        unknown = set(match_ids) - set(claims)
+        if unknown:
+            raise DecisionRefused(_("Some of the chosen faces are not claims of this request."))
+        now = timezone.now()
+        confirmed = [claims[pk] for pk in match_ids]
+        Match.objects.filter(pk__in=[m.pk for m in confirmed]).update(
+            dpo_decision=Match.DpoDecision.CONFIRMED, dpo_decided_at=now, dpo_decided_by=actor)
+        Match.objects.filter(pk__in=set(claims) - set(match_ids)).update(
+            dpo_decision=Match.DpoDecision.DECLINED, dpo_decided_at=now, dpo_decided_by=actor)
+        Face.objects.filter(pk__in=[m.face_id for m in confirmed]).update(restricted=True)
+        events.claims_confirmed(request, actor=actor, confirmed=len(confirmed),
+                                declined=len(claims) - len(confirmed))
+    return request
+
+
 def confirm_requester(request: RightsRequest, *, actor: str) -> RightsRequest:
-    """The uploaded selfie is the requester's (the DPO checked): show them
-    their matches now, and delete the upload."""
+    """The selfie is the requester's (the DPO checked): show them their
+    matches now, and delete an upload (a live picture stays until the DPO
+    decides the filed request)."""
     with transaction.atomic():
         request = transition(request, State.MATCHES_READY, actor=actor,
                              action=Action.REQUESTER_CONFIRMED)
-        discard_review_selfie(request)
+        if not request.selfie_live:
+            discard_review_selfie(request)
         queue_email(request, "matches_ready",
                     event_key=f"matches_ready:{request.reference}:{request.searches_run}")
     return request
@@ -79,6 +119,7 @@ def reject_request(request: RightsRequest, *, actor: str, reason: str,
     if not reason.strip():
         raise DecisionRefused(_("A rejection needs a reason: the person is told it."))
     with transaction.atomic():
+        discard_reference_frame(request, actor=actor)
         request = close_request(request, State.REJECTED, actor=actor, action=Action.REJECTED,
                                 reason=reason, decision_reason=reason, paused_since=None,
                                 rejection_ground=ground, details={"ground": ground})

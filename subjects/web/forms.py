@@ -15,8 +15,10 @@ class StartForm(forms.Form):
     consent = forms.BooleanField(
         label=_("I explicitly consent to the processing of my selfie as biometric data "
                 "(Art. 9(2)(a) GDPR), only to search for my face and handle this request. "
-                "The photo is deleted as soon as it is processed; its face template is deleted "
-                "when the request is closed. I can withdraw this consent at any time."),
+                "The camera check's short videos are deleted as soon as it ends; one picture of "
+                "my face is kept privately until the Data Protection Officer has decided my "
+                "request, then deleted; its face template is deleted when the request is "
+                "closed. I can withdraw this consent at any time."),
         error_messages={"required": _("We can only search for your face with your explicit "
                                       "consent. Please tick the box to continue.")},
     )

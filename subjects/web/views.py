@@ -1,14 +1,18 @@
 """The citizen's pages. Every page after step 1 is opened by the request's
-own access token; any other token gets a plain 404."""
+own access token, in a browser that confirmed the request's address (a
+signed cookie, ``subjects.core.tokens``): any other token gets a plain 404,
+another browser only the offer of a new confirmation link, and a closed
+request's pages nothing but its status."""
 
 from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,18 +29,31 @@ from subjects.web.responses import package_download, private_jpeg
 LANGUAGE_COOKIE = "django_language"
 
 
-def with_request(view):
-    """Resolve the access token in the URL into the request, or 404."""
+def with_request(view=None, *, once_closed: bool = False):
+    """Resolve the access token in the URL into the request, or 404; in a
+    browser that has not confirmed the address, offer a new link to it and
+    nothing else; once the request is closed, only the pages marked
+    ``once_closed`` (the status page) open."""
 
-    @wraps(view)
-    @never_cache
-    def wrapper(http_request, token, *args, **kwargs):
-        rights_request = tokens.request_for_access(token)
-        if rights_request is None:
-            raise Http404
-        return view(http_request, rights_request, token, *args, **kwargs)
+    def decorate(view):
+        @wraps(view)
+        @never_cache
+        def wrapper(http_request, token, *args, **kwargs):
+            rights_request = tokens.request_for_access(token)
+            if rights_request is None:
+                raise Http404
+            if rights_request.is_final and not once_closed:
+                return render(http_request, "subjects/closed.html", {"token": token},
+                              status=410)
+            if not tokens.is_bound_browser(http_request, rights_request):
+                return render(http_request, "subjects/confirm_browser.html",
+                              {"token": token, "can_send": bool(rights_request.email)},
+                              status=403)
+            return view(http_request, rights_request, token, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
 
 
 @require_http_methods(["GET", "POST"])
@@ -64,18 +81,45 @@ def start_sent(request):
 
 
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def verify(request, token):
+    """The e-mailed confirmation link: the page asks for a press of a
+    button, so that a mail scanner that follows links does not use it up."""
     try:
-        rights_request = intake.verify_email(token)
+        if request.method == "GET":
+            tokens.request_for_verification(token)
+            return render(request, "subjects/verify.html", {"token": token})
+        rights_request, secret = intake.confirm_address(token)
     except tokens.LinkProblem as problem:
         status = {"invalid": 404, "expired": 410, "used": 410}[problem.code]
         return render(request, "subjects/link_problem.html", {"problem": problem.code},
                       status=status)
     # The next page speaks the language chosen at step 1, in any browser.
-    response = redirect("subjects:selfie", tokens.access_token(rights_request))
+    response = redirect("subjects:home", tokens.access_token(rights_request))
     response.set_cookie(LANGUAGE_COOKIE, rights_request.language, samesite="Lax")
+    response.set_signed_cookie(
+        tokens.browser_cookie_name(rights_request), secret, salt=tokens.browser_cookie_salt(),
+        max_age=int(tokens.BROWSER_COOKIE_AGE.total_seconds()), httponly=True,
+        secure=settings.SECURE_COOKIES, samesite="Lax")
     return response
+
+
+@never_cache
+@require_POST
+def confirm_browser(request, token):
+    """Another browser opened a request link: e-mail the request's address a
+    new confirmation link (within the abuse limits); show nothing else."""
+    rights_request = tokens.request_for_access(token)
+    if rights_request is None:
+        raise Http404
+    if not rights_request.email:
+        return render(request, "subjects/closed.html", {"token": token}, status=410)
+    try:
+        abuse.check_verification_allowed(ip=client_ip(request), email=rights_request.email)
+    except RateLimited as limited:
+        return too_many(request, limited)
+    intake.send_new_link(rights_request)
+    return render(request, "subjects/start_sent.html")
 
 
 @with_request
@@ -94,14 +138,24 @@ def too_many(request, limited: RateLimited):
     return response
 
 
-def takes_selfie(view):
-    """Only while the request takes a selfie (else back to its home page),
-    and a posted one only within the abuse limits (else 429)."""
+def while_taking_selfie(view):
+    """Only while the request takes a selfie; else back to its home page."""
 
     @wraps(view)
     def wrapper(request, rights_request, token):
         if rights_request.state not in (State.VERIFIED, State.MATCHES_READY):
             return redirect("subjects:home", token)
+        return view(request, rights_request, token)
+
+    return wrapper
+
+
+def takes_selfie(view):
+    """:func:`while_taking_selfie`, and a posted selfie only within the
+    abuse limits (else 429)."""
+
+    @wraps(view)
+    def wrapper(request, rights_request, token):
         if request.method == "POST":
             try:
                 abuse.check_selfie_allowed(ip=client_ip(request), request=rights_request)
@@ -109,7 +163,7 @@ def takes_selfie(view):
                 return too_many(request, limited)
         return view(request, rights_request, token)
 
-    return wrapper
+    return while_taking_selfie(wrapper)
 
 
 @with_request
@@ -117,46 +171,68 @@ def takes_selfie(view):
 @takes_selfie
 def selfie(request, rights_request, token):
     form = SelfieForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
-    error = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            data = selfie_jobs.read_upload(form.cleaned_data["photo"])
-            selfie_jobs.submit_selfie(rights_request, data, live=False)
-        except selfie_jobs.SelfieRejected as rejected:
-            error = rejected.message
-        else:
-            return redirect("subjects:matches", token)
-    status = 400 if request.method == "POST" else 200
+    error, status = None, 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                data = selfie_jobs.read_upload(form.cleaned_data["photo"])
+                selfie_jobs.submit_selfie(rights_request, data, live=False)
+            except selfie_jobs.SelfieRejected as rejected:
+                error, status = rejected.message, rejected.status
+            else:
+                return redirect("subjects:matches", token)
     return render(request, "subjects/selfie.html",
                   {"form": form, "error": error, "token": token, "rights_request": rights_request},
                   status=status)
 
 
 @with_request
-@require_http_methods(["GET", "POST"])
+@require_GET
 @takes_selfie
 def live(request, rights_request, token):
-    """The camera check: poses asked by a signed challenge, one frame each."""
-    error = None
-    if request.method == "POST":
-        frames = []
-        try:
-            for number in range(len(liveness.POSES)):
-                upload = request.FILES.get(f"frame_{number}")
-                frames.append(selfie_jobs.read_upload(upload) if upload else b"")
-            straight = liveness.verify_live_capture(
-                rights_request, request.POST.get("challenge", ""), frames)
-            selfie_jobs.submit_selfie(rights_request, straight, live=True)
-        except (liveness.LivenessFailed, selfie_jobs.SelfieRejected) as failure:
-            error = failure.message
-        else:
-            return redirect("subjects:matches", token)
-    challenge, challenge_token = liveness.issue_challenge(rights_request)
-    poses = [{"name": pose, "label": liveness.POSE_LABELS[pose]} for pose in challenge.poses]
+    """The camera check's page: the challenge, and none of its poses."""
+    _challenge, challenge_token = liveness.issue_challenge(rights_request)
     return render(request, "subjects/live.html",
-                  {"token": token, "rights_request": rights_request, "error": error,
-                   "challenge": challenge_token, "poses": poses},
-                  status=400 if error else 200)
+                  {"token": token, "rights_request": rights_request,
+                   "challenge": challenge_token, "frames": liveness.BURST_FRAMES})
+
+
+@with_request
+@require_POST
+@while_taking_selfie
+def live_step(request, rights_request, token):
+    """One step of the camera check, answered in JSON: ``begin`` reveals the
+    first pose; a burst of frames for the pose shown reveals the next, or,
+    after the last, starts the search."""
+    arrived = timezone.now()
+    challenge, step = request.POST.get("challenge", ""), request.POST.get("step", "")
+    try:
+        if step == "begin":
+            abuse.check_selfie_allowed(ip=client_ip(request), request=rights_request)
+            outcome = liveness.begin(rights_request, challenge)
+        else:
+            if not step.isdigit():
+                raise liveness.LivenessFailed("frames_missing")
+            frames = [selfie_jobs.read_upload(f) for f in request.FILES.getlist("frames")]
+            outcome = liveness.receive_burst(rights_request, challenge, int(step), frames,
+                                             arrived=arrived)
+            if outcome.selfie is not None:
+                selfie_jobs.submit_selfie(rights_request, outcome.selfie, live=True)
+                return JsonResponse({"done": True,
+                                     "next": reverse("subjects:matches", args=[token])})
+    except RateLimited as limited:
+        return JsonResponse({"error": str(limited.message)}, status=429,
+                            headers={"Retry-After": str(limited.retry_after)})
+    except (liveness.LivenessFailed, selfie_jobs.SelfieRejected) as failure:
+        return JsonResponse({"error": str(failure.message), "code": failure.code},
+                            status=getattr(failure, "status", 400))
+    except liveness.StepRefused as refused:
+        return JsonResponse({"error": str(refused.message)}, status=409)
+    return JsonResponse({"step": outcome.step, "pose": outcome.pose,
+                         "label": str(liveness.POSE_LABELS[outcome.pose]),
+                         "frames": liveness.BURST_FRAMES,
+                         "seconds": settings.LIVENESS_POSE_SECONDS})
 
 
 @with_request
@@ -240,7 +316,7 @@ def status_context(rights_request, token, **extra):
     }
 
 
-@with_request
+@with_request(once_closed=True)
 @require_GET
 def status(request, rights_request, token):
     if rights_request.before_filing and rights_request.state != State.UNVERIFIED:

@@ -1,5 +1,6 @@
 """The citizen's journey (in Dutch) and the DPO's, in Chromium."""
 
+import base64
 import io
 import json
 import re
@@ -9,10 +10,11 @@ import zipfile
 import pytest
 
 from subjects.dpo.accounts import create_dpo, current_code
-from subjects.models import RightsRequest
+from subjects.models import LivenessChallenge, RightsRequest
 from tests.conftest import FACES_DIR
 from tests.e2e.conftest import check_accessibility, screenshot
 from tests.mail import text_part
+from tests.subjects import capture
 from tests.subjects.helpers import ingest
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -81,6 +83,8 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     [mail] = inbox.wait_for(CITIZEN)
     assert "e-mailadres" in mail["Subject"]
     page.goto(link_in(mail, "/verify/"))
+    check_accessibility(page, "verify")
+    page.click("main form[method=post] button[type=submit]")
     page.wait_for_url(re.compile(r"/selfie/$"))
     check_accessibility(page, "selfie")
     screenshot(page, "03-selfie-nl")
@@ -156,3 +160,139 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     assert errors == []
     citizen.close()
     dpo.close()
+
+
+#: A camera for the page: getUserMedia answers with the stream of a canvas
+#: on which the test plays frames of the sample video. The segment for each
+#: pose, in the challenge's order, starts when its instruction appears; while
+#: the page waits for the server, the camera holds the next segment's first
+#: frame (a person turning to the next pose starts from where they are).
+FAKE_CAMERA = """
+(() => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 640; canvas.height = 480;
+  const context = canvas.getContext("2d");
+  window.__camera = {segments: [], segment: 0, playing: false, start: 0, waitText: ""};
+  setInterval(() => {
+    const camera = window.__camera;
+    const frames = camera.segments[Math.min(camera.segment, camera.segments.length - 1)];
+    if (!frames) { return; }
+    const index = camera.playing
+      ? Math.min(Math.floor((performance.now() - camera.start) / 66.7), frames.length - 1) : 0;
+    context.drawImage(frames[index], 0, 0, 640, 480);
+  }, 20);
+  const watch = () => {
+    const prompt = document.getElementById("live-prompt");
+    if (!prompt) { return; }
+    new MutationObserver(() => {
+      const camera = window.__camera;
+      const text = prompt.textContent;
+      if (!text) { return; }
+      if (text === camera.waitText) { camera.segment += 1; camera.playing = false; return; }
+      camera.playing = true; camera.start = performance.now();
+    }).observe(prompt, {childList: true, characterData: true, subtree: true});
+  };
+  document.addEventListener("DOMContentLoaded", watch);
+  navigator.mediaDevices.getUserMedia = async () => canvas.captureStream(30);
+})();
+"""
+
+
+def data_urls(frames: list[bytes]) -> list[str]:
+    return ["data:image/jpeg;base64," + base64.b64encode(frame).decode() for frame in frames]
+
+
+def video_segments(poses: list[str]) -> list[list[str]]:
+    """For each pose, in order, the sample video's frames from where its
+    burst starts. The camera plays them at half speed (15 a second): a
+    person turning as fast as the performer, but a frame or two of the
+    browser's own delay then misses no turn."""
+    frames = capture.video_frames()
+    return [data_urls([capture.jpeg(frames[start + n]) for n in range(18)])
+            for start in (capture.VIDEO_POSES[pose] for pose in poses)]
+
+
+HELD_UP = {"straight": "obama_1.jpg", "left": "obama_4.jpg", "right": "obama_2.jpg"}
+
+
+def held_up_segments(poses: list[str]) -> list[list[str]]:
+    """For each pose, a photo of one person turning that way, printed and
+    held up to the camera by a shaking hand."""
+    return [data_urls(capture.photo_held_up(HELD_UP[pose], 18, seed=n))
+            for n, pose in enumerate(poses)]
+
+
+def camera_check(browser, site: str, inbox, address: str, segments_for):
+    """A person confirms their address and starts the camera check in
+    Chromium, whose camera plays ``segments_for(poses)``; returns once the
+    page went on to the matches or showed why not."""
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True,
+                                  locale="en-GB")
+    context.add_init_script(FAKE_CAMERA)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site + "/start/")
+    page.fill("input[name=email]", address)
+    page.check("#id_consent")
+    page.click("form[method=post] button[type=submit] >> nth=-1")
+    page.wait_for_url(re.compile(r"/start/sent/$"))
+    [mail] = inbox.wait_for(address)
+    page.goto(link_in(mail, "/verify/"))
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_url(re.compile(r"/selfie/$"))
+    page.click("a[href$='/live/']")
+    page.wait_for_url(re.compile(r"/live/$"))
+    check_accessibility(page, "camera check")
+
+    request = RightsRequest.objects.get(email=address)
+    poses = LivenessChallenge.objects.filter(request=request).latest("pk").poses
+    page.evaluate("""([segments, waitText]) => Promise.all(segments.map(urls =>
+        Promise.all(urls.map(url => new Promise(resolve => {
+          const image = new Image(); image.onload = () => resolve(image); image.src = url;
+        }))))).then(images => { window.__camera.segments = images;
+                                window.__camera.waitText = waitText; })""",
+                  [segments_for(poses), page.get_attribute("#live-start", "data-wait")])
+    page.click("#live-start")
+
+    def finished() -> bool:
+        error = page.locator("#live-error")
+        return page.url.endswith("/matches/") or bool(error.count() and error.is_visible())
+
+    wait_for(finished, what="the camera check")
+    page.wait_for_load_state()
+    assert errors == []
+    return context, page, request
+
+
+def test_the_live_camera_check_in_chromium_reaches_the_matches(
+    transactional_db, site, browser, inbox
+):
+    ingest("lin_manuel_miranda_1.png", "obama_1.jpg", "biden_1.jpg")
+    context, page, request = camera_check(browser, site, inbox, "camera.person@example.org",
+                                          video_segments)
+    challenge = LivenessChallenge.objects.filter(request=request).latest("pk")
+    assert page.url.endswith("/matches/"), challenge.failure
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
+             what="the search")
+    page.reload()
+    crops = page.locator("fieldset.match img")
+    assert crops.count() == 1
+    assert crops.nth(0).evaluate("img => img.complete && img.naturalWidth") == 160
+    check_accessibility(page, "matches after the camera check")
+    assert challenge.passed is True and challenge.bursts.count() == 3
+    request.refresh_from_db()
+    assert request.selfie_live is True
+    context.close()
+
+
+def test_photos_held_up_to_the_camera_in_chromium_fail(transactional_db, site, browser, inbox):
+    context, page, request = camera_check(browser, site, inbox, "holds.photos@example.org",
+                                          held_up_segments)
+    assert "/live/" in page.url
+    assert "as a photo or a screen held up to the camera does" in page.inner_text("#live-error")
+    assert LivenessChallenge.objects.get(request=request).failure == "moved_as_one_piece"
+    check_accessibility(page, "camera check failed")
+    request.refresh_from_db()
+    assert request.state == "verified" and request.selfie_embedding is None
+    context.close()

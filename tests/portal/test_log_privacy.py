@@ -27,7 +27,7 @@ def test_the_whole_journey_logs_no_address_and_no_selfie_name(
     client.post("/start/", {"email": ADDRESS, "language": "en", "consent": "on"})
     [mail] = inbox.wait_for(ADDRESS)
     verify = [u for u in links_in(text_part(mail)) if "/verify/" in u][0]
-    selfie_page = client.get(path_of(verify))["Location"]
+    selfie_page = client.post(path_of(verify))["Location"] + "selfie/"
     selfie = upload("obama_2.jpg")
     selfie.name = SELFIE_NAME
     assert client.post(selfie_page, {"photo": selfie}).status_code == 302

@@ -40,8 +40,10 @@ def test_the_mailbox_shows_the_sent_email_with_its_link_clickable(client, demo_m
     link = re.search(r'<a href="(http://127\.0\.0\.1:8000/verify/[^"]+)"', html)
     assert link, html
 
-    # The link, clicked, confirms the address.
-    response = client.get(link.group(1).removeprefix("http://127.0.0.1:8000"), follow=True)
+    # The link, clicked, shows its button; pressed, it confirms the address.
+    path = link.group(1).removeprefix("http://127.0.0.1:8000")
+    assert client.get(path).status_code == 200
+    response = client.post(path, follow=True)
     assert response.status_code == 200
     request = RightsRequest.objects.get(email="newcomer@example.org")
     assert request.verified_at is not None

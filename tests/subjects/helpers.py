@@ -43,23 +43,58 @@ def wait_for_state(request: RightsRequest, state: str, timeout: float = 90) -> R
     raise AssertionError(f"{request.reference} stayed {request.state}, expected {state}")
 
 
-#: One person looking straight and turning either way (see the faces README).
-OBAMA_POSES = {"straight": "obama_1.jpg", "left": "obama_4.jpg", "right": "obama_2.jpg"}
+def confirm_in(client, request: RightsRequest) -> RightsRequest:
+    """Confirm the request's address in ``client``'s browser, as a person
+    does: open the e-mailed link and press its button. The browser then
+    holds the request's binding cookie."""
+    from subjects.core import tokens
+
+    token = tokens.verification_token(request)
+    response = client.post(f"/verify/{token}/")
+    assert response.status_code == 302, response.status_code
+    request.refresh_from_db()
+    return request
 
 
-def challenge_of(page: str) -> tuple[str, list[str]]:
-    challenge = re.search(r'name="challenge" value="([^"]+)"', page).group(1)
-    poses = re.search(r'data-poses="([^"]+)"', page).group(1).split(",")
-    return challenge, poses
+def confirmed_again_in(client, request: RightsRequest) -> RightsRequest:
+    """Open an existing request (closed ones too) in ``client``'s browser as
+    a person on another device does: ask for a new link, then confirm it."""
+    from subjects.core import tokens
+
+    client.post(f"/r/{tokens.access_token(request)}/confirm/")
+    request.refresh_from_db()
+    return confirm_in(client, request)
 
 
-def live_capture(client, token: str, frames: dict[str, str] | None = None, **post_extra):
-    """Take the camera check as the page's script does: one frame per asked
-    pose, in the asked order. ``frames`` maps poses to photo files."""
-    frames = frames or OBAMA_POSES
+def verified_in(client, email: str = "person@example.org", language: str = "en"
+                ) -> RightsRequest:
+    """A new request whose address ``client``'s browser has confirmed."""
+    from subjects.person import intake
+
+    return confirm_in(client, intake.start_request(email=email, language=language))
+
+
+def live_capture(client, token: str, bursts: dict | None = None, *, answer_after: float = 0.85):
+    """Take the camera check as the page's script does: begin, then for each
+    pose the server reveals, wait about as long as a burst takes and send the
+    burst for it. ``bursts`` maps poses to lists of frames (bytes) or to a
+    function of the pose's step giving them. Returns the last response."""
+    from tests.subjects.capture import passing_bursts
+
+    bursts = bursts or passing_bursts()
     page = client.get(f"/r/{token}/live/").content.decode()
-    challenge, poses = challenge_of(page)
-    data = {"challenge": challenge}
-    for number, pose in enumerate(poses):
-        data[f"frame_{number}"] = upload(frames[pose])
-    return client.post(f"/r/{token}/live/", data, **post_extra)
+    challenge = challenge_of(page)
+    response = client.post(f"/r/{token}/live/step/", {"challenge": challenge, "step": "begin"})
+    while response.status_code == 200 and "pose" in response.json():
+        answer = response.json()
+        frames = bursts[answer["pose"]]
+        frames = frames(answer["step"]) if callable(frames) else frames
+        time.sleep(answer_after)
+        response = client.post(f"/r/{token}/live/step/", {
+            "challenge": challenge, "step": str(answer["step"]),
+            "frames": [upload(f"frame{i}.jpg", data) for i, data in enumerate(frames)]})
+    return response
+
+
+def challenge_of(page: str) -> str:
+    return re.search(r'name="challenge" value="([^"]+)"', page).group(1)

@@ -9,7 +9,7 @@ from portal.models import RateCounter
 from subjects.core import tokens
 from subjects.models import RightsRequest
 from subjects.person import intake
-from tests.subjects.helpers import upload
+from tests.subjects.helpers import confirm_in, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -39,13 +39,15 @@ def test_verification_emails_are_limited_per_ip(client, settings):
     assert not RightsRequest.objects.filter(email="ip5@example.org").exists()
 
 
-def verified(email: str) -> RightsRequest:
+def verified(email: str, client=None) -> RightsRequest:
     request = intake.start_request(email=email, language="en")
+    if client is not None:
+        return confirm_in(client, request)
     return intake.verify_email(tokens.verification_token(request))
 
 
 def test_selfie_searches_are_limited_per_request(client):
-    request = verified("searcher@example.org")
+    request = verified("searcher@example.org", client)
     RightsRequest.objects.filter(pk=request.pk).update(searches_run=3, state="matches_ready")
     response = client.post(f"/r/{tokens.access_token(request)}/selfie/",
                            {"photo": upload("obama_2.jpg")})
@@ -57,7 +59,7 @@ def test_selfie_searches_are_limited_per_request(client):
 
 def test_selfie_attempts_are_limited_per_ip(client, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "selfie_per_ip": "2/h"}
-    request = verified("prober@example.org")
+    request = verified("prober@example.org", client)
     page = f"/r/{tokens.access_token(request)}/selfie/"
     for _ in range(2):
         response = client.post(page, {"photo": upload("notes.jpg", b"not a photo")},
@@ -73,7 +75,7 @@ def test_one_open_request_per_type_per_address(client):
     first = verified(email)
     RightsRequest.objects.filter(pk=first.pk).update(
         state="awaiting_review", access=True, received_at=timezone.now() - dt.timedelta(days=1))
-    second = verified(email)
+    second = verified(email, client)
     RightsRequest.objects.filter(pk=second.pk).update(state="matches_ready")
     response = client.post(f"/r/{tokens.access_token(second)}/file/", {"kinds": ["access"]})
     assert response.status_code == 429
@@ -102,3 +104,63 @@ def test_dpo_logins_are_limited_per_address(client):
                                            "password": "wrong password", "code": "123456"})
     assert response.status_code == 429
     assert "Too many login attempts" in response.content.decode()
+
+
+def test_the_per_ip_limit_holds_when_the_client_address_is_empty(client, settings):
+    """gunicorn on a Unix socket without a proxy header: REMOTE_ADDR is
+    empty. Every such request is one client, never an unlimited one."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "verify_per_ip": "3/h"}
+    for n in range(3):
+        assert start(client, f"socket{n}@example.org", ip="").status_code == 302
+    response = start(client, "socket3@example.org", ip="")
+    assert response.status_code == 429
+    assert not RightsRequest.objects.filter(email="socket3@example.org").exists()
+
+
+def test_an_empty_client_address_is_logged_once(settings, caplog):
+    from portal import ratelimit
+
+    ratelimit._warned_unknown_client = False
+    with caplog.at_level("WARNING", logger="portal.ratelimit"):
+        for _ in range(3):
+            assert ratelimit.client_identity("") == ratelimit.UNKNOWN_CLIENT
+    assert len([r for r in caplog.records if "without a client address" in r.message]) == 1
+
+
+def test_the_per_ip_limit_holds_across_one_ipv6_64(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "verify_per_ip": "3/h"}
+    for n in range(3):
+        address = f"2001:db8:1:2:{n:x}:{n * 7:x}::{n + 1:x}"
+        assert start(client, f"six{n}@example.org", ip=address).status_code == 302
+    response = start(client, "six3@example.org", ip="2001:db8:1:2:ffff:ffff:ffff:fffe")
+    assert response.status_code == 429
+    # Another /64 is another subscriber.
+    assert start(client, "six4@example.org", ip="2001:db8:1:3::1").status_code == 302
+
+
+def test_the_per_address_limit_holds_across_plus_tag_aliases(client):
+    aliases = ["Name+1@example.org", "name+2@example.org", "NAME@example.org"]
+    for address in aliases:
+        assert start(client, address, ip="192.0.2.31").status_code == 302
+    response = start(client, "name+three@Example.org", ip="192.0.2.32")
+    assert response.status_code == 429
+    assert "Too many confirmation e-mails" in response.content.decode()
+
+
+def test_gmail_addresses_count_without_their_dots(client):
+    for address in ("first.last@gmail.com", "firstlast+x@googlemail.com",
+                    "f.i.r.s.t.last@gmail.com"):
+        assert start(client, address, ip="192.0.2.41").status_code == 302
+    assert start(client, "firstlast@gmail.com", ip="192.0.2.42").status_code == 429
+    # Dots count elsewhere: another person.
+    assert start(client, "first.last@example.org", ip="192.0.2.43").status_code == 302
+
+
+def test_one_open_request_per_type_holds_across_plus_tag_aliases(client):
+    first = verified("holder+a@example.org")
+    RightsRequest.objects.filter(pk=first.pk).update(
+        state="awaiting_review", access=True, received_at=timezone.now() - dt.timedelta(days=1))
+    second = verified("holder+b@example.org", client)
+    RightsRequest.objects.filter(pk=second.pk).update(state="matches_ready")
+    response = client.post(f"/r/{tokens.access_token(second)}/file/", {"kinds": ["access"]})
+    assert response.status_code == 429

@@ -14,10 +14,10 @@ from django.test import Client
 from portal.models import RateCounter
 from search.backends import get_backend
 from search.imaging import load_image
-from search.models import Suppression
+from search.models import Face, Suppression
 from subjects.api import urls as api_urls
 from subjects.dpo.models import ApiKey
-from subjects.models import OutboundEmail
+from subjects.models import Match, OutboundEmail
 from tests.conftest import FACES_DIR
 from tests.subjects.dpo_helpers import (
     crawler_key,
@@ -29,6 +29,7 @@ from tests.subjects.dpo_helpers import (
     make_staff,
     requester_token,
 )
+from tests.subjects.helpers import ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,12 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
     for pattern in api_urls.ACTION_PATHS:
         action = pattern.name.removeprefix("api-")
         target = make_request(states.get(action, "awaiting_review"), received_days_ago=2)
+        if action == "decide-claims":
+            # A face of the ``possible`` tier the person claims, for the DPO to decide.
+            ingest("obama_1.jpg", site=f"claims-{target.pk}.example")
+            face = Face.objects.filter(photo__site=f"claims-{target.pk}.example").get()
+            Match.objects.create(request=target, face=face, photo_id_at_search=face.photo_id,
+                                 distance=0.6, tier="possible", decision="mine")
         calls.append((pattern.name, "POST", f"/api/v1/requests/{target.reference}/{action}",
                       bodies.get(action, {}), {**dpo_only, "dpo_key": 200, "dpo_session": 409}))
     assert {name for name, *_ in calls} == {p.name for p in api_urls.urlpatterns}, \

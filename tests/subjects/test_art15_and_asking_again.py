@@ -19,6 +19,7 @@ from subjects.models import OutboundEmail
 from subjects.review import actions
 from subjects.review.decisions import DecisionRefused
 from tests.subjects.dpo_helpers import log_in_verified, make_dpo, make_request
+from tests.subjects.helpers import confirmed_again_in
 from tests.subjects.scenario import carry_out_in_process, file_via_worker, seed_world
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +119,7 @@ def test_a_person_files_completes_and_files_the_same_kind_again(client):
     address = "asks.again@example.org"
     first = carry_out_in_process(file_via_worker(address, kinds=["access"], in_process=True))
     assert first.state == "completed"
+    confirmed_again_in(client, first)
     status = client.get(f"/r/{tokens.access_token(first)}/status/").content.decode()
     assert "You can make a new request at any time, of any kind" in status
     assert 'href="/start/"' in status

@@ -16,6 +16,7 @@ from subjects.jobs.retention import purge_audit_reasons
 from subjects.models import AuditEvent
 from subjects.person import intake
 from tests.subjects.audit_helpers import as_table_owner_disabling_the_trigger
+from tests.subjects.helpers import confirm_in
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +116,7 @@ def test_every_event_written_has_a_sentence_in_every_language(client):
                 assert label(action) != english, (action, language)
     assert label("something_from_an_older_version") == "Updated"
     request = intake.start_request(email="labels.example@example.org", language="nl")
-    request = intake.verify_email(tokens.verification_token(request))
+    request = confirm_in(client, request)
     written = set(request.events.values_list("action", flat=True))
     assert written == {Action.CREATED, Action.EMAIL_VERIFIED}
     # The status page shows the timeline once a request is filed.

@@ -27,7 +27,9 @@ def test_the_message_that_arrives_has_both_parts_in_the_persons_language_and_a_w
     assert '<html lang="nl">' in html and "Open deze link binnen 24 uur" in html
     [link] = [url for url in links_in(text) if "/verify/" in url]
     assert f'href="{link}"' in html
-    response = Client().get(path_of(link))
+    browser = Client()
+    assert browser.get(path_of(link)).status_code == 200  # a page with a button
+    response = browser.post(path_of(link))
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.state == "verified"

@@ -4,6 +4,7 @@ German: each checked on text that its translation file translates."""
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -11,6 +12,7 @@ from subjects.core import tokens
 from subjects.jobs import delivery
 from subjects.models import AccessPackage, OutboundEmail, RightsRequest
 from subjects.person import intake
+from tests.subjects.helpers import confirm_in
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +34,12 @@ def get(client, language: str, path: str, status: int = 200) -> str:
     return response.content.decode()
 
 
-def request_in(state: str, language: str, **fields) -> RightsRequest:
+def request_in(state: str, language: str, client=None, **fields) -> RightsRequest:
     request = intake.start_request(email=f"{language}.{state}@example.org", language=language)
-    request = intake.verify_email(tokens.verification_token(request))
+    if client is None:
+        request = intake.verify_email(tokens.verification_token(request))
+    else:
+        request = confirm_in(client, request)
     RightsRequest.objects.filter(pk=request.pk).update(state=state, **fields)
     request.refresh_from_db()
     return request
@@ -67,22 +72,35 @@ def test_every_public_page_is_in_the_chosen_language(client, language):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_request_page_is_in_the_chosen_language(client, language):
-    verified = request_in("verified", language)
+    unverified = intake.start_request(email=f"{language}.new@example.org", language=language)
+    page = get(client, language, f"/verify/{tokens.verification_token(unverified)}/")
+    assert translated(language, "Confirm my e-mail address") in page
+
+    verified = request_in("verified", language, client)
     page = get(client, language, f"/r/{tokens.access_token(verified)}/selfie/")
     assert translated(language, "Step 2 of 4: your selfie") in page
     assert translated(language, "Search for my face") in page
+    page = get(client, language, f"/r/{tokens.access_token(verified)}/live/")
+    assert translated(language, "Start the camera check") in page
+    page = get(Client(), language, f"/r/{tokens.access_token(verified)}/selfie/", 403)
+    assert translated(language, "Confirm your e-mail address in this browser") in page
 
-    searching = request_in("searching", language)
+    closed = request_in("withdrawn", language, client)
+    page = get(client, language, f"/r/{tokens.access_token(closed)}/matches/", 410)
+    assert translated(language, "This request is closed") in page
+
+    searching = request_in("searching", language, client)
     page = get(client, language, f"/r/{tokens.access_token(searching)}/matches/")
     assert translated(language, "Step 3 of 4: searching") in page
 
-    ready = request_in("matches_ready", language)
+    ready = request_in("matches_ready", language, client)
     page = get(client, language, f"/r/{tokens.access_token(ready)}/matches/")
     assert translated(language, "We found no face in the database that matches your selfie.") \
         in page
     assert translated(language, "Step 4 of 4: your request") in page
 
-    filed = request_in("awaiting_review", language, access=True, received_at=timezone.now())
+    filed = request_in("awaiting_review", language, client, access=True,
+                       received_at=timezone.now())
     page = get(client, language, f"/r/{tokens.access_token(filed)}/status/")
     assert translated(language, "What happens next") in page
     assert translated(language, "Withdraw my request") in page

@@ -19,7 +19,7 @@ from subjects.person import intake, selfie
 from tests.conftest import FACES_DIR
 from tests.mail import text_part
 from tests.subjects.dpo_helpers import log_in_verified, make_dpo
-from tests.subjects.helpers import wait_for_state
+from tests.subjects.helpers import confirm_in, wait_for_state
 from tests.subjects.scenario import carry_out_in_process, file_via_worker, seed_world
 from tests.subjects.test_execution import embedding_of
 
@@ -76,7 +76,7 @@ def test_an_objection_runs_from_filing_through_the_dpo_and_the_job_to_suppressio
 def test_a_person_with_no_match_can_object_and_their_template_then_blocks_collection(client):
     seed_world("-nomatch")
     request = intake.start_request(email="not.found@example.org", language="en")
-    request = intake.verify_email(tokens.verification_token(request))
+    request = confirm_in(client, request)
     request = selfie.submit_selfie(request, (FACES_DIR / "kit_harington_1.jpg").read_bytes(),
                                    live=True)
     selfie_search.run_selfie_search(request.pk, request.selfie_pending_file)

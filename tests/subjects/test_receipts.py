@@ -22,7 +22,7 @@ from subjects.jobs.audit_heads import publish_audit_head
 from subjects.models import AuditEvent
 from subjects.review import decisions
 from tests.mail import text_part
-from tests.subjects.helpers import wait_for_state
+from tests.subjects.helpers import confirmed_again_in, wait_for_state
 from tests.subjects.scenario import file_via_worker, seed_world
 
 OPENSSL_BLOCK = re.compile(r"<!-- verify-with-openssl:[^>]*-->\s*```sh\n(.*?)```", re.S)
@@ -63,6 +63,7 @@ def test_a_completed_erasure_gives_a_receipt_the_published_key_verifies_byte_for
     receipt = attachment.get_content()
     assert "/.well-known/receipt-keys.json" in text_part(done)
     token = tokens.access_token(request)
+    confirmed_again_in(client, request)
     page = client.get(f"/r/{token}/status/").content.decode()
     assert f"/r/{token}/receipt.json" in page
     download = client.get(f"/r/{token}/receipt.json")

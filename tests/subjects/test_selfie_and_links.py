@@ -6,20 +6,20 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from PIL import Image
 
 from subjects.core import tokens
 from subjects.models import AuditEvent, RightsRequest
 from subjects.person import intake
 from tests.conftest import FACES_DIR
-from tests.subjects.helpers import upload
+from tests.subjects.helpers import upload, verified_in
 
 pytestmark = pytest.mark.django_db
 
 
-def verified_request(email="bob.example@example.org", language="en") -> RightsRequest:
-    request = intake.start_request(email=email, language=language)
-    return intake.verify_email(tokens.verification_token(request))
+def verified_request(client, email="bob.example@example.org", language="en") -> RightsRequest:
+    return verified_in(client, email, language)
 
 
 def selfie_files() -> list[Path]:
@@ -61,7 +61,7 @@ BAD_SELFIES = {
 @pytest.mark.parametrize("case", sorted(BAD_SELFIES))
 def test_a_bad_selfie_gets_its_own_message_and_nothing_is_stored(client, case):
     name, make, message = BAD_SELFIES[case]
-    request = verified_request()
+    request = verified_request(client)
     page = f"/r/{tokens.access_token(request)}/selfie/"
     events_before = AuditEvent.objects.count()
     files_before = selfie_files()
@@ -79,7 +79,7 @@ def test_a_bad_selfie_gets_its_own_message_and_nothing_is_stored(client, case):
 
 
 def test_a_missing_file_asks_for_one(client):
-    request = verified_request()
+    request = verified_request(client)
     response = client.post(f"/r/{tokens.access_token(request)}/selfie/", {})
     assert response.status_code == 400
     assert "Please choose a photo or take one with your camera." in response.content.decode()
@@ -93,7 +93,7 @@ def test_an_expired_verification_link_is_refused_with_410(client, monkeypatch):
     monkeypatch.setattr(django.core.signing.time, "time", lambda: real_time() - 25 * 3600)
     token = tokens.verification_token(request)
     monkeypatch.undo()
-    response = client.get(f"/verify/{token}/")
+    response = client.post(f"/verify/{token}/")
     assert response.status_code == 410
     assert "This link has expired" in response.content.decode()
     request.refresh_from_db()
@@ -103,10 +103,25 @@ def test_an_expired_verification_link_is_refused_with_410(client, monkeypatch):
 def test_a_used_verification_link_is_refused_with_410(client):
     request = intake.start_request(email="dave.example@example.org", language="en")
     token = tokens.verification_token(request)
-    assert client.get(f"/verify/{token}/").status_code == 302
-    response = client.get(f"/verify/{token}/")
+    assert client.post(f"/verify/{token}/").status_code == 302
+    response = client.post(f"/verify/{token}/")
     assert response.status_code == 410
     assert "This link has already been used" in response.content.decode()
+
+
+def test_following_a_verification_link_uses_nothing_until_the_button_is_pressed(client):
+    """A mail scanner that opens every link in an e-mail does not use it up."""
+    request = intake.start_request(email="scanned.example@example.org", language="en")
+    token = tokens.verification_token(request)
+    for _ in range(3):
+        page = client.get(f"/verify/{token}/")
+        assert page.status_code == 200
+        assert "Confirm my e-mail address" in page.content.decode()
+    request.refresh_from_db()
+    assert request.state == "unverified"
+    assert client.post(f"/verify/{token}/").status_code == 302
+    request.refresh_from_db()
+    assert request.state == "verified"
 
 
 def test_a_forged_verification_link_is_404(client):
@@ -120,8 +135,8 @@ def test_a_forged_verification_link_is_404(client):
 @pytest.mark.parametrize("page", ["", "selfie/", "matches/", "status/", "progress.json",
                                   "faces/1.jpg"])
 def test_another_requests_token_or_reference_is_a_plain_404(client, page):
-    alice = verified_request("alice.example@example.org")
-    bob = verified_request("bob.example@example.org")
+    alice = verified_request(client, "alice.example@example.org")
+    bob = verified_request(Client(), "bob.example@example.org")
     alice_token = tokens.access_token(alice)
     mac = alice_token.split(".", 1)[1]
     for token in (f"{bob.reference}.{mac}", bob.reference, f"{bob.reference}.", "x" * 30):
@@ -141,7 +156,7 @@ def test_an_unverified_requests_pages_do_not_open(client):
 
 
 def test_withdrawing_kills_nothing_but_the_request(client):
-    request = verified_request("gina.example@example.org")
+    request = verified_request(client, "gina.example@example.org")
     token = tokens.access_token(request)
     response = client.post(f"/r/{token}/withdraw/")
     assert response.status_code == 302
@@ -150,7 +165,10 @@ def test_withdrawing_kills_nothing_but_the_request(client):
     page = client.get(f"/r/{token}/status/").content.decode()
     assert "You withdrew this request" in page
     assert "Withdraw my request" not in page
-    assert client.post(f"/r/{token}/withdraw/").status_code == 409
+    # The closed request's other pages no longer open.
+    again = client.post(f"/r/{token}/withdraw/")
+    assert again.status_code == 410
+    assert "This request is closed" in again.content.decode()
 
 
 def test_the_start_form_requires_consent_and_a_valid_address(client):

@@ -1,0 +1,198 @@
+"""The smaller holes, each tried: an expired DPO key, a token in a logged
+path (a 500 included), two submits at once, stored files other users of
+the machine could read, camera challenges left unused."""
+
+import datetime as dt
+import io
+import logging
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.test import Client
+from django.utils import timezone
+
+from subjects.core import faces, tokens
+from subjects.dpo.models import ApiKey
+from subjects.jobs.retention import run_purges
+from subjects.models import FrameFingerprint, LivenessBurst, LivenessChallenge, RightsRequest
+from subjects.person import intake, liveness
+from subjects.person.selfie import submit_selfie
+from tests.conftest import FACES_DIR
+from tests.subjects.dpo_helpers import dpo_key, log_in_verified, make_dpo
+from tests.subjects.helpers import confirm_in, upload, verified_in
+
+
+@pytest.mark.django_db
+def test_an_expired_dpo_api_key_is_refused(client):
+    dora, _ = make_dpo()
+    key = dpo_key(dora)
+    row = ApiKey.objects.get(user=dora)
+    assert row.expires_at is not None
+    days = (row.expires_at - row.created_at).days
+    assert days == settings.DPO_API_KEY_DAYS
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert api.get("/api/v1/requests").status_code == 200
+    # The key's days are over.
+    ApiKey.objects.filter(pk=row.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    response = api.get("/api/v1/requests")
+    assert response.status_code == 401
+    assert "This API key is not valid or was revoked." in response.json()["detail"]
+    # The DPO sees it listed as expired, and can revoke keys.
+    page = log_in_verified(client, dora).get("/dpo/keys/").content.decode()
+    assert row.prefix in page and "expired" in page
+
+
+@pytest.mark.django_db
+def test_a_revoked_dpo_api_key_is_refused(client):
+    dora, _ = make_dpo()
+    key = dpo_key(dora)
+    row = ApiKey.objects.get(user=dora)
+    log_in_verified(client, dora).post(f"/dpo/keys/{row.pk}/revoke/")
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {key}").get("/api/v1/requests").status_code == 401
+
+
+@pytest.fixture
+def portal_log():
+    """What the portal's own log handler writes (its formatter included)."""
+    handler = next(h for h in logging.getLogger().handlers
+                   if type(h.formatter).__name__ == "RedactingFormatter")
+    stream = io.StringIO()
+    old = handler.setStream(stream)
+    yield stream
+    handler.setStream(old)
+
+
+@pytest.mark.django_db
+def test_no_token_reaches_the_log_even_on_a_500(client, portal_log, monkeypatch):
+    request = verified_in(client, "logged.person@example.org")
+    token = tokens.access_token(request)
+    RightsRequest.objects.filter(pk=request.pk).update(state="matches_ready")
+
+    def broken(_request):
+        raise RuntimeError("the matches could not be read")
+
+    monkeypatch.setattr(faces, "matches_by_photo", broken)
+    client.raise_request_exception = False
+    assert client.get(f"/r/{token}/matches/").status_code == 500
+    # A 404 on a forged link is logged by its path too.
+    verification = tokens.verification_token(request)
+    logging.getLogger("django.request").error("Not Found: /verify/%s/", verification)
+    written = portal_log.getvalue()
+    assert "Internal Server Error" in written and "RuntimeError" in written
+    assert f"/r/{request.reference}.[token]/matches/" in written
+    assert token.split(".", 1)[1] not in written
+    assert verification not in written and "/verify/[token]/" in written
+    assert request.email not in written
+
+
+def hold_row(request: RightsRequest, held: threading.Event, release: threading.Event) -> None:
+    """Lock the request's row, as a slow first submit would, until told."""
+    with transaction.atomic():
+        RightsRequest.objects.select_for_update().get(pk=request.pk)
+        held.set()
+        release.wait(60)
+    connection.close()
+
+
+def race(request: RightsRequest, *calls, settle: float) -> list:
+    """Start the calls in threads while the request's row is locked, give
+    them ``settle`` seconds to reach it, then unlock it: they race for it as
+    two clicks do. Returns their answers."""
+    held, release = threading.Event(), threading.Event()
+    locker = threading.Thread(target=hold_row, args=(request, held, release))
+    locker.start()
+    held.wait(10)
+    results = [None] * len(calls)
+
+    def run(n, call):
+        try:
+            results[n] = call()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    time.sleep(settle)
+    release.set()
+    for thread in (locker, *threads):
+        thread.join(60)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_clicked_verification_link_answers_with_a_sentence():
+    request = intake.start_request(email="double.click@example.org", language="en")
+    token = tokens.verification_token(request)
+    # Both clicks get past their first check and wait for the row.
+    results = race(request, lambda: Client().post(f"/verify/{token}/"),
+                   lambda: Client().post(f"/verify/{token}/"), settle=1.0)
+    codes = sorted(r.status_code for r in results)
+    assert codes == [302, 410], codes
+    refused = next(r for r in results if r.status_code == 410)
+    assert "This link has already been used" in refused.content.decode()
+    request.refresh_from_db()
+    assert request.state == "verified" and len(request.bound_browsers) == 1
+
+
+@pytest.mark.worker
+def test_two_selfies_submitted_at_once_answer_with_a_sentence(transactional_db, celery_worker):
+    first, second = Client(), Client()
+    request = verified_in(first, "two.tabs@example.org")
+    intake.send_new_link(request)
+    request.refresh_from_db()
+    confirm_in(second, request)  # the same person, in a second browser
+    token = tokens.access_token(request)
+    # Both uploads are checked and wait for the row.
+    results = race(
+        request,
+        lambda: first.post(f"/r/{token}/selfie/", {"photo": upload("obama_2.jpg")}),
+        lambda: second.post(f"/r/{token}/selfie/", {"photo": upload("obama_1.jpg")}),
+        settle=3.0)
+    codes = sorted(r.status_code for r in results)
+    assert codes == [302, 409], codes
+    refused = next(r for r in results if r.status_code == 409)
+    assert "We have already received a selfie for this request" in refused.content.decode()
+    request.refresh_from_db()
+    assert request.events.filter(action="selfie_submitted").count() == 1
+
+
+@pytest.mark.django_db
+def test_stored_selfies_and_frames_are_for_the_portals_user_only(client):
+    request = verified_in(client, "private.files@example.org")
+    before = set(default_storage.listdir("selfies")[1]) if default_storage.exists("selfies") \
+        else set()
+    submit_selfie(request, (FACES_DIR / "obama_2.jpg").read_bytes(), live=False)
+    [name] = set(default_storage.listdir("selfies")[1]) - before
+    path = Path(settings.MEDIA_ROOT) / "selfies" / name
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    kept = default_storage.save(f"{liveness.FRAME_DIR}/test.img", io.BytesIO(b"frame"))
+    assert stat.S_IMODE(Path(default_storage.path(kept)).stat().st_mode) == 0o600
+    default_storage.delete(kept)
+    default_storage.delete(f"selfies/{name}")
+
+
+@pytest.mark.django_db
+def test_unused_camera_challenges_are_purged_with_their_frames(client):
+    request = verified_in(client, "abandoned@example.org")
+    stale, _ = liveness.issue_challenge(request)
+    fresh, _ = liveness.issue_challenge(request)
+    name = default_storage.save(f"{liveness.FRAME_DIR}/left.img", io.BytesIO(b"frame"))
+    LivenessBurst.objects.create(challenge=stale, step=0, pose="left",
+                                 revealed_at=timezone.now(), received_at=timezone.now(),
+                                 frame_file=name)
+    FrameFingerprint.objects.create(challenge=stale, step=0, sha256="0" * 64, dhash="0" * 256,
+                                    created_at=timezone.now() - dt.timedelta(days=400))
+    LivenessChallenge.objects.filter(pk=stale.pk).update(
+        issued_at=timezone.now() - dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS + 5))
+    assert run_purges()["camera_checks_purged"] == 1
+    assert list(LivenessChallenge.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not default_storage.exists(name)
+    assert not FrameFingerprint.objects.exists()
