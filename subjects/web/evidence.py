@@ -156,7 +156,7 @@ def audit_head(request, day):
     return _signed_download(head.document, f"audit-head-{head.published_on.isoformat()}.json")
 
 
-@with_request
+@with_request(once_closed=True)
 @require_GET
 def receipt(request, rights_request, token):
     """The person's signed erasure receipt, exactly as issued."""

@@ -47,6 +47,14 @@ def wait_for(predicate, timeout: float = 120, what: str = "") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def reload_when_searched(page):
+    """Reload once the searching page's own script has moved on: a reload
+    while that script navigates loses the page ("not attached")."""
+    page.wait_for_selector("#progress", state="detached", timeout=60_000)
+    page.wait_for_load_state()
+    page.reload()
+
+
 def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     transactional_db, site, browser, inbox
 ):
@@ -93,7 +101,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     request = RightsRequest.objects.get(email=CITIZEN)
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "identity_review",
              what="the search")
-    page.reload()
+    reload_when_searched(page)
     assert "This is me" not in page.content() and "Dit ben ik" not in page.content()
     check_accessibility(page, "identity review")
     screenshot(page, "04-identity-review-nl")
@@ -275,7 +283,7 @@ def test_the_live_camera_check_in_chromium_reaches_the_matches(
     assert page.url.endswith("/matches/"), challenge.failure
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
              what="the search")
-    page.reload()
+    reload_when_searched(page)
     crops = page.locator("fieldset.match img")
     assert crops.count() == 1
     assert crops.nth(0).evaluate("img => img.complete && img.naturalWidth") == 160
