@@ -23,7 +23,7 @@ from portal.ratelimit import RateLimited, client_ip, enforce
 from portal.rates import Rate
 from subjects.core import notices
 from subjects.core.audit import chain_head
-from subjects.core.faces import crop_of_match, pending_claims
+from subjects.core.faces import confirmed_matches, crop_of_match, pending_claims
 from subjects.dpo import accounts, selectors
 from subjects.dpo.forms import (
     ACTION_FORMS,
@@ -145,6 +145,12 @@ def _detail_context(rights_request, *, forms=None, error=None) -> dict:
         "notices": notices.notices_of(rights_request),
         "has_review_selfie": bool(rights_request.selfie_review_file),
         "pending_claims": [m.pk for m in pending_claims(rights_request)],
+        # What approving will do, as the person saw it before filing.
+        "approval": {
+            "faces": list(confirmed_matches(rights_request).order_by("distance", "pk")),
+            "claims": list(pending_claims(rights_request).order_by("distance", "pk")),
+            "erases": rights_request.erasure or rights_request.objection,
+        } if actions.APPROVE in offered else None,
         "earlier_requests": selectors.earlier_requests(rights_request),
         "package": getattr(rights_request, "package", None),
         "actions": [

@@ -33,7 +33,7 @@ from search.imaging import load_image
 from search.matching import Tier, find_all_candidates
 from search.models import Customer, Face, Photo, Suppression
 from subjects.core import events
-from subjects.core.faces import faces_of_subject
+from subjects.core.faces import faces_of_subject, unclaimed_face_ids
 from subjects.core.notices import record_notice
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import JobFailed, run_step
@@ -72,9 +72,8 @@ def found_with_seeds(seeds: dict[str, list[dict]], excluded: set[int]) -> dict[i
 def plan_erasure(job: RequestJob) -> None:
     request = job.request
     faces = faces_of_subject(request)
-    not_mine = set(request.matches.filter(decision=Match.Decision.NOT_MINE, face__isnull=False)
-                   .values_list("face_id", flat=True))
-    # Someone else's face is someone else's in every model.
+    not_mine = unclaimed_face_ids(request)
+    # A face not confirmed as theirs is not theirs in any model either.
     excluded = {other.pk for others in same_faces_in_other_models(not_mine).values()
                 for other in others} | not_mine
     seeds, same_as = seeds_of(request, faces)

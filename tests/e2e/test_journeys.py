@@ -112,7 +112,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
 
     # Step 3 and 4: the matches, confirmed, access and erasure filed.
     page.reload()
-    crops = page.locator("fieldset.match img")
+    crops = page.locator("li.match img")
     assert crops.count() == 3
     for n in range(crops.count()):
         assert crops.nth(n).evaluate("img => img.complete && img.naturalWidth") == 160
@@ -123,6 +123,10 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     page.check("#kind_access")
     page.check("#kind_erasure")
     page.click("form[action$='/file/'] button[type=submit]")
+    # The erasure is shown back before it is sent.
+    page.wait_for_selector(".erasure-list")
+    assert page.locator(".erasure-list img").count() == 3
+    page.click("button[name=checked]")
     page.wait_for_url(re.compile(r"/status/$"))
     assert request.reference in page.content()
     assert "Mijn verzoek intrekken" in page.content() or "intrekken" in page.content()
@@ -276,7 +280,7 @@ def test_the_live_camera_check_in_chromium_reaches_the_matches(
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
              what="the search")
     page.reload()
-    crops = page.locator("fieldset.match img")
+    crops = page.locator("li.match img")
     assert crops.count() == 1
     assert crops.nth(0).evaluate("img => img.complete && img.naturalWidth") == 160
     check_accessibility(page, "matches after the camera check")
@@ -296,3 +300,115 @@ def test_photos_held_up_to_the_camera_in_chromium_fail(transactional_db, site, b
     request.refresh_from_db()
     assert request.state == "verified" and request.selfie_embedding is None
     context.close()
+
+
+@pytest.mark.parametrize("language", ["fr", "de"])
+def test_the_citizen_answers_each_face_sees_the_erasure_and_gets_exactly_that_erased(
+    transactional_db, site, browser, inbox, language
+):
+    """In French and in German: every face needs an answer, the erasure is
+    shown back before it is sent (and to the DPO before approving), and the
+    e-mail counts exactly the faces the person confirmed."""
+    from django.utils import translation
+    from django.utils.translation import ngettext
+
+    ingest("obama_1.jpg", "obama_4.jpg", "group_obama_biden.jpg", "biden_1.jpg")
+    address = f"answers.{language}@example.org"
+    dpo_address = f"dpo.{language}@portal.example"
+    _, enrolment = create_dpo(dpo_address, password=DPO_PASSWORD)
+    citizen = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True,
+                                  locale=language)
+    page = citizen.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site + "/start/")
+    page.fill("input[name=email]", address)
+    page.select_option("select[name=language]", language)
+    page.check("#id_consent")
+    page.click("form[method=post] button[type=submit] >> nth=-1")
+    page.wait_for_url(re.compile(r"/start/sent/$"))
+    [mail] = inbox.wait_for(address)
+    page.goto(link_in(mail, "/verify/"))
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_url(re.compile(r"/selfie/$"))
+    assert page.locator("html").get_attribute("lang") == language
+    page.set_input_files("#id_photo", str(FACES_DIR / "obama_2.jpg"))
+    page.click("#selfie-form button[type=submit]")
+    request = RightsRequest.objects.get(email=address)
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "identity_review",
+             what="the search")
+
+    # The DPO confirms the uploaded photo is the requester's.
+    desk_context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    desk = desk_context.new_page()
+    desk.goto(f"{site}/dpo/")
+    desk.fill("input[name=email]", dpo_address)
+    desk.fill("input[name=password]", DPO_PASSWORD)
+    desk.fill("input[name=code]", current_code(enrolment.secret))
+    desk.click("form:has(input[name=code]) button[type=submit]")
+    desk.wait_for_url(f"{site}/dpo/")
+    desk.goto(f"{site}/dpo/requests/{request.reference}/")
+    desk.click("form.action-confirm_requester button[type=submit]")
+    desk.wait_for_load_state()
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
+             what="the confirmation")
+
+    # The matches: a compact grid; each face needs an answer.
+    page.reload()
+    items = page.locator("li.match")
+    assert items.count() == 3
+    assert page.locator("main").bounding_box()["height"] < 1800
+    check_accessibility(page, f"matches {language}")
+    screenshot(page, f"11-matches-{language}")
+    # Sending with a face unanswered is stopped; nothing is filed.
+    page.check("#kind_erasure")
+    page.locator("li.match input[value=mine]").first.check()
+    page.click("form[action$='/file/'] button[type=submit]")
+    assert page.url.endswith("/matches/")
+    assert RightsRequest.objects.get(pk=request.pk).state == "matches_ready"
+    # "None of these is me", then the two faces seen alone are theirs.
+    page.click(".answer-all button[data-answer=not_mine]")
+    assert page.locator("li.match input[value=not_mine]:checked").count() == 3
+    ids = [int(re.search(r"decision_(\d+)", items.nth(n).locator("input").first
+                         .get_attribute("name")).group(1)) for n in range(3)]
+    from subjects.models import Match
+    solo = [pk for pk in ids
+            if Match.objects.get(pk=pk).face.photo.file_name != "group_obama_biden.jpg"]
+    assert len(solo) == 2
+    for pk in solo:
+        page.check(f"#mine_{pk}")
+    page.click("form[action$='/file/'] button[type=submit]")
+
+    # Shown back before it is sent: the two faces to be erased.
+    page.wait_for_selector(".erasure-list")
+    erased_crops = page.locator(".erasure-list img")
+    assert erased_crops.count() == 2
+    for n in range(2):
+        assert erased_crops.nth(n).evaluate("img => img.complete && img.naturalWidth") == 160
+    assert RightsRequest.objects.get(pk=request.pk).state == "matches_ready"
+    check_accessibility(page, f"check request {language}")
+    screenshot(page, f"12-check-erasure-{language}")
+    page.click("button[name=checked]")
+    page.wait_for_url(re.compile(r"/status/$"))
+
+    # The DPO sees the same two faces above Approve.
+    desk.goto(f"{site}/dpo/requests/{request.reference}/")
+    assert desk.locator("#approval-summary img").count() == 2
+    check_accessibility(desk, "dpo request before approval")
+    screenshot(desk, f"13-dpo-approval-{language}")
+    desk.click("form.action-approve button[type=submit]")
+    desk.wait_for_load_state()
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "completed",
+             what="the erasure")
+
+    done = inbox.wait_for(address, subject_contains=request.reference, count=2)
+    bodies = [text_part(m) for m in done]
+    with translation.override(language):
+        erased = ngettext("We have erased %(counter)s face of yours from our database.",
+                          "We have erased %(counter)s faces of yours from our database.",
+                          2) % {"counter": 2}
+    assert erased != "We have erased 2 faces of yours from our database."
+    assert any(erased in body for body in bodies), bodies
+    assert errors == []
+    citizen.close()
+    desk_context.close()
