@@ -23,6 +23,7 @@ from subjects.core.states import State, TransitionNotAllowed
 from subjects.models import Match
 from subjects.person import abuse, filing, intake, liveness
 from subjects.person import selfie as selfie_jobs
+from subjects.web import transparency
 from subjects.web.forms import SelfieForm, StartForm
 from subjects.web.responses import package_download, private_jpeg
 
@@ -257,7 +258,8 @@ def matches(request, rights_request, token):
                       {"token": token, "rights_request": rights_request})
     if rights_request.state == State.IDENTITY_REVIEW:
         return render(request, "subjects/identity_review.html",
-                      {"token": token, "rights_request": rights_request})
+                      {"token": token, "rights_request": rights_request,
+                       "usual": transparency.usual_identity_check()})
     if rights_request.state != State.MATCHES_READY:
         return redirect("subjects:home", token)
     return render(request, "subjects/matches.html", matches_context(rights_request, token))
@@ -348,6 +350,8 @@ def status_context(rights_request, token, **extra):
     return {
         "token": token,
         "rights_request": rights_request,
+        "usual": (transparency.usual_identity_check()
+                  if rights_request.state == State.IDENTITY_REVIEW else None),
         "events": rights_request.events.order_by("pk"),
         "confirmed": rights_request.matches.filter(decision=Match.Decision.MINE).count(),
         **extra,
@@ -357,7 +361,9 @@ def status_context(rights_request, token, **extra):
 @with_request(once_closed=True)
 @require_GET
 def status(request, rights_request, token):
-    if rights_request.before_filing and rights_request.state != State.UNVERIFIED:
+    # The identity check is followed here too (its page links to this one).
+    if rights_request.before_filing and rights_request.state not in (State.UNVERIFIED,
+                                                                     State.IDENTITY_REVIEW):
         return redirect("subjects:home", token)
     return render(request, "subjects/status.html", status_context(rights_request, token))
 
