@@ -412,3 +412,111 @@ def test_the_citizen_answers_each_face_sees_the_erasure_and_gets_exactly_that_er
     assert errors == []
     citizen.close()
     desk_context.close()
+
+
+#: The same camera, whose permission prompt the person answers only when the
+#: test says so (``window.__release()``).
+HELD_CAMERA = FAKE_CAMERA.replace(
+    "navigator.mediaDevices.getUserMedia = async () => canvas.captureStream(30);",
+    "navigator.mediaDevices.getUserMedia = () => new Promise(resolve => {"
+    " window.__release = () => { window.__released = performance.now();"
+    " resolve(canvas.captureStream(30)); }; });")
+
+#: What the camera page shows at each change of its instruction, kept in
+#: the tab's session storage across the page change at the end.
+LIVE_LOG = """
+document.addEventListener("DOMContentLoaded", () => {
+  const prompt = document.getElementById("live-prompt");
+  if (!prompt) { return; }
+  new MutationObserver(() => {
+    const visible = Array.from(document.querySelectorAll("main button, main a.button"))
+      .filter(b => b.offsetParent !== null);
+    const log = JSON.parse(sessionStorage.getItem("live-log") || "[]");
+    log.push({prompt: prompt.textContent, buttons: visible.length,
+              current: document.querySelectorAll("#live-steps li.current").length,
+              recorded: Array.from(document.querySelectorAll("#live-steps li.done"))
+                .filter(li => li.textContent.includes("✓ recorded")).length});
+    sessionStorage.setItem("live-log", JSON.stringify(log));
+  }).observe(prompt, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+VISIBLE_BUTTONS = """() => Array.from(document.querySelectorAll(
+  'main button, main a.button')).filter(b => b.offsetParent !== null
+  && getComputedStyle(b).visibility !== 'hidden').map(b => b.id || b.textContent.trim())"""
+
+
+def test_the_camera_page_shows_one_button_at_a_time_and_takes_nothing_before_the_camera_runs(
+    transactional_db, site, browser, inbox
+):
+    assert "__release" in HELD_CAMERA
+    ingest("lin_manuel_miranda_1.png", "obama_1.jpg")
+    address = "one.button@example.org"
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True,
+                                  locale="en-GB")
+    context.add_init_script(HELD_CAMERA)
+    context.add_init_script(LIVE_LOG)
+    page = context.new_page()
+    errors, steps = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda r: steps.append((time.monotonic(), r.post_data_buffer or b""))
+            if r.url.endswith("/live/step/") else None)
+    page.goto(site + "/start/")
+    page.fill("input[name=email]", address)
+    page.check("#id_consent")
+    page.click("form[method=post] button[type=submit] >> nth=-1")
+    page.wait_for_url(re.compile(r"/start/sent/$"))
+    [mail] = inbox.wait_for(address)
+    page.goto(link_in(mail, "/verify/"))
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_url(re.compile(r"/selfie/$"))
+    page.click("a[href$='/live/']")
+    page.wait_for_url(re.compile(r"/live/$"))
+
+    # Before the camera: one button, "Start"; "Try again" is not shown.
+    assert page.evaluate(VISIBLE_BUTTONS) == ["live-start"]
+    screenshot(page, "14-camera-before-start")
+    request = RightsRequest.objects.get(email=address)
+    poses = LivenessChallenge.objects.filter(request=request).latest("pk").poses
+    page.evaluate("""([segments, waitText]) => Promise.all(segments.map(urls =>
+        Promise.all(urls.map(url => new Promise(resolve => {
+          const image = new Image(); image.onload = () => resolve(image); image.src = url;
+        }))))).then(images => { window.__camera.segments = images;
+                                window.__camera.waitText = waitText; })""",
+                  [video_segments(poses), page.get_attribute("#live-start", "data-wait")])
+
+    # Pressed while the browser still asks for the camera: nothing is sent.
+    page.click("#live-start")
+    assert page.inner_text("#live-start") == "Starting the camera…"
+    assert page.is_disabled("#live-start") and page.inner_text("#live-prompt") == ""
+    screenshot(page, "15-camera-starting")
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        assert steps == [], "a step was sent before the camera ran"
+        page.wait_for_timeout(100)
+    released = time.monotonic()
+    page.evaluate("window.__release()")
+
+    # While the check runs: no button at all; the pose to take now stands out,
+    # and each pose taken says it was recorded. The page itself notes what it
+    # shows at each change (the test does not interrupt the bursts).
+    def finished() -> bool:
+        return page.url.endswith("/matches/") or page.locator("#live-error").is_visible()
+
+    wait_for(finished, what="the camera check")
+    page.wait_for_load_state()
+    seen = json.loads(page.evaluate("sessionStorage.getItem('live-log') || '[]'"))
+    challenge = LivenessChallenge.objects.filter(request=request).latest("pk")
+    assert page.url.endswith("/matches/"), (challenge.failure, page.inner_text("#live-error"))
+    assert steps and all(at >= released for at, _ in steps)
+    assert len(steps) == 1 + len(poses)
+    during = [entry for entry in seen if entry["prompt"]]
+    assert during and all(entry["buttons"] == 0 for entry in during), seen
+    assert all(entry["current"] <= 1 for entry in during), seen
+    poses_shown = [entry for entry in during if entry["current"] == 1]
+    assert len(poses_shown) == len(poses), seen
+    # After each burst the pose says it was recorded.
+    assert max(entry["recorded"] for entry in during) >= len(poses), seen
+    assert challenge.passed is True, challenge.failure
+    assert errors == []
+    context.close()
