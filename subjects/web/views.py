@@ -354,8 +354,21 @@ def status_context(rights_request, token, **extra):
                   if rights_request.state == State.IDENTITY_REVIEW else None),
         "events": rights_request.events.order_by("pk"),
         "confirmed": rights_request.matches.filter(decision=Match.Decision.MINE).count(),
+        "package": package_offer(rights_request),
         **extra,
     }
+
+
+def package_offer(rights_request) -> dict | None:
+    """The access package, for the status page of the browser that owns the
+    request: its signed link and until when it works."""
+    package = getattr(rights_request, "package", None)
+    if package is None or not package.file:
+        return None
+    if not package.is_available:
+        return {"expired": True, "expires_at": package.expires_at}
+    return {"url": reverse("subjects:package", args=[tokens.download_token(package)]),
+            "expires_at": package.expires_at, "expired": False}
 
 
 @with_request(once_closed=True)

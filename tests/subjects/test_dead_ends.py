@@ -87,3 +87,31 @@ def test_the_start_form_sent_again_goes_on_with_the_pending_request():
     confirm_in(Client(), request)
     browser.post("/start/", form)
     assert RightsRequest.objects.filter(email=form["email"]).count() == 2
+
+
+def test_the_status_page_of_a_completed_access_request_offers_the_package_until_it_expires():
+    import datetime as dt
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from subjects.models import AccessPackage
+
+    person = Client()
+    request = make_request("completed", email="gets.package@example.org", kinds=("access",))
+    intake.send_new_link(request)
+    request.refresh_from_db()
+    confirm_in(person, request)
+    package = AccessPackage(request=request, size=3, sha256="0" * 64, created_at=timezone.now(),
+                            expires_at=timezone.now() + dt.timedelta(days=7))
+    package.file.save("package.zip", ContentFile(b"zip"), save=False)
+    package.save()
+    page = person.get(f"/r/{tokens.access_token(request)}/status/").content.decode()
+    link = f'href="/package/{tokens.download_token(package)}/"'
+    assert link in page and "The link works until" in page
+    assert person.get(f"/package/{tokens.download_token(package)}/").status_code == 200
+
+    AccessPackage.objects.filter(pk=package.pk).update(
+        expires_at=timezone.now() - dt.timedelta(days=1))
+    page = person.get(f"/r/{tokens.access_token(request)}/status/").content.decode()
+    assert "/package/" not in page and "the file has been deleted since" in page
