@@ -475,8 +475,9 @@ def test_the_request_page_shows_crops_distances_confirmations_and_the_timeline(w
     assert f'src="{crop}"' in page
     assert "0.310" in page and "Match" in page and "This is me" in page
     assert "1 confirmed by the person" in page
-    assert "email_verified" in page  # an audit event
-    assert "verify_email" in page  # an e-mail of the timeline
+    assert "E-mail address confirmed" in page  # an audit event, by its label
+    # An e-mail of the timeline, by its subject.
+    assert "Confirm your e-mail address to search for your face" in page
     image = client.get(crop)
     assert image["Content-Type"] == "image/jpeg" and image.content[:2] == b"\xff\xd8"
     assert "no-store" in image["Cache-Control"]
