@@ -293,15 +293,17 @@ def requests_per_week(*, weeks: int = 26, today: dt.date | None = None) -> list[
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT date_trunc('week', received_at AT TIME ZONE %s)::date AS week,"
-            " count(*) FILTER (WHERE access), count(*) FILTER (WHERE erasure),"
+            " count(*), count(*) FILTER (WHERE access), count(*) FILTER (WHERE erasure),"
             " count(*) FILTER (WHERE objection)"
             " FROM subjects_rightsrequest WHERE received_at >= %s GROUP BY 1",
             [timezone.get_current_timezone_name(), since],
         )
-        found = {week: (a, e, o) for week, a, e, o in cursor.fetchall()}
+        found = {week: (n, a, e, o) for week, n, a, e, o in cursor.fetchall()}
+    # ``requests`` counts each request once; one asking for access and
+    # erasure counts under both types.
     return [
-        dict(zip(("week", "access", "erasure", "objection"),
-                 (start, *found.get(start, (0, 0, 0))), strict=True))
+        dict(zip(("week", "requests", "access", "erasure", "objection"),
+                 (start, *found.get(start, (0, 0, 0, 0))), strict=True))
         for start in starts
     ]
 

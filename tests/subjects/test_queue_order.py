@@ -38,3 +38,33 @@ def test_the_queue_puts_what_needs_action_first_and_counts_identity_checks_as_op
     counters = counters[:counters.index("</ul>")]
     assert "from you" not in counters
     assert "Waiting for information from the person <strong>1</strong>" in counters
+
+
+def test_the_figures_agree_with_their_own_tables():
+    import datetime as dt
+    import html
+    import json
+
+    from django.utils import timezone
+
+    # One request asking for two things, completed as soon as received.
+    now = timezone.now()
+    make_request("completed", received_days_ago=0, closed_at=now + dt.timedelta(minutes=5),
+                 kinds=("access", "erasure"))
+    dora, _ = make_dpo()
+    page = log_in_verified(Client(), dora).get("/dpo/figures/").content.decode()
+
+    weekly = page[page.index('id="per-week-heading"'):]
+    weekly = weekly[:weekly.index("</section>")]
+    series = json.loads(html.unescape(re.search(r'data-series="([^"]*)"', weekly).group(1)))
+    assert [s["name"] for s in series] == ["Requests"]
+    assert sum(v for v in series[0]["values"] if v) == 1, "a request is counted once"
+    week = (timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday())).isoformat()
+    assert re.search(rf"<th scope=\"row\">{week}</th><td>1</td><td>1</td><td>1</td><td>0</td>",
+                     weekly)
+
+    completion = page[page.index('id="completion-heading"'):]
+    completion = completion[:completion.index("</section>")]
+    figure = re.search(r"<figure[^>]*>", completion).group(0)
+    assert 'data-has-data="1"' in figure
+    assert re.search(r"<td>0\.0</td><td>1</td>", completion)
