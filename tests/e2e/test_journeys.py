@@ -104,6 +104,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     desk.click("form:has(input[name=q]) button[type=submit]")
     desk.click(f"a:has-text('{request.reference}')")
     desk.wait_for_url(re.compile(rf"/dpo/requests/{request.reference}/$"))
+    check_accessibility(desk, "dpo identity check")
     screenshot(desk, "05-dpo-identity-check")
     desk.click("form.action-confirm_requester button[type=submit]")
     desk.wait_for_load_state()
@@ -138,6 +139,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     # The DPO finds it in the queue, approves, and watches it complete.
     desk.goto(f"{site}/dpo/")
     assert request.reference in desk.content()
+    check_accessibility(desk, "dpo queue")
     screenshot(desk, "08-dpo-queue")
     desk.click(f"a:has-text('{request.reference}')")
     desk.click("form.action-approve button[type=submit]")
@@ -145,6 +147,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "completed",
              what="the jobs")
     desk.reload()
+    check_accessibility(desk, "dpo request completed")
     screenshot(desk, "09-dpo-completed")
     with desk.expect_download() as download_info:
         desk.click("a:has-text('Download the access package')")
@@ -155,10 +158,18 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     assert all(archive.read(p["file"])[:2] == b"\xff\xd8" for p in data["photos"])
     assert "<html lang=\"nl\">" in archive.read("report.html").decode()
 
+    # The DPO's other pages pass axe-core too.
+    for path, name in (("/dpo/figures/", "dpo figures"), ("/dpo/keys/", "dpo api keys")):
+        desk.goto(site + path)
+        check_accessibility(desk, name)
+    screenshot(desk, "09b-dpo-figures")
+
     # The person's own e-mails tell them, in Dutch.
     done = inbox.wait_for(CITIZEN, subject_contains=request.reference, count=3)
     assert any("gewist" in text_part(m) for m in done)
     page.reload()
+    # The finished status page offers the copy of their data.
+    assert page.locator("#package-link").count() == 1
     screenshot(page, "10-status-completed-nl")
     check_accessibility(page, "status completed")
     assert errors == []
