@@ -271,7 +271,7 @@ OFFERED = {
     "unverified": set(),
     "verified": set(),
     "searching": set(),
-    "identity_review": {A.CONFIRM_REQUESTER, A.REJECT},
+    "identity_review": {A.CONFIRM_REQUESTER, A.ASK_FOR_INFORMATION, A.REJECT},
     "matches_ready": set(),
     "filed": {A.EXTEND},
     "awaiting_review": {A.APPROVE, A.REJECT, A.ASK_FOR_INFORMATION, A.CLOSE_UNFOUNDED,

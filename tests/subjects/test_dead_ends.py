@@ -115,3 +115,28 @@ def test_the_status_page_of_a_completed_access_request_offers_the_package_until_
         expires_at=timezone.now() - dt.timedelta(days=1))
     page = person.get(f"/r/{tokens.access_token(request)}/status/").content.decode()
     assert "/package/" not in page and "the file has been deleted since" in page
+
+
+def test_the_identity_check_can_ask_the_person_for_information_and_come_back():
+    from subjects.jobs import delivery
+
+    request = in_identity_review("asked.first@example.org")
+    assert actions.ASK_FOR_INFORMATION in actions.available_actions(request)
+    actions.perform(request, actions.ASK_FOR_INFORMATION, actor="dpo:dora",
+                    data={"question": "Could you send a photo taken from closer?"})
+    request.refresh_from_db()
+    # Nothing filed yet: no time limit runs, so none is said to be paused.
+    assert request.state == "info_requested" and request.paused_since is None
+    [mail] = OutboundEmail.objects.filter(request=request, kind="info_needed")
+    body = delivery.build_message(mail).body
+    assert "Could you send a photo taken from closer?" in body
+    assert "we cannot show you the result of your search" in body
+    assert "time limit for your request is paused" not in body
+
+    actions.perform(request, actions.INFORMATION_RECEIVED, actor="dpo:dora",
+                    data={"note": "photo received"})
+    request.refresh_from_db()
+    assert request.state == "identity_review"
+    actions.perform(request, actions.CONFIRM_REQUESTER, actor="dpo:dora")
+    request.refresh_from_db()
+    assert request.state == "matches_ready"
