@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from portal import samples
 from search.backends import get_backend
@@ -164,7 +165,8 @@ def seed_customers_and_searches(*, seed: int = 11, searches: int = 60) -> int:
             account=Customer.Account.TRIAL if trial_days else Customer.Account.PAID,
             trial_start=trial_start,
             trial_end=trial_start + dt.timedelta(days=trial_days) if trial_days else None,
-            contact_email=f"privacy@{name.lower().replace(' ', '-')[:20]}.example",
+            # The whole name, so that no address ends in a cut word or a hyphen.
+            contact_email=f"privacy@{slugify(name)}.example",
         ))
     # In id order: the same seed picks the same faces whatever order the
     # database returns rows in (a Citus coordinator merges shards).

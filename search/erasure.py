@@ -40,6 +40,23 @@ def recipients_of(face_ids: list[int]) -> dict[int, list[int]]:
     return {customer: sorted(faces) for customer, faces in result.items()}
 
 
+def searches_of(face_ids: list[int]) -> dict[int, list[dict]]:
+    """Customer id -> the searches that returned any of ``face_ids``, each
+    as {"search", "searched_at" (ISO), "ranks", "faces"}, oldest first: what
+    an Art. 19 notice names, so the customer can find the copies."""
+    result: dict[int, dict[int, dict]] = {}
+    rows = (CustomerSearchResult.objects.filter(face_id__in=face_ids)
+            .values_list("search__customer_id", "search_id", "search__searched_at", "rank",
+                         "face_id").order_by("search__searched_at", "search_id", "rank"))
+    for customer_id, search_id, searched_at, rank, face_id in rows:
+        entry = result.setdefault(customer_id, {}).setdefault(search_id, {
+            "search": search_id, "searched_at": searched_at.isoformat(), "ranks": [],
+            "faces": []})
+        entry["ranks"].append(rank)
+        entry["faces"].append(face_id)
+    return {customer: list(searches.values()) for customer, searches in result.items()}
+
+
 def models_with_faces() -> list[str]:
     """Every model that has embeddings in the index."""
     return sorted(Face.objects.order_by().values_list("model", flat=True).distinct())

@@ -14,7 +14,13 @@
     return;
   }
   var stream = null;
+  var taken = document.getElementById("camera-taken");
+  // "Take the photo" only once the camera shows a picture: never a blank frame.
+  function running() {
+    return Boolean(stream) && video.readyState >= 2 && video.videoWidth > 0;
+  }
   startButton.hidden = false;
+  capture.disabled = true;
   startButton.addEventListener("click", function () {
     navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: false })
       .then(function (s) {
@@ -22,10 +28,14 @@
         video.srcObject = s;
         box.hidden = false;
         startButton.hidden = true;
+        video.addEventListener("loadeddata", function () { capture.disabled = !running(); });
+        capture.disabled = !running();
       })
       .catch(function () { startButton.hidden = true; });
   });
   capture.addEventListener("click", function () {
+    if (!running()) { return; }
+    capture.disabled = true;
     var canvas = document.createElement("canvas");
     canvas.width = video.videoWidth || 640;
     canvas.height = video.videoHeight || 480;
@@ -34,6 +44,7 @@
       var transfer = new DataTransfer();
       transfer.items.add(new File([blob], "camera.jpg", { type: "image/jpeg" }));
       input.files = transfer.files;
+      if (taken) { taken.hidden = false; }
       if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); }
       form.submit();
     }, "image/jpeg", 0.92);

@@ -136,7 +136,11 @@
       return;
     }
     var kind = figure.getAttribute("data-chart");
-    var hasData = series.some(function (s) { return s.values.some(function (v) { return v; }); });
+    // The server may say whether there is anything to show (a median of 0
+    // days is a figure); else any value other than 0 or none counts.
+    var flag = figure.getAttribute("data-has-data");
+    var hasData = flag !== null ? flag === "1"
+      : series.some(function (s) { return s.values.some(function (v) { return v; }); });
     if (!hasData) {
       var note = document.createElement("p");
       note.className = "empty";

@@ -1,6 +1,9 @@
 // The camera check: the server shows one pose at a time; for each, a burst
 // of frames taken over about a second from the moment it appears is sent
 // at once, and the server answers with the next pose (or the result).
+// One button at a time: "Start" until the camera runs, none while the check
+// runs, "Try again" after a failure. No frame is taken before the camera
+// shows a picture.
 (function () {
   "use strict";
   var form = document.getElementById("live-form");
@@ -8,6 +11,7 @@
   var start = document.getElementById("live-start");
   var again = document.getElementById("live-again");
   var prompt = document.getElementById("live-prompt");
+  var steps = document.getElementById("live-steps");
   var errorBox = document.getElementById("live-error");
   var errorText = document.getElementById("live-error-text");
   if (!form || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia ||
@@ -19,6 +23,10 @@
   var interval = 200;  // ms between two frames of a burst
   var stream = null;
 
+  function running() {
+    return Boolean(stream) && video.readyState >= 2 && video.videoWidth > 0;
+  }
+
   function stop() {
     if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
   }
@@ -28,15 +36,17 @@
     prompt.textContent = "";
     errorText.textContent = message;
     errorBox.hidden = false;
+    start.hidden = true;
     again.hidden = false;
     errorBox.focus && errorBox.focus();
   }
 
   function grab() {
+    if (!running()) { return Promise.reject(new Error("camera not running")); }
     return new Promise(function (resolve) {
       var canvas = document.createElement("canvas");
-      canvas.width = video.videoWidth || 640;
-      canvas.height = video.videoHeight || 480;
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
       canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
       canvas.toBlob(resolve, "image/jpeg", 0.9);
     });
@@ -45,11 +55,12 @@
   function burst() {
     // The first frame at once, then one every `interval` ms.
     var taken = [];
-    return new Promise(function (resolve) {
+    return new Promise(function (resolve, reject) {
       function next() {
+        if (!running()) { reject(new Error("camera not running")); return; }
         taken.push(grab());
         if (taken.length < frames) { setTimeout(next, interval); return; }
-        Promise.all(taken).then(resolve);
+        Promise.all(taken).then(resolve, reject);
       }
       next();
     });
@@ -68,13 +79,39 @@
       });
   }
 
+  function showPose(step, label) {
+    // The pose being recorded stands out; those before it say they were recorded.
+    var item = document.createElement("li");
+    item.className = "current";
+    item.setAttribute("aria-current", "step");
+    item.setAttribute("data-step", step);
+    var name = document.createElement("span");
+    name.textContent = label;
+    var state = document.createElement("span");
+    state.className = "state";
+    state.textContent = steps.getAttribute("data-now") || "";
+    item.appendChild(name);
+    item.appendChild(document.createTextNode(" "));
+    item.appendChild(state);
+    steps.appendChild(item);
+    return item;
+  }
+
+  function recorded(item) {
+    item.className = "done";
+    item.removeAttribute("aria-current");
+    item.querySelector(".state").textContent = "✓ " + (steps.getAttribute("data-recorded") || "");
+  }
+
   function answer(result) {
     if (!result.ok) { fail(result.body.error || ""); return; }
     var body = result.body;
     if (body.done) { stop(); window.location.assign(body.next); return; }
     prompt.textContent = body.label;
     prompt.setAttribute("data-step", body.step);
+    var item = showPose(body.step, body.label);
     burst().then(function (blobs) {
+      recorded(item);
       prompt.textContent = start.getAttribute("data-wait") || "";
       return post(String(body.step), blobs);
     }).then(answer).catch(function () { fail(start.getAttribute("data-denied") || ""); });
@@ -82,17 +119,22 @@
 
   start.addEventListener("click", function () {
     start.disabled = true;
+    // Said on the button, not as an instruction: the prompt speaks of poses only.
+    start.textContent = start.getAttribute("data-starting") || start.textContent;
     navigator.mediaDevices.getUserMedia({ video: { facingMode: "user", width: 640, height: 480 },
                                           audio: false })
       .then(function (s) {
         stream = s;
         video.srcObject = s;
         return new Promise(function (resolve) {
-          if (video.readyState >= 2) { resolve(); return; }
+          if (running()) { resolve(); return; }
           video.addEventListener("loadeddata", function () { resolve(); }, { once: true });
         });
       })
-      .then(function () { start.hidden = true; return post("begin"); })
+      .then(function () {
+        start.hidden = true;
+        return post("begin");
+      })
       .then(answer)
       .catch(function () { fail(start.getAttribute("data-denied") || ""); });
   });

@@ -117,19 +117,17 @@ def crop_of_match(request: RightsRequest, match_id: int) -> bytes | None:
 def faces_of_subject(request: RightsRequest) -> dict[int, dict]:
     """Face id -> {"photo_id", "distance", "confirmed"} for every face that
     is the person's, to be erased: those confirmed (:func:`confirmed_matches`),
-    plus every face the exhaustive scan puts in the ``match`` tier that they
-    did not say is someone else. A ``possible`` face they claimed counts
-    only once the DPO confirmed it."""
-    decisions = dict(
-        request.matches.filter(face__isnull=False).values_list("face_id", "decision")
-    )
+    plus every face the exhaustive scan puts in the ``match`` tier that the
+    person was never shown (the quick search missed it). A face they were
+    shown counts only if it is confirmed: one they did not claim (or claimed
+    in the ``possible`` tier without the DPO's confirmation) is not erased."""
+    shown = set(request.matches.filter(face__isnull=False).values_list("face_id", flat=True))
     confirmed = set(confirmed_face_ids(request))
     faces: dict[int, dict] = {}
     if request.selfie_embedding is not None:
         for candidate in find_all_candidates(request.selfie_embedding, model=request.selfie_model):
-            decision = decisions.get(candidate.face_id, "")
             if candidate.face_id in confirmed or (
-                candidate.tier == Tier.MATCH and decision != Match.Decision.NOT_MINE
+                candidate.tier == Tier.MATCH and candidate.face_id not in shown
             ):
                 faces[candidate.face_id] = {"photo_id": candidate.photo_id,
                                             "distance": round(candidate.distance, 4),
@@ -140,3 +138,11 @@ def faces_of_subject(request: RightsRequest) -> dict[int, dict]:
                                          "distance": round(match.distance, 4),
                                          "confirmed": True})
     return faces
+
+
+def unclaimed_face_ids(request: RightsRequest) -> set[int]:
+    """Faces the person was shown that are not confirmed as theirs: "not me",
+    left unanswered, or a ``possible`` claim the DPO has not confirmed.
+    An erasure leaves them (and the same faces in other models) alone."""
+    shown = set(request.matches.filter(face__isnull=False).values_list("face_id", flat=True))
+    return shown - set(confirmed_face_ids(request))

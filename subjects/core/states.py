@@ -38,14 +38,18 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.SEARCHING: frozenset({S.MATCHES_READY, S.IDENTITY_REVIEW, S.VERIFIED, S.ERROR, S.EXPIRED}),
     # An uploaded (not live) selfie: the DPO checks it is the requester's
     # before anything about matches is shown or sent.
-    S.IDENTITY_REVIEW: frozenset({S.MATCHES_READY, S.REJECTED, S.WITHDRAWN, S.EXPIRED}),
+    # The DPO may ask the person for something before deciding (and the
+    # answer brings the check back).
+    S.IDENTITY_REVIEW: frozenset({S.MATCHES_READY, S.REJECTED, S.INFO_REQUESTED, S.WITHDRAWN,
+                                  S.EXPIRED}),
     S.MATCHES_READY: frozenset({S.FILED, S.SEARCHING, S.WITHDRAWN, S.EXPIRED}),
     S.FILED: frozenset({S.AWAITING_REVIEW, S.IN_PROGRESS, S.WITHDRAWN}),
     S.AWAITING_REVIEW: frozenset(
         {S.IN_PROGRESS, S.REJECTED, S.INFO_REQUESTED, S.WITHDRAWN, S.SEARCHING}
     ),
     # Waiting for the person: unanswered for too long, the request expires.
-    S.INFO_REQUESTED: frozenset({S.AWAITING_REVIEW, S.REJECTED, S.WITHDRAWN, S.EXPIRED}),
+    S.INFO_REQUESTED: frozenset({S.AWAITING_REVIEW, S.IDENTITY_REVIEW, S.REJECTED, S.WITHDRAWN,
+                                 S.EXPIRED}),
     S.IN_PROGRESS: frozenset({S.COMPLETED, S.ERROR}),
     # An error before filing (a search that failed for good) expires; one
     # after filing stays with the DPO: the person is owed an answer.

@@ -74,6 +74,18 @@ def request_for_verification(token: str) -> RightsRequest:
     return request
 
 
+def request_of_used_link(token: str) -> RightsRequest | None:
+    """The request a genuine verification link names, used or not (None if
+    the link is not one of ours): for a second click in the browser that
+    the first click bound, which may simply go on."""
+    try:
+        value = signing.TimestampSigner(salt=_VERIFY_SALT).unsign(token)
+    except signing.BadSignature:
+        return None
+    reference = value.partition(":")[0]
+    return RightsRequest.objects.filter(reference=reference, verified_at__isnull=False).first()
+
+
 def access_token(request: RightsRequest) -> str:
     mac = salted_hmac(_ACCESS_SALT, f"{request.reference}:{request.access_salt}",
                       algorithm="sha256").hexdigest()[:40]

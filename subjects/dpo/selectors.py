@@ -13,13 +13,14 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Case, Count, F, Func, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from search.imaging import ImageError, load_image
 from search.redaction import encode
 from subjects.core.deadlines import DUE_SOON_DAYS, DueOn, add_months, due_date_sql
 from subjects.core.faces import earlier_requests_for_faces
 from subjects.core.outbox import TO_DPO, TO_RECIPIENT
-from subjects.core.states import OPEN, State
+from subjects.core.states import NEEDS_DPO, OPEN, State
 from subjects.models import Match, RightsRequest
 
 #: Never verified: hidden from the queue unless asked for.
@@ -32,7 +33,10 @@ DUE_WINDOWS = ("overdue", "week", "month", "none")
 #: Sort keys: the name in the URL, the ordering it means.
 # Open requests come first when sorting by due date: a closed one's due date
 # is history.
-_CLOSED_LAST = Case(When(state__in=OPEN, then=Value(0)), default=Value(1))
+# What waits for the DPO (a review, an identity check, a stopped job) comes
+# before everything else, then the other open requests, then the rest.
+_CLOSED_LAST = Case(When(state__in=NEEDS_DPO, then=Value(0)),
+                    When(state__in=OPEN, then=Value(1)), default=Value(2))
 SORTS = {
     "due": (_CLOSED_LAST, F("due_on").asc(nulls_last=True), "pk"),
     "-due": (_CLOSED_LAST, F("due_on").desc(nulls_last=True), "-pk"),
@@ -156,10 +160,25 @@ class Counts:
 
     @property
     def open(self) -> int:
-        return sum(n for state, n in self.by_state.items() if state in OPEN)
+        """Filed and not final, and the identity checks: all work still to do."""
+        return sum(n for state, n in self.by_state.items()
+                   if state in OPEN or state == State.IDENTITY_REVIEW)
 
-    def per_state(self) -> list[tuple[State, int]]:
-        return [(State(state), n) for state, n in self.by_state.items()]
+    @property
+    def needs_action(self) -> int:
+        return sum(n for state, n in self.by_state.items() if state in NEEDS_DPO)
+
+    def per_state(self) -> list[tuple[State, str, int]]:
+        """Each state, named for the DPO, and how many requests are in it."""
+        return [(State(state), DPO_STATE_LABELS.get(state, State(state).label), n)
+                for state, n in self.by_state.items()]
+
+
+#: States whose name speaks to the person ("... from you"), as the DPO reads them.
+DPO_STATE_LABELS = {
+    State.INFO_REQUESTED: _("Waiting for information from the person"),
+    State.IDENTITY_REVIEW: _("Identity check to do"),
+}
 
 
 def counts(*, today: dt.date | None = None, now: dt.datetime | None = None) -> Counts:
@@ -274,15 +293,17 @@ def requests_per_week(*, weeks: int = 26, today: dt.date | None = None) -> list[
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT date_trunc('week', received_at AT TIME ZONE %s)::date AS week,"
-            " count(*) FILTER (WHERE access), count(*) FILTER (WHERE erasure),"
+            " count(*), count(*) FILTER (WHERE access), count(*) FILTER (WHERE erasure),"
             " count(*) FILTER (WHERE objection)"
             " FROM subjects_rightsrequest WHERE received_at >= %s GROUP BY 1",
             [timezone.get_current_timezone_name(), since],
         )
-        found = {week: (a, e, o) for week, a, e, o in cursor.fetchall()}
+        found = {week: (n, a, e, o) for week, n, a, e, o in cursor.fetchall()}
+    # ``requests`` counts each request once; one asking for access and
+    # erasure counts under both types.
     return [
-        dict(zip(("week", "access", "erasure", "objection"),
-                 (start, *found.get(start, (0, 0, 0))), strict=True))
+        dict(zip(("week", "requests", "access", "erasure", "objection"),
+                 (start, *found.get(start, (0, 0, 0, 0))), strict=True))
         for start in starts
     ]
 

@@ -23,7 +23,7 @@ from portal.ratelimit import RateLimited, client_ip, enforce
 from portal.rates import Rate
 from subjects.core import notices
 from subjects.core.audit import chain_head
-from subjects.core.faces import crop_of_match, pending_claims
+from subjects.core.faces import confirmed_matches, crop_of_match, pending_claims
 from subjects.dpo import accounts, selectors
 from subjects.dpo.forms import (
     ACTION_FORMS,
@@ -35,7 +35,7 @@ from subjects.dpo.forms import (
 from subjects.dpo.models import ApiKey
 from subjects.dpo.permissions import actor_name, dpo_required, is_dpo, second_factor_done
 from subjects.dpo.register import register_csv
-from subjects.models import Match, RightsRequest
+from subjects.models import Match
 from subjects.review import actions
 from subjects.review.decisions import DecisionRefused
 from subjects.web.charts import section
@@ -145,6 +145,12 @@ def _detail_context(rights_request, *, forms=None, error=None) -> dict:
         "notices": notices.notices_of(rights_request),
         "has_review_selfie": bool(rights_request.selfie_review_file),
         "pending_claims": [m.pk for m in pending_claims(rights_request)],
+        # What approving will do, as the person saw it before filing.
+        "approval": {
+            "faces": list(confirmed_matches(rights_request).order_by("distance", "pk")),
+            "claims": list(pending_claims(rights_request).order_by("distance", "pk")),
+            "erases": rights_request.erasure or rights_request.objection,
+        } if actions.APPROVE in offered else None,
         "earlier_requests": selectors.earlier_requests(rights_request),
         "package": getattr(rights_request, "package", None),
         "actions": [
@@ -223,19 +229,24 @@ def figures(request):
     weeks, completion, open_overdue = data["per_week"], data["completion"], data["open_overdue"]
     months = completion["months"]
     sections = [
-        section("per-week", _("Requests per week, by type"), "stacked",
+        # The chart counts requests once each; the table adds the types (a
+        # request may ask for several, so they can add up to more).
+        section("per-week", _("Requests per week"), "bars",
                  _("No request in this period."),
-                 [_("Week of"), _("Access"), _("Erasure"), _("Objection")],
-                 [[w["week"].isoformat(), w["access"], w["erasure"], w["objection"]]
-                  for w in weeks],
-                 [(label, [w[kind] for w in weeks]) for kind, label in RightsRequest.Kind.choices]),
+                 [_("Week of"), _("Requests"), _("Access"), _("Erasure"), _("Objection")],
+                 [[w["week"].isoformat(), w["requests"], w["access"], w["erasure"],
+                   w["objection"]] for w in weeks],
+                 [(_("Requests"), [w["requests"] for w in weeks])],
+                 intro=_("Each request counts once. The table also gives the types asked "
+                         "for: a request may ask for several.")),
         section("completion", _("Median days to completion, by month of completion"), "bars",
                  _("No request completed in this period."),
                  [_("Month"), _("Median days"), _("Completed")],
                  [[m["month"].strftime("%Y-%m"),
                    "—" if m["median_days"] is None else m["median_days"], m["completed"]]
                   for m in months],
-                 [(_("Median days to completion"), [m["median_days"] for m in months])]),
+                 [(_("Median days to completion"), [m["median_days"] for m in months])],
+                 has_data=any(m["completed"] for m in months)),
         section("open", _("Open and overdue requests over time"), "lines",
                  _("No open request in this period."),
                  [_("Day"), _("Open"), _("Overdue")],

@@ -24,12 +24,13 @@ from django.utils.crypto import get_random_string
 
 from search.backends import get_backend
 from search.erasure import same_faces_in_other_models
-from search.models import CustomerSearchResult, Face, Photo, Suppression
+from search.models import Customer, CustomerSearchResult, Face, Photo, Suppression
 from search.redaction import encode, photo_image, subject_view
 from subjects.core import audit, disclosures, events
 from subjects.core.faces import disclosed_faces
 from subjects.core.notices import notices_of_person
 from subjects.core.outbox import queue_email
+from subjects.core.states import State
 from subjects.jobs.steps import run_step
 from subjects.models import AccessPackage, AuditEvent, RequestJob, RightsRequest
 
@@ -49,7 +50,8 @@ def plan_access(job: RequestJob) -> None:
         "recipients": [
             {"customer": r.search.customer.name, "kind": r.search.customer.kind,
              "country": r.search.customer.country, "account": r.search.customer.account,
-             "searched_at": r.search.searched_at.isoformat(), "face_id": r.face_id}
+             "searched_at": r.search.searched_at.isoformat(), "face_id": r.face_id,
+             "search": r.search_id}
             for r in recipients
         ],
     }
@@ -98,7 +100,7 @@ def package_content(request: RightsRequest, plan: dict) -> tuple[dict, dict[str,
                    "possible_threshold": backend.possible_threshold,
                    "method": "exhaustive scan of every face of the model"},
         "photos": photos,
-        "recipients": [{k: v for k, v in r.items() if k != "face_id"}
+        "recipients": [{k: v for k, v in r.items() if k not in ("face_id", "search")}
                        for r in plan["recipients"]],
         "transfers": [disclosures.transfer_safeguard(country) for country in
                       sorted({r["country"] for r in plan["recipients"]})],
@@ -176,13 +178,67 @@ def requests_and_events_of(request: RightsRequest) -> dict:
     }
 
 
+def _when(value: str | None) -> dt.datetime | dt.date | None:
+    if not value:
+        return None
+    return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+
+
+def report_of(data: dict, plan: dict) -> dict:
+    """The human-readable report's reading of ``data`` (data.json keeps its
+    codes and ISO timestamps for machines): dates as dates, to be written in
+    the person's language; codes by their names; one row per customer
+    search, with the photos of the report it returned."""
+    faces = {int(k) for k in plan.get("faces", {})}
+    photo_of = dict(Face.objects.filter(pk__in=faces).values_list("pk", "photo_id"))
+    # Numbered as package_content numbers the photos: by photo id.
+    number = {photo_id: n for n, photo_id in enumerate(sorted(set(photo_of.values())), start=1)}
+    searches: dict = {}
+    for r in plan.get("recipients", []):
+        key = r.get("search") or (r["customer"], r["searched_at"])
+        row = searches.setdefault(key, {
+            "customer": r["customer"],
+            "kind": _label(Customer.Kind, r["kind"]),
+            "country": r["country"],
+            "account": _label(Customer.Account, r["account"]),
+            "searched_at": _when(r["searched_at"]),
+            "photos": set()})
+        if r.get("face_id") in photo_of:
+            row["photos"].add(number[photo_of[r["face_id"]]])
+    rows = sorted(searches.values(), key=lambda row: row["searched_at"])
+    for row in rows:
+        row["photos"] = sorted(row["photos"])
+    return {
+        "generated_at": _when(data["generated_at"]),
+        "time_zone": timezone.get_current_timezone_name(),
+        "photos": [{**p, "scraped_at": _when(p["scraped_at"])} for p in data["photos"]],
+        "searches": rows,
+        "notices": [{**n, "notified_at": _when(n["notified_at"]),
+                     "acknowledged_at": _when(n["acknowledged_at"])}
+                    for n in data.get("erasure_notices", [])],
+        "requests": [{**r, "state": _label(State, r["state"]),
+                      "kinds": [_label(RightsRequest.Kind, k) for k in r["kinds"]],
+                      "created_at": _when(r["created_at"]), "closed_at": _when(r["closed_at"])}
+                     for r in data.get("your_requests", [])],
+        "events": [{**e, "at": _when(e["at"])} for e in data.get("audit_events", [])],
+    }
+
+
+def _label(choices, code: str) -> str:
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return code
+
+
 def build_package(job: RequestJob) -> None:
     request = job.request
     if AccessPackage.objects.filter(request=request).exclude(file="").exists():
         return
     with translation.override(request.language):
         data, files = package_content(request, job.plan)
-        report = render_to_string("subjects/access_report.html", {"data": data})
+        report = render_to_string("subjects/access_report.html",
+                                  {"data": data, "report": report_of(data, job.plan)})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("report.html", report)

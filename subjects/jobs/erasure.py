@@ -19,6 +19,8 @@ final check has used them.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,12 +30,13 @@ from search.erasure import (
     models_with_faces,
     recipients_of,
     same_faces_in_other_models,
+    searches_of,
 )
 from search.imaging import load_image
 from search.matching import Tier, find_all_candidates
 from search.models import Customer, Face, Photo, Suppression
 from subjects.core import events
-from subjects.core.faces import faces_of_subject
+from subjects.core.faces import faces_of_subject, unclaimed_face_ids
 from subjects.core.notices import record_notice
 from subjects.core.outbox import queue_email
 from subjects.jobs.steps import JobFailed, run_step
@@ -72,9 +75,8 @@ def found_with_seeds(seeds: dict[str, list[dict]], excluded: set[int]) -> dict[i
 def plan_erasure(job: RequestJob) -> None:
     request = job.request
     faces = faces_of_subject(request)
-    not_mine = set(request.matches.filter(decision=Match.Decision.NOT_MINE, face__isnull=False)
-                   .values_list("face_id", flat=True))
-    # Someone else's face is someone else's in every model.
+    not_mine = unclaimed_face_ids(request)
+    # A face not confirmed as theirs is not theirs in any model either.
     excluded = {other.pk for others in same_faces_in_other_models(not_mine).values()
                 for other in others} | not_mine
     seeds, same_as = seeds_of(request, faces)
@@ -111,6 +113,7 @@ def plan_erasure(job: RequestJob) -> None:
         "photos": {str(pk): sorted(ids) for pk, ids in photos.items()},
         "photo_info": {str(pk): info for pk, info in described.items()},
         "recipients": {str(c): ids for c, ids in recipients_of(sorted(photo_of)).items()},
+        "searches": {str(c): rows for c, rows in searches_of(sorted(photo_of)).items()},
         "excluded": sorted(excluded),
         "seeds": seeds,
     }
@@ -231,6 +234,15 @@ def verify(job: RequestJob) -> None:
     job.plan = {**job.plan, "seeds": {model: [] for model in job.plan.get("seeds", {})}}
 
 
+def notice_searches(plan: dict, customer_id: int) -> list[dict]:
+    """The customer's searches an Art. 19 notice covers, as its e-mail
+    writes them (UTC; the customer reads them against its own log)."""
+    return [{"search": row["search"], "ranks": row["ranks"], "faces": row["faces"],
+             "searched_at": dt.datetime.fromisoformat(row["searched_at"])
+             .astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            for row in plan.get("searches", {}).get(str(customer_id), [])]
+
+
 def send_notices(job: RequestJob) -> None:
     """Art. 19: every customer that received one of the person's faces is
     told; one without a contact address cannot be, and the DPO is asked to
@@ -246,7 +258,8 @@ def send_notices(job: RequestJob) -> None:
             queue_email(
                 request, "art19_notice", event_key=f"art19:{request.reference}:{customer.pk}",
                 recipient=customer.contact_email, language="en",
-                context={"customer": customer.name, "faces": notice.faces, "notice": notice.pk},
+                context={"customer": customer.name, "faces": notice.faces, "notice": notice.pk,
+                         "searches": notice_searches(job.plan, customer.pk)},
             )
         if unreachable:
             queue_email(request, "dpo_recipients_without_contact",

@@ -4,11 +4,13 @@ and/or objection; and may withdraw while the request is open."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from search.models import Face
 from subjects.core import audit
@@ -24,6 +26,13 @@ from subjects.review.decisions import approve_request
 logger = logging.getLogger(__name__)
 
 KINDS = ("access", "erasure", "objection")
+
+ERASURE_NEEDS_A_FACE = _("Erasure applies to the faces you confirmed as yours. Please mark at "
+                         "least one face as “This is me”, or file an access request or an "
+                         "objection.")
+
+ALREADY_OPEN = _("You already have an open request of this type. Please follow it with the link "
+                 "in its e-mail; you can file again once it is done.")
 
 
 class FilingRefused(Exception):
@@ -49,6 +58,71 @@ def keeps_template(choice: str | bool, kinds: list[str]) -> bool:
     if "erasure" not in kinds and "objection" not in kinds:
         return False
     return choice is True or choice in ("yes", "on")
+
+
+def check_every_face_answered(request: RightsRequest, decisions: dict[int, str]) -> None:
+    """On the matches page the person answers for every face shown: a face
+    left without an answer would be neither erased nor kept knowingly.
+    (The DPO's and the tests' direct filings may leave faces unanswered:
+    such a face counts as not theirs.)"""
+    shown = request.matches.filter(face__isnull=False)
+    missing = [m.pk for m in shown if decisions.get(m.pk, m.decision) not in
+               (Match.Decision.MINE, Match.Decision.NOT_MINE)]
+    if missing:
+        raise FilingRefused(ngettext_lazy(
+            "One face has no answer yet. Please answer “This is me” or “Not me” for it.",
+            "%(count)d faces have no answer yet. Please answer “This is me” or “Not me” for "
+            "each of them.", len(missing)) % {"count": len(missing)})
+
+
+@dataclass(frozen=True)
+class FilingPreview:
+    """What filing will do, shown to the person before they send it (and,
+    as :func:`what_approval_does`, to the DPO before they approve)."""
+
+    kinds: list[str]
+    faces: list[Match]          # the person's confirmed faces: disclosed / erased
+    claims: list[Match]         # ``possible`` faces waiting for the DPO
+    not_mine: int
+
+    @property
+    def erases(self) -> bool:
+        return bool({"erasure", "objection"} & set(self.kinds)) and bool(self.faces or
+                                                                        self.claims)
+
+
+def preview_filing(request: RightsRequest, *, kinds: list[str],
+                   decisions: dict[int, str]) -> FilingPreview:
+    """The person's answers as they would stand once filed, checked but not
+    saved: every face answered, an answer that is one of the two, at least
+    one kind, and a face for an erasure."""
+    kinds = [k for k in KINDS if k in set(kinds)]
+    if not kinds:
+        raise FilingRefused(_("Please choose at least one request: access, erasure or "
+                              "objection."))
+    if request.state != State.MATCHES_READY:
+        raise FilingRefused(_("This request has already been filed or closed."), status=409)
+    matches = {m.pk: m for m in request.matches.filter(face__isnull=False)
+               .order_by("distance", "pk")}
+    if set(decisions) - set(matches):
+        raise FilingRefused(_("Some of the faces you answered about are not part of this "
+                              "request. Please reload the page and try again."))
+    if any(d not in (Match.Decision.MINE, Match.Decision.NOT_MINE) for d in decisions.values()):
+        raise FilingRefused(_("Please answer “This is me” or “Not me” for each face."))
+    check_every_face_answered(request, decisions)
+    if open_kinds_elsewhere(request) & set(kinds):
+        raise FilingRefused(ALREADY_OPEN, status=429)
+    answer = {pk: decisions.get(pk, m.decision) for pk, m in matches.items()}
+    mine = [m for pk, m in matches.items() if answer[pk] == Match.Decision.MINE]
+    faces = [m for m in mine if m.tier == Match.Tier.MATCH
+             or m.dpo_decision == Match.DpoDecision.CONFIRMED]
+    claims = [m for m in mine if m not in faces
+              and m.dpo_decision == Match.DpoDecision.UNDECIDED]
+    if "erasure" in kinds and not mine:
+        raise FilingRefused(ERASURE_NEEDS_A_FACE)
+    return FilingPreview(kinds=kinds, faces=faces, claims=claims,
+                         not_mine=sum(1 for a in answer.values() if a == Match.Decision.NOT_MINE))
+
 
 
 def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str | bool,
@@ -79,14 +153,10 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
         # An objection stands without a face found: it stops the collection
         # of their face from now on (with the template, if they keep it).
         if "erasure" in kinds and not claimed_face_ids(request):
-            raise FilingRefused(_("Erasure applies to the faces you confirmed as yours. Please "
-                                  "mark at least one face as “This is me”, or file an access "
-                                  "request or an objection."))
+            raise FilingRefused(ERASURE_NEEDS_A_FACE)
         already_open = open_kinds_elsewhere(request) & set(kinds)
         if already_open:
-            raise FilingRefused(_("You already have an open request of this type. Please follow "
-                                  "it with the link in its e-mail; you can file again once it "
-                                  "is done."), status=429)
+            raise FilingRefused(ALREADY_OPEN, status=429)
         # Restricted at once: they leave customers' search results until the
         # request is done (Art. 18(1)(d) while an objection is considered).
         # A ``possible`` face the person claims waits for the DPO's

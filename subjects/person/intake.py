@@ -15,6 +15,7 @@ from subjects.core.outbox import queue_email
 from subjects.core.states import State
 from subjects.core.tokens import (
     MAX_BROWSERS,
+    VERIFICATION_MAX_AGE,
     browser_hash,
     new_browser_secret,
     request_for_verification,
@@ -23,6 +24,17 @@ from subjects.core.transitions import transition
 from subjects.models import RightsRequest, new_secret
 
 logger = logging.getLogger(__name__)
+
+
+def pending_request(email: str) -> RightsRequest | None:
+    """The address's request still waiting for its confirmation, if its
+    link still works: the start form sent again (back button, a second
+    click) goes on with it instead of making a second request."""
+    return (RightsRequest.objects
+            .filter(email=email.strip(), email_hash=RightsRequest.hash_email(email),
+                    state=State.UNVERIFIED,
+                    created_at__gte=timezone.now() - VERIFICATION_MAX_AGE)
+            .exclude(verification_nonce="").order_by("-created_at").first())
 
 
 @transaction.atomic

@@ -73,7 +73,7 @@ def available_actions(request: RightsRequest, *, today: dt.date | None = None) -
     state = request.state
     offered: set[str] = set()
     if state == State.IDENTITY_REVIEW:
-        offered |= {CONFIRM_REQUESTER, REJECT}
+        offered |= {CONFIRM_REQUESTER, ASK_FOR_INFORMATION, REJECT}
     elif state == State.AWAITING_REVIEW:
         offered |= {REJECT, ASK_FOR_INFORMATION, CLOSE_UNFOUNDED}
         # Claims on ``possible`` faces are decided before approval.

@@ -168,19 +168,24 @@ def extend_deadline(request: RightsRequest, *, actor: str, months: int, reason: 
 def ask_for_information(request: RightsRequest, *, actor: str, question: str) -> RightsRequest:
     if not question.strip():
         raise DecisionRefused(_("Write what you need to know from the person."))
+    # Art. 12(3)'s clock runs only once the request is filed: an identity
+    # check before that has no time limit to pause.
+    filed = request.received_at is not None
     with transaction.atomic():
         request = transition(request, State.INFO_REQUESTED, actor=actor,
                              action=Action.INFO_REQUESTED, reason=question,
-                             paused_since=timezone.now())
+                             paused_since=timezone.now() if filed else None)
         queue_email(request, "info_needed",
                     event_key=f"info_needed:{request.reference}:{request.events.count()}",
-                    context={"question": question})
+                    context={"question": question, "paused": filed})
     return request
 
 
 def information_received(request: RightsRequest, *, actor: str, note: str = "") -> RightsRequest:
-    """The person answered: the clock runs again, the DPO reviews."""
-    return transition(request, State.AWAITING_REVIEW, actor=actor, action=Action.INFO_RECEIVED,
+    """The person answered: the clock runs again, the DPO reviews (or, for
+    a request not yet filed, goes back to its identity check)."""
+    back = State.AWAITING_REVIEW if request.received_at is not None else State.IDENTITY_REVIEW
+    return transition(request, back, actor=actor, action=Action.INFO_RECEIVED,
                       reason=note, paused_since=None,
                       paused_days=paused_days_so_far(request.paused_days, request.paused_since))
 

@@ -2,8 +2,11 @@
 from the catalogue in ``subjects.core.events``."""
 
 from django import template
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
-from subjects.core import events
+from subjects.core import audit, events
 from subjects.core.states import State
 
 register = template.Library()
@@ -21,3 +24,29 @@ def state_label(state: str) -> str:
         return str(State(state).label)
     except ValueError:
         return state
+
+
+@register.filter
+def actor_label(actor: str) -> str:
+    """``{{ event.actor|actor_label }}``: who acted, in words (a DPO by name)."""
+    if actor == audit.REQUESTER:
+        return _("the person")
+    if actor == audit.SYSTEM:
+        return _("the portal")
+    if actor == audit.RECIPIENT:
+        return _("a recipient of the data")
+    return actor.removeprefix("dpo:")
+
+
+@register.filter
+def email_subject(outbound) -> str:
+    """``{{ email|email_subject }}``: an e-mail of the outbox named by its
+    subject line (in the reader's language), not by its template's code."""
+    request = outbound.request
+    try:
+        subject = render_to_string(f"emails/{outbound.kind}.subject.txt", {
+            "reference": request.reference if request else "",
+            "due": request.due_date if request else ""})
+    except TemplateDoesNotExist:
+        return outbound.kind
+    return " ".join(subject.split())

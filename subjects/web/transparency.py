@@ -32,7 +32,7 @@ from search.models import Suppression
 from subjects.core.deadlines import EXTENSION_GROUNDS, add_months, due_date_sql
 from subjects.core.events import Action
 from subjects.core.states import FINAL, State
-from subjects.models import PublishedAuditHead, RecipientNotice
+from subjects.models import AuditEvent, PublishedAuditHead, RecipientNotice
 from subjects.review.actions import REJECTION_GROUNDS
 
 MONTHS = 12
@@ -359,3 +359,47 @@ def as_json(months: list[Month], heads: list[PublishedAuditHead], *, keys_url: s
         ],
         "keys": keys_url,
     }
+
+
+@dataclass(frozen=True)
+class UsualTime:
+    """The median time the DPO took for a kind of decision lately, and
+    over how many."""
+
+    median: dt.timedelta
+    count: int
+
+    @property
+    def under_an_hour(self) -> bool:
+        return self.median < dt.timedelta(hours=1)
+
+    @property
+    def hours(self) -> int:
+        return max(1, round(self.median.total_seconds() / 3600))
+
+    @property
+    def days(self) -> int:
+        return max(1, round(self.median.total_seconds() / 86400))
+
+
+def usual_identity_check(*, days: int = 90) -> UsualTime | None:
+    """How long the DPO's identity checks took in the last ``days`` days:
+    from the search that sent a request to the check to the DPO's decision
+    (the median, and how many). None when no check was decided: then the
+    pages say nothing of a time they have not measured."""
+    from_ = timezone.now() - dt.timedelta(days=days)
+    ends = list(AuditEvent.objects.filter(from_state=State.IDENTITY_REVIEW, at__gte=from_)
+                .exclude(to_state__in=[State.IDENTITY_REVIEW, State.WITHDRAWN, State.EXPIRED])
+                .values_list("request_id", "at"))
+    starts: dict[int, list[dt.datetime]] = {}
+    for request_id, at in AuditEvent.objects.filter(
+            to_state=State.IDENTITY_REVIEW, request_id__in={r for r, _end in ends}
+    ).exclude(from_state=State.IDENTITY_REVIEW).values_list("request_id", "at"):
+        starts.setdefault(request_id, []).append(at)
+    took = sorted(end - max(s for s in starts[r] if s <= end) for r, end in ends
+                  if any(s <= end for s in starts.get(r, [])))
+    if not took:
+        return None
+    middle = len(took) // 2
+    median = took[middle] if len(took) % 2 else (took[middle - 1] + took[middle]) / 2
+    return UsualTime(median=median, count=len(took))

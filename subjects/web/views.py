@@ -23,6 +23,7 @@ from subjects.core.states import State, TransitionNotAllowed
 from subjects.models import Match
 from subjects.person import abuse, filing, intake, liveness
 from subjects.person import selfie as selfie_jobs
+from subjects.web import transparency
 from subjects.web.forms import SelfieForm, StartForm
 from subjects.web.responses import package_download, private_jpeg
 
@@ -66,9 +67,13 @@ def start(request):
                                              email=form.cleaned_data["email"])
         except RateLimited as limited:
             return too_many(request, limited)
-        intake.start_request(email=form.cleaned_data["email"],
-                             language=form.cleaned_data["language"])
+        pending = intake.pending_request(form.cleaned_data["email"])
+        if pending is None:
+            intake.start_request(email=form.cleaned_data["email"],
+                                 language=form.cleaned_data["language"])
         response = redirect("subjects:start_sent")
+        if pending is not None:
+            response["Location"] += "?again=1"
         response.set_cookie(LANGUAGE_COOKIE, form.cleaned_data["language"], samesite="Lax")
         return response
     return render(request, "subjects/start.html", {"form": form},
@@ -77,7 +82,7 @@ def start(request):
 
 @require_GET
 def start_sent(request):
-    return render(request, "subjects/start_sent.html")
+    return render(request, "subjects/start_sent.html", {"again": request.GET.get("again") == "1"})
 
 
 @never_cache
@@ -91,6 +96,16 @@ def verify(request, token):
             return render(request, "subjects/verify.html", {"token": token})
         rights_request, secret = intake.confirm_address(token)
     except tokens.LinkProblem as problem:
+        if problem.code == "used":
+            used = tokens.request_of_used_link(token)
+            # A second click in the browser the first one bound goes on.
+            if used is not None and tokens.is_bound_browser(request, used):
+                return redirect("subjects:home", tokens.access_token(used))
+            # Any other browser may ask for a new link to the same address.
+            if used is not None and used.email and not used.is_final:
+                return render(request, "subjects/confirm_browser.html",
+                              {"token": tokens.access_token(used), "can_send": True,
+                               "used_link": True}, status=410)
         status = {"invalid": 404, "expired": 410, "used": 410}[problem.code]
         return render(request, "subjects/link_problem.html", {"problem": problem.code},
                       status=status)
@@ -243,20 +258,28 @@ def matches(request, rights_request, token):
                       {"token": token, "rights_request": rights_request})
     if rights_request.state == State.IDENTITY_REVIEW:
         return render(request, "subjects/identity_review.html",
-                      {"token": token, "rights_request": rights_request})
+                      {"token": token, "rights_request": rights_request,
+                       "usual": transparency.usual_identity_check()})
     if rights_request.state != State.MATCHES_READY:
         return redirect("subjects:home", token)
     return render(request, "subjects/matches.html", matches_context(rights_request, token))
 
 
-def matches_context(rights_request, token, **extra):
+def matches_context(rights_request, token, *, posted=None, **extra):
+    """The matches page, with the answers the person last gave (posted, or
+    saved) ticked again."""
     groups = faces.matches_by_photo(rights_request)
+    posted = posted if posted is not None else {}
+    for match in (m for group in groups for m in group):
+        match.answer = posted.get(f"decision_{match.pk}", match.decision)
     return {
         "token": token,
         "rights_request": rights_request,
         "groups": groups,
         "match_count": sum(len(group) for group in groups),
         "Decision": Match.Decision,
+        "posted": posted,
+        "posted_kinds": posted.getlist("kinds") if hasattr(posted, "getlist") else [],
         **extra,
     }
 
@@ -278,20 +301,37 @@ def face_crop(request, rights_request, token, match_id):
     return private_jpeg(faces.crop_of_match(rights_request, match_id))
 
 
-@with_request
-@require_POST
-def file(request, rights_request, token):
+def posted_decisions(data) -> dict[int, str]:
     decisions = {}
-    for key, value in request.POST.items():
+    for key, value in data.items():
         if key.startswith("decision_") and value:
             try:
                 decisions[int(key.removeprefix("decision_"))] = value
             except ValueError:
                 continue
+    return decisions
+
+
+@with_request
+@require_POST
+def file(request, rights_request, token):
+    """Step 4. A request that erases faces is shown back first, with the
+    faces it erases, and sent only from there ("checked")."""
+    decisions = posted_decisions(request.POST)
+    kinds = request.POST.getlist("kinds")
     try:
+        if request.POST.get("change"):
+            return render(request, "subjects/matches.html",
+                          matches_context(rights_request, token, posted=request.POST))
+        preview = filing.preview_filing(rights_request, kinds=kinds, decisions=decisions)
+        if preview.erases and request.POST.get("checked") != "yes":
+            return render(request, "subjects/check_request.html",
+                          {"token": token, "rights_request": rights_request,
+                           "preview": preview, "posted": request.POST,
+                           "answers": sorted(decisions.items())})
         filing.file_request(
             rights_request,
-            kinds=request.POST.getlist("kinds"),
+            kinds=kinds,
             keep_template=request.POST.get("keep_template", ""),
             decisions=decisions,
         )
@@ -310,16 +350,33 @@ def status_context(rights_request, token, **extra):
     return {
         "token": token,
         "rights_request": rights_request,
+        "usual": (transparency.usual_identity_check()
+                  if rights_request.state == State.IDENTITY_REVIEW else None),
         "events": rights_request.events.order_by("pk"),
         "confirmed": rights_request.matches.filter(decision=Match.Decision.MINE).count(),
+        "package": package_offer(rights_request),
         **extra,
     }
+
+
+def package_offer(rights_request) -> dict | None:
+    """The access package, for the status page of the browser that owns the
+    request: its signed link and until when it works."""
+    package = getattr(rights_request, "package", None)
+    if package is None or not package.file:
+        return None
+    if not package.is_available:
+        return {"expired": True, "expires_at": package.expires_at}
+    return {"url": reverse("subjects:package", args=[tokens.download_token(package)]),
+            "expires_at": package.expires_at, "expired": False}
 
 
 @with_request(once_closed=True)
 @require_GET
 def status(request, rights_request, token):
-    if rights_request.before_filing and rights_request.state != State.UNVERIFIED:
+    # The identity check is followed here too (its page links to this one).
+    if rights_request.before_filing and rights_request.state not in (State.UNVERIFIED,
+                                                                     State.IDENTITY_REVIEW):
         return redirect("subjects:home", token)
     return render(request, "subjects/status.html", status_context(rights_request, token))
 

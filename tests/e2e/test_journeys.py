@@ -112,6 +112,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     desk.click("form:has(input[name=q]) button[type=submit]")
     desk.click(f"a:has-text('{request.reference}')")
     desk.wait_for_url(re.compile(rf"/dpo/requests/{request.reference}/$"))
+    check_accessibility(desk, "dpo identity check")
     screenshot(desk, "05-dpo-identity-check")
     desk.click("form.action-confirm_requester button[type=submit]")
     desk.wait_for_load_state()
@@ -120,7 +121,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
 
     # Step 3 and 4: the matches, confirmed, access and erasure filed.
     page.reload()
-    crops = page.locator("fieldset.match img")
+    crops = page.locator("li.match img")
     assert crops.count() == 3
     for n in range(crops.count()):
         assert crops.nth(n).evaluate("img => img.complete && img.naturalWidth") == 160
@@ -131,6 +132,10 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     page.check("#kind_access")
     page.check("#kind_erasure")
     page.click("form[action$='/file/'] button[type=submit]")
+    # The erasure is shown back before it is sent.
+    page.wait_for_selector(".erasure-list")
+    assert page.locator(".erasure-list img").count() == 3
+    page.click("button[name=checked]")
     page.wait_for_url(re.compile(r"/status/$"))
     assert request.reference in page.content()
     assert "Mijn verzoek intrekken" in page.content() or "intrekken" in page.content()
@@ -142,6 +147,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     # The DPO finds it in the queue, approves, and watches it complete.
     desk.goto(f"{site}/dpo/")
     assert request.reference in desk.content()
+    check_accessibility(desk, "dpo queue")
     screenshot(desk, "08-dpo-queue")
     desk.click(f"a:has-text('{request.reference}')")
     desk.click("form.action-approve button[type=submit]")
@@ -149,6 +155,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "completed",
              what="the jobs")
     desk.reload()
+    check_accessibility(desk, "dpo request completed")
     screenshot(desk, "09-dpo-completed")
     with desk.expect_download() as download_info:
         desk.click("a:has-text('Download the access package')")
@@ -159,10 +166,18 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     assert all(archive.read(p["file"])[:2] == b"\xff\xd8" for p in data["photos"])
     assert "<html lang=\"nl\">" in archive.read("report.html").decode()
 
+    # The DPO's other pages pass axe-core too.
+    for path, name in (("/dpo/figures/", "dpo figures"), ("/dpo/keys/", "dpo api keys")):
+        desk.goto(site + path)
+        check_accessibility(desk, name)
+    screenshot(desk, "09b-dpo-figures")
+
     # The person's own e-mails tell them, in Dutch.
     done = inbox.wait_for(CITIZEN, subject_contains=request.reference, count=3)
     assert any("gewist" in text_part(m) for m in done)
     page.reload()
+    # The finished status page offers the copy of their data.
+    assert page.locator("#package-link").count() == 1
     screenshot(page, "10-status-completed-nl")
     check_accessibility(page, "status completed")
     assert errors == []
@@ -284,7 +299,7 @@ def test_the_live_camera_check_in_chromium_reaches_the_matches(
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
              what="the search")
     reload_when_searched(page)
-    crops = page.locator("fieldset.match img")
+    crops = page.locator("li.match img")
     assert crops.count() == 1
     assert crops.nth(0).evaluate("img => img.complete && img.naturalWidth") == 160
     check_accessibility(page, "matches after the camera check")
@@ -303,4 +318,224 @@ def test_photos_held_up_to_the_camera_in_chromium_fail(transactional_db, site, b
     check_accessibility(page, "camera check failed")
     request.refresh_from_db()
     assert request.state == "verified" and request.selfie_embedding is None
+    context.close()
+
+
+@pytest.mark.parametrize("language", ["fr", "de"])
+def test_the_citizen_answers_each_face_sees_the_erasure_and_gets_exactly_that_erased(
+    transactional_db, site, browser, inbox, language
+):
+    """In French and in German: every face needs an answer, the erasure is
+    shown back before it is sent (and to the DPO before approving), and the
+    e-mail counts exactly the faces the person confirmed."""
+    from django.utils import translation
+    from django.utils.translation import ngettext
+
+    ingest("obama_1.jpg", "obama_4.jpg", "group_obama_biden.jpg", "biden_1.jpg")
+    address = f"answers.{language}@example.org"
+    dpo_address = f"dpo.{language}@portal.example"
+    _, enrolment = create_dpo(dpo_address, password=DPO_PASSWORD)
+    citizen = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True,
+                                  locale=language)
+    page = citizen.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site + "/start/")
+    page.fill("input[name=email]", address)
+    page.select_option("select[name=language]", language)
+    page.check("#id_consent")
+    page.click("form[method=post] button[type=submit] >> nth=-1")
+    page.wait_for_url(re.compile(r"/start/sent/$"))
+    [mail] = inbox.wait_for(address)
+    page.goto(link_in(mail, "/verify/"))
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_url(re.compile(r"/selfie/$"))
+    assert page.locator("html").get_attribute("lang") == language
+    page.set_input_files("#id_photo", str(FACES_DIR / "obama_2.jpg"))
+    page.click("#selfie-form button[type=submit]")
+    request = RightsRequest.objects.get(email=address)
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "identity_review",
+             what="the search")
+
+    # The DPO confirms the uploaded photo is the requester's.
+    desk_context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    desk = desk_context.new_page()
+    desk.goto(f"{site}/dpo/")
+    desk.fill("input[name=email]", dpo_address)
+    desk.fill("input[name=password]", DPO_PASSWORD)
+    desk.fill("input[name=code]", current_code(enrolment.secret))
+    desk.click("form:has(input[name=code]) button[type=submit]")
+    desk.wait_for_url(f"{site}/dpo/")
+    desk.goto(f"{site}/dpo/requests/{request.reference}/")
+    desk.click("form.action-confirm_requester button[type=submit]")
+    desk.wait_for_load_state()
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "matches_ready",
+             what="the confirmation")
+
+    # The matches: a compact grid; each face needs an answer.
+    reload_when_searched(page)
+    items = page.locator("li.match")
+    assert items.count() == 3
+    assert page.locator("main").bounding_box()["height"] < 1800
+    check_accessibility(page, f"matches {language}")
+    screenshot(page, f"11-matches-{language}")
+    # Sending with a face unanswered is stopped; nothing is filed.
+    page.check("#kind_erasure")
+    page.locator("li.match input[value=mine]").first.check()
+    page.click("form[action$='/file/'] button[type=submit]")
+    assert page.url.endswith("/matches/")
+    assert RightsRequest.objects.get(pk=request.pk).state == "matches_ready"
+    # "None of these is me", then the two faces seen alone are theirs.
+    page.click(".answer-all button[data-answer=not_mine]")
+    assert page.locator("li.match input[value=not_mine]:checked").count() == 3
+    ids = [int(re.search(r"decision_(\d+)", items.nth(n).locator("input").first
+                         .get_attribute("name")).group(1)) for n in range(3)]
+    from subjects.models import Match
+    solo = [pk for pk in ids
+            if Match.objects.get(pk=pk).face.photo.file_name != "group_obama_biden.jpg"]
+    assert len(solo) == 2
+    for pk in solo:
+        page.check(f"#mine_{pk}")
+    page.click("form[action$='/file/'] button[type=submit]")
+
+    # Shown back before it is sent: the two faces to be erased.
+    page.wait_for_selector(".erasure-list")
+    erased_crops = page.locator(".erasure-list img")
+    assert erased_crops.count() == 2
+    for n in range(2):
+        assert erased_crops.nth(n).evaluate("img => img.complete && img.naturalWidth") == 160
+    assert RightsRequest.objects.get(pk=request.pk).state == "matches_ready"
+    check_accessibility(page, f"check request {language}")
+    screenshot(page, f"12-check-erasure-{language}")
+    page.click("button[name=checked]")
+    page.wait_for_url(re.compile(r"/status/$"))
+
+    # The DPO sees the same two faces above Approve.
+    desk.goto(f"{site}/dpo/requests/{request.reference}/")
+    assert desk.locator("#approval-summary img").count() == 2
+    check_accessibility(desk, "dpo request before approval")
+    screenshot(desk, f"13-dpo-approval-{language}")
+    desk.click("form.action-approve button[type=submit]")
+    desk.wait_for_load_state()
+    wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "completed",
+             what="the erasure")
+
+    done = inbox.wait_for(address, subject_contains=request.reference, count=2)
+    bodies = [text_part(m) for m in done]
+    with translation.override(language):
+        erased = ngettext("We have erased %(counter)s face of yours from our database.",
+                          "We have erased %(counter)s faces of yours from our database.",
+                          2) % {"counter": 2}
+    assert erased != "We have erased 2 faces of yours from our database."
+    assert any(erased in body for body in bodies), bodies
+    assert errors == []
+    citizen.close()
+    desk_context.close()
+
+
+#: The same camera, whose permission prompt the person answers only when the
+#: test says so (``window.__release()``).
+HELD_CAMERA = FAKE_CAMERA.replace(
+    "navigator.mediaDevices.getUserMedia = async () => canvas.captureStream(30);",
+    "navigator.mediaDevices.getUserMedia = () => new Promise(resolve => {"
+    " window.__release = () => { window.__released = performance.now();"
+    " resolve(canvas.captureStream(30)); }; });")
+
+#: What the camera page shows at each change of its instruction, kept in
+#: the tab's session storage across the page change at the end.
+LIVE_LOG = """
+document.addEventListener("DOMContentLoaded", () => {
+  const prompt = document.getElementById("live-prompt");
+  if (!prompt) { return; }
+  new MutationObserver(() => {
+    const visible = Array.from(document.querySelectorAll("main button, main a.button"))
+      .filter(b => b.offsetParent !== null);
+    const log = JSON.parse(sessionStorage.getItem("live-log") || "[]");
+    log.push({prompt: prompt.textContent, buttons: visible.length,
+              current: document.querySelectorAll("#live-steps li.current").length,
+              recorded: Array.from(document.querySelectorAll("#live-steps li.done"))
+                .filter(li => li.textContent.includes("✓ recorded")).length});
+    sessionStorage.setItem("live-log", JSON.stringify(log));
+  }).observe(prompt, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+VISIBLE_BUTTONS = """() => Array.from(document.querySelectorAll(
+  'main button, main a.button')).filter(b => b.offsetParent !== null
+  && getComputedStyle(b).visibility !== 'hidden').map(b => b.id || b.textContent.trim())"""
+
+
+def test_the_camera_page_shows_one_button_at_a_time_and_takes_nothing_before_the_camera_runs(
+    transactional_db, site, browser, inbox
+):
+    assert "__release" in HELD_CAMERA
+    ingest("lin_manuel_miranda_1.png", "obama_1.jpg")
+    address = "one.button@example.org"
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True,
+                                  locale="en-GB")
+    context.add_init_script(HELD_CAMERA)
+    context.add_init_script(LIVE_LOG)
+    page = context.new_page()
+    errors, steps = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda r: steps.append((time.monotonic(), r.post_data_buffer or b""))
+            if r.url.endswith("/live/step/") else None)
+    page.goto(site + "/start/")
+    page.fill("input[name=email]", address)
+    page.check("#id_consent")
+    page.click("form[method=post] button[type=submit] >> nth=-1")
+    page.wait_for_url(re.compile(r"/start/sent/$"))
+    [mail] = inbox.wait_for(address)
+    page.goto(link_in(mail, "/verify/"))
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_url(re.compile(r"/selfie/$"))
+    page.click("a[href$='/live/']")
+    page.wait_for_url(re.compile(r"/live/$"))
+
+    # Before the camera: one button, "Start"; "Try again" is not shown.
+    assert page.evaluate(VISIBLE_BUTTONS) == ["live-start"]
+    screenshot(page, "14-camera-before-start")
+    request = RightsRequest.objects.get(email=address)
+    poses = LivenessChallenge.objects.filter(request=request).latest("pk").poses
+    page.evaluate("""([segments, waitText]) => Promise.all(segments.map(urls =>
+        Promise.all(urls.map(url => new Promise(resolve => {
+          const image = new Image(); image.onload = () => resolve(image); image.src = url;
+        }))))).then(images => { window.__camera.segments = images;
+                                window.__camera.waitText = waitText; })""",
+                  [video_segments(poses), page.get_attribute("#live-start", "data-wait")])
+
+    # Pressed while the browser still asks for the camera: nothing is sent.
+    page.click("#live-start")
+    assert page.inner_text("#live-start") == "Starting the camera…"
+    assert page.is_disabled("#live-start") and page.inner_text("#live-prompt") == ""
+    screenshot(page, "15-camera-starting")
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        assert steps == [], "a step was sent before the camera ran"
+        page.wait_for_timeout(100)
+    released = time.monotonic()
+    page.evaluate("window.__release()")
+
+    # While the check runs: no button at all; the pose to take now stands out,
+    # and each pose taken says it was recorded. The page itself notes what it
+    # shows at each change (the test does not interrupt the bursts).
+    def finished() -> bool:
+        return page.url.endswith("/matches/") or page.locator("#live-error").is_visible()
+
+    wait_for(finished, what="the camera check")
+    page.wait_for_load_state()
+    seen = json.loads(page.evaluate("sessionStorage.getItem('live-log') || '[]'"))
+    challenge = LivenessChallenge.objects.filter(request=request).latest("pk")
+    assert page.url.endswith("/matches/"), (challenge.failure, page.inner_text("#live-error"))
+    assert steps and all(at >= released for at, _ in steps)
+    assert len(steps) == 1 + len(poses)
+    during = [entry for entry in seen if entry["prompt"]]
+    assert during and all(entry["buttons"] == 0 for entry in during), seen
+    assert all(entry["current"] <= 1 for entry in during), seen
+    poses_shown = [entry for entry in during if entry["current"] == 1]
+    assert len(poses_shown) == len(poses), seen
+    # After each burst the pose says it was recorded.
+    assert max(entry["recorded"] for entry in during) >= len(poses), seen
+    assert challenge.passed is True, challenge.failure
+    assert errors == []
     context.close()

@@ -97,7 +97,7 @@ class Command(BaseCommand):
         env = dict(os.environ, PORTAL_BIND=bind, PYTHONUNBUFFERED="1",
                    PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
         # E-mailed links point at the demo wherever it listens.
-        env.setdefault("SITE_URL", f"http://{bind}")
+        env.setdefault("SITE_URL", site_url_for(bind))
         self.stdout.write(f"==> start: web, worker and beat from {procfile} (honcho)")
         self.stdout.flush()
         honcho = subprocess.Popen(  # noqa: S603 - our own Procfile
@@ -150,3 +150,12 @@ class Command(BaseCommand):
                               "use it. `python manage.py embedded_db stop` stops it.")
         else:
             self.stdout.write(f"Embedded database stopped; the data stays in {settings.DATA_DIR}.")
+
+
+def site_url_for(bind: str) -> str:
+    """The address e-mailed links use for a demo listening on ``bind``: a
+    server on every interface (0.0.0.0, [::]) is reached on this machine."""
+    host, _, port = bind.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]", "::"):  # noqa: S104 - read, not bound
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
