@@ -78,7 +78,7 @@ def login(request):
         try:
             user, device = accounts.check_login(request, email=form.cleaned_data["email"],
                                                 password=form.cleaned_data["password"],
-                                                code=form.cleaned_data["code"])
+                                                code=form.cleaned_data.get("code", ""))
         except accounts.LoginRefused:
             error = _("The e-mail address, the password or the code is wrong, or this account "
                       "has no access to the DPO area.")

@@ -96,9 +96,17 @@ def test_staff_outside_the_dpo_group_cannot_log_in_here():
 def test_without_required_2fa_the_password_alone_is_enough(settings, dora):
     settings.REQUIRE_DPO_2FA = False
     client = Client()
-    response = client.post(LOGIN, {"email": DORA, "password": PASSWORD, "code": ""})
+    page = client.get(LOGIN).content.decode()
+    assert 'name="code"' not in page and "authenticator" not in page
+    response = client.post(LOGIN, {"email": DORA, "password": PASSWORD})
     assert response.status_code == 302
     assert client.get("/dpo/").status_code == 200
+
+
+def test_with_required_2fa_the_login_asks_for_the_code(settings):
+    settings.REQUIRE_DPO_2FA = True
+    page = Client().get(LOGIN).content.decode()
+    assert 'name="code"' in page and "authenticator app" in page
 
 
 def test_a_session_without_the_second_factor_goes_back_to_the_login(dora):
