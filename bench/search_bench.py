@@ -32,8 +32,9 @@ from bench import common  # noqa: E402
 K = 10
 EF_SEARCH = 64  # what find_candidates sets for a limit of 10: max(limit, 64)
 EF_SWEEP = (64, 128, 256, 512)
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
+# The project's graph settings (search/index.py), for FAISS too.
+from search.index import HNSW_EF_CONSTRUCTION, HNSW_M  # noqa: E402, F401, I001
+
 BIG_PERSONS = 2
 BIG_PERSON_FACES = 1000
 
@@ -54,10 +55,13 @@ def recall(found: list[list[int]], truth: np.ndarray) -> float:
 
 
 def raw_sql(dimension: int) -> str:
+    """The bare query on the project's index: ordered by the half-precision
+    expression the index holds, the full-precision distance returned."""
     expression = f"(embedding::vector({dimension}))"
+    indexed = f"(embedding::halfvec({dimension}))"
     return (f"SELECT id, {expression} <-> %(q)s::vector({dimension}) AS distance"
             f" FROM search_face WHERE model = 'dlib'"
-            f" ORDER BY {expression} <-> %(q)s::vector({dimension}) LIMIT {K}")
+            f" ORDER BY {indexed} <-> %(q)s::halfvec({dimension}) LIMIT {K}")
 
 
 def literal(vector: np.ndarray) -> str:
