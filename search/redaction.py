@@ -550,6 +550,23 @@ def photo_image(photo: Any, *, reduce: int = 1) -> np.ndarray:
     return imaging.load_image(raw, max_bytes=max(len(raw), 1), reduce=reduce)
 
 
+def regions_around(image: np.ndarray, boxes: Iterable[Any], *, margin: float = 1.0
+                   ) -> list[np.ndarray]:
+    """The parts of ``image`` around each box, grown by ``margin`` times
+    its size on every side and clipped: where a face detector has to look
+    to tell whether a redacted face is still there (the rest of the photo
+    holds only faces already known)."""
+    image = check_image(image)
+    height, width = image.shape[:2]
+    regions = []
+    for box in dict.fromkeys(tuple(_as_box(b)) for b in boxes):
+        region = _clip(_grow(box, margin), width, height)
+        if region is not None:
+            x0, y0, x1, y1 = region
+            regions.append(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    return regions
+
+
 def match_crop(photo: Any, box: Any, *, others: Iterable[Any] = (), size: int = 160
                ) -> np.ndarray:
     """:func:`face_crop` of ``box`` at ``size``, decoding no more of the
