@@ -199,6 +199,22 @@ def measure_faiss(data: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> d
             "recall_at_10": round(recall(found, truth), 4), "sweep": sweep}
 
 
+#: Exhaustive scans timed per size: what access and erasure run (the crossover).
+EXHAUSTIVE_QUERIES = 5
+
+
+def measure_exhaustive(queries: np.ndarray) -> dict:
+    """``find_all_candidates``: the exact scan over every face of the model."""
+    from search.matching import find_all_candidates
+
+    times = []
+    for vector in queries:
+        start = time.perf_counter()
+        find_all_candidates(vector, model="dlib")
+        times.append(time.perf_counter() - start)
+    return common.latency_summary(times)
+
+
 def run_size(size: int, query_count: int) -> dict:
     from bench import synthetic
     from search.backends import get_backend
@@ -227,6 +243,9 @@ def run_size(size: int, query_count: int) -> dict:
     beyond = int((truth_distances > threshold).sum())
 
     postgres = measure_postgres(queries, warmup=min(20, query_count))
+    exhaustive = measure_exhaustive(queries[:EXHAUSTIVE_QUERIES])
+    print(f"exhaustive scan (find_all_candidates): p50 {exhaustive['p50_ms']:.1f} ms",
+          flush=True)
     sweep = ef_sweep(queries, truth)
     numpy_times = measure_numpy(data.embeddings, queries, min(query_count, 50))
     faiss_result = measure_faiss(data.embeddings, queries, truth)
@@ -241,6 +260,7 @@ def run_size(size: int, query_count: int) -> dict:
         "ef_search": EF_SEARCH,
         "exact_neighbours_beyond_threshold": beyond,
         "load": loading,
+        "exhaustive_scan": exhaustive,
         "methods": {
             "find_candidates": {
                 **project,
