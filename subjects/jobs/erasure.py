@@ -32,7 +32,6 @@ from search.erasure import (
 from search.imaging import load_image
 from search.matching import Tier, find_all_candidates
 from search.models import Customer, Face, Photo, Suppression
-from search.redaction import regions_around
 from subjects.core import events
 from subjects.core.faces import faces_of_subject
 from subjects.core.notices import record_notice
@@ -182,9 +181,9 @@ def withdraw_template_consent(request, *, actor: str) -> int:
 
 
 #: How far around a redacted box the final check looks for a face that is
-#: still there: the box's own size on every side (a face moved or grown by
-#: the redaction's blur stays inside).
-REGION_MARGIN = 1.0
+#: still there: half the box's size on every side (the detector's window
+#: needs the face whole, with some of its surroundings).
+REGION_MARGIN = 0.5
 
 
 def verify(job: RequestJob) -> None:
@@ -226,8 +225,9 @@ def verify(job: RequestJob) -> None:
             boxes = [job.plan["boxes"][str(face_id)]
                      for face_id in job.plan["photos"].get(str(photo.pk), [])
                      if str(face_id) in job.plan.get("boxes", {})]
-            regions = regions_around(image, boxes, margin=REGION_MARGIN) if boxes else [image]
-            for face in (found for region in regions for found in backend.detect(region)):
+            found = (backend.detect_around(image, boxes, margin=REGION_MARGIN) if boxes
+                     else backend.detect(image))
+            for face in found:
                 if any(backend.distance(face.embedding, query) <= backend.match_threshold
                        for query in queries):
                     raise JobFailed(f"photo {photo.pk} still shows the person's face to "
