@@ -12,6 +12,7 @@ Two ways to search, on purpose:
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -53,6 +54,7 @@ def tier_of(distance: float, backend) -> Tier | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
 def nearest_faces_sql(backend, *, include_restricted: bool) -> str:
     """The index-served query: parameters are (query vector, model, query
     vector, limit). It orders by the half-precision distance the HNSW index
@@ -140,15 +142,25 @@ def _one_round_trip(cursor, sql: str, params: list, limit: int) -> list:
     ends by setting them back (``SET LOCAL ... TO DEFAULT``). The parameters
     are bound on the client (Django's default for psycopg 3), which is what
     lets one string hold several statements."""
-    settings = _index_settings(limit)
-    statements = set_local_statements(settings) + [sql]
-    if connection.in_atomic_block:
-        statements += [f"SET LOCAL {name} TO DEFAULT" for name in settings]
-    cursor.execute("; ".join(statements), params)
+    text, settings_count = _statement(sql, int(limit), connection.in_atomic_block)
+    cursor.execute(text, params)
     # Step over the SET statements' results to the query's own.
-    for _ in range(len(set_local_statements(settings))):
+    for _ in range(settings_count):
         cursor.nextset()
     return cursor.fetchall()
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(sql: str, limit: int, in_transaction: bool) -> tuple[str, int]:
+    """The string :func:`_one_round_trip` sends, built (and its settings
+    checked) once per query shape."""
+    settings = _index_settings(limit)
+    statements = set_local_statements(settings)
+    count = len(statements)
+    statements = [*statements, sql]
+    if in_transaction:
+        statements += [f"SET LOCAL {name} TO DEFAULT" for name in settings]
+    return "; ".join(statements), count
 
 
 def set_local_statements(settings: dict[str, str | int]) -> list[str]:
