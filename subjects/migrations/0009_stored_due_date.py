@@ -29,6 +29,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="rightsrequest",
             index=models.Index(condition=models.Q(("state__in", sorted(OPEN))),
-                               fields=["due_on", "id"], name="request_open_due"),
+                               fields=["due_on", "id"], include=["paused_since"],
+                               name="request_open_due"),
         ),
     ]
