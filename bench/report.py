@@ -775,7 +775,11 @@ def what_was_run(r: dict) -> list[str]:
     on the machine: a reduced run leaves the other sections' figures from an
     earlier one."""
     sizes = {
-        "search": lambda v: ", ".join(f"{n['size']:,} faces" for n in v["sizes"]),
+        "search": lambda v: ", ".join(
+            f"{n['size']:,} faces"
+            + (f" (measured {n['measured_at'][:16].replace('T', ' ')}, load average "
+               f"{n.get('load_average')})" if n.get("measured_at") else "")
+            for n in v["sizes"]),
         "selfie": lambda v: f"index of {v['index_faces']:,} faces",
         "ingest": lambda v: f"index of {v.get('index_faces', 0):,} faces",
         "erasure": lambda v: f"{v['size']:,} faces",
@@ -845,8 +849,11 @@ def performance_md(r: dict, goals: list[dict], plotted: bool) -> str:
         "`erasure_bench`, `scale_bench`, `ingest_bench`, `selfie_bench`, `queue_bench`, "
         "`report`). Smaller runs: `BENCH_SIZES=10000,100000`, `BENCH_QUERIES=100`, "
         "`BENCH_ERASURE_SIZE`, `BENCH_SCALE_SIZE`, `BENCH_SCALE_LAYOUTS=halfvec:1,vector:4`, "
-        "`BENCH_QUEUE_SIZES`, `BENCH_ONLY=search,report`; `BENCH_DATABASE_URL` points it at "
-        "another PostgreSQL with pgvector.",
+        "`BENCH_QUEUE_SIZES`, `BENCH_ONLY=search,report`; `BENCH_SEARCH_MERGE=1` keeps the "
+        "sizes of the last search run that this one does not measure (each size says when "
+        "it was measured); `BENCH_DATABASE_URL` points it at another PostgreSQL with "
+        "pgvector. A section not run keeps the figures of its last run (see the list of "
+        "sections and dates at the top).",
         "",
     ]
     return "\n".join(lines)
