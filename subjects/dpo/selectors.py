@@ -187,7 +187,8 @@ def counts(*, today: dt.date | None = None, now: dt.datetime | None = None) -> C
     open requests' index on the stored due date)."""
     today = today or timezone.localdate()
     by_state = dict.fromkeys(State.values, 0)
-    for state, n in RightsRequest.objects.values_list("state").annotate(n=Count("pk")).order_by():
+    # COUNT(*), not of a column: the state index alone answers it.
+    for state, n in RightsRequest.objects.values_list("state").annotate(n=Count("*")).order_by():
         by_state[state] = n
     due = (
         with_due_dates(RightsRequest.objects.filter(state__in=OPEN_STATES), now)
