@@ -244,7 +244,8 @@ def main() -> None:
         "notes": [
             "Group photos are 640x480 JPEG files; the person's face is redacted out of them "
             "and the file rewritten. Photos holding only the person are deleted.",
-            "The job's verify step runs the dlib detector over every redacted photo.",
+            "The job's verify step runs the dlib detector around the redacted boxes of each "
+            "redacted photo (half a box on every side), at the whole photo's upsampling.",
         ],
     })
 
