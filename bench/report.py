@@ -23,12 +23,23 @@ METHOD_LABELS = {
     "numpy_exact": "exact brute force (NumPy)",
     "faiss_hnsw": "FAISS HNSW",
 }
-SEARCH_RATIO_LIMIT = 1.3
-RECALL_LIMIT = 0.99
+# The targets of issue 17 (performance, round two).
+SEARCH_RATIO_LIMIT = 1.15
+SEARCH_SIZES = (10_000, 100_000, 1_000_000)
+RECALL_LIMIT = 0.995
+RECALL_SIZE = 1_000_000
+RECALL_P50_MS = 8.0
 SELFIE_LIMIT = 0.20
 INGEST_LIMIT = 0.80
-ERASURE_LIMIT = 10.0
-
+ERASURE_JOB_LIMIT = 1.5
+ERASURE_SIZE = 1_000_000
+QUEUE_LIMIT = 1.5
+LOAD_P95_S = 1.0
+JOB_BUDGET_S = 10.0
+#: The project's index before migration search/0006 (m 16, vector), from the
+#: run of 2026-11-26 (docs/performance.md then): size -> (build s, MiB, recall@10).
+OLD_INDEX = {10_000: (2.4, 7.9, 1.0000), 100_000: (15.5, 79.4, 0.9975),
+             1_000_000: (279.3, 793.6, 0.8920)}
 
 def mib(value: float) -> str:
     return f"{value / 2**20:,.1f}"
@@ -66,41 +77,92 @@ def machine_line(results: dict) -> str:
 # -- targets --------------------------------------------------------------------------
 
 
+def _sizes_missing(measured: dict, wanted) -> list[int]:
+    return [size for size in wanted if size not in measured]
+
+
+def _not_measured_at(missing: list[int]) -> str:
+    return ("not measured at " + ", ".join(size_label(n) for n in missing)
+            + " in this run (reduced sizes)")
+
+
 def targets(r: dict) -> list[dict]:
+    """Every target of the issue, met or not from the measurement; ``why``
+    says, for one not met or not measured, why and what would meet it."""
     rows = []
     search = r.get("search")
     if search:
-        ratios = {s["size"]: s["ratios"]["find_candidates_over_raw_p50"] for s in search["sizes"]}
-        recalls = {s["size"]: s["methods"]["find_candidates"]["recall_at_10"]
-                   for s in search["sizes"]}
+        by_size = {s["size"]: s for s in search["sizes"]}
+        ratios = {k: v["ratios"]["find_candidates_over_raw_p50"] for k, v in by_size.items()}
+        missing = _sizes_missing(ratios, SEARCH_SIZES)
+        over = [k for k, v in ratios.items() if v > SEARCH_RATIO_LIMIT]
         rows.append({
-            "target": f"search p50 at most {SEARCH_RATIO_LIMIT}x raw pgvector SQL",
+            "target": f"search: `find_candidates` p50 at most {SEARCH_RATIO_LIMIT}x the raw SQL "
+                      f"on the same index at 10k, 100k and 1M faces",
             "measured": ", ".join(f"{size_label(k)}: {v:.2f}x" for k, v in ratios.items()),
-            "met": all(v <= SEARCH_RATIO_LIMIT for v in ratios.values()),
+            "met": False if over else (None if missing else True),
+            "why": (f"over the limit at {', '.join(size_label(k) for k in over)}: what is left "
+                    f"is Python's share (the query text, the driver, Django's cursor), about "
+                    f"the same at every size; binding the vector as a binary parameter "
+                    f"would cut it" if over else _not_measured_at(missing) if missing else ""),
             "score": max(ratios.values()) / SEARCH_RATIO_LIMIT,
             "short": "search p50 / raw SQL",
         })
-        rows.append({
-            "target": f"recall@10 at least {RECALL_LIMIT}",
-            "measured": ", ".join(f"{size_label(k)}: {v:.4f}" for k, v in recalls.items()),
-            "met": all(v >= RECALL_LIMIT for v in recalls.values()),
-            "score": (1 - min(recalls.values())) / (1 - RECALL_LIMIT),
-            "short": "recall@10 misses",
-        })
+        big = by_size.get(RECALL_SIZE)
+        if big:
+            recall = big["methods"]["find_candidates"]["recall_at_10"]
+            p50 = big["methods"]["find_candidates"]["p50_ms"]
+            met = recall >= RECALL_LIMIT and p50 <= RECALL_P50_MS
+            rows.append({
+                "target": f"recall@10 at least {RECALL_LIMIT} at 1M faces with p50 at most "
+                          f"{RECALL_P50_MS:g} ms",
+                "measured": f"{recall:.4f}, p50 {ms(p50)} ms",
+                "met": met,
+                "why": "" if met else ("the graph needs more links (a larger m or "
+                                       "ef_construction) or ef_search more candidates"
+                                       if recall < RECALL_LIMIT else
+                                       "the index no longer fits in shared_buffers; more "
+                                       "memory for the database"),
+                "score": max((1 - recall) / (1 - RECALL_LIMIT), p50 / RECALL_P50_MS),
+                "short": "recall@10 misses at 1M",
+            })
+        else:
+            found = {k: v["methods"]["find_candidates"] for k, v in by_size.items()}
+            measured = ", ".join(f"{size_label(k)}: {v['recall_at_10']:.4f} "
+                                 f"(p50 {ms(v['p50_ms'])} ms)" for k, v in found.items())
+            rows.append({
+                "target": f"recall@10 at least {RECALL_LIMIT} at 1M faces with p50 at most "
+                          f"{RECALL_P50_MS:g} ms",
+                "measured": measured, "met": None,
+                "why": _not_measured_at([RECALL_SIZE]),
+            })
     else:
-        rows += [{"target": "search p50 / recall", "measured": "-", "met": None}]
+        rows += [{"target": "search p50 / recall", "measured": "-", "met": None,
+                  "why": "run `python -m bench.search_bench`"}]
     selfie = r.get("selfie")
     if selfie:
+        met = selfie["overhead"] <= SELFIE_LIMIT
+        runs = selfie.get("model_runs_per_selfie")
         rows.append({
-            "target": f"selfie pipeline at most {SELFIE_LIMIT:.0%} over the bare model",
-            "measured": f"{selfie['overhead']:+.1%} ({selfie['per_selfie_ms']['pipeline']:.0f} "
-                        f"vs {selfie['per_selfie_ms']['bare']:.0f} ms per selfie)",
-            "met": selfie["overhead"] <= SELFIE_LIMIT,
+            "target": f"selfie: the whole pipeline at most {1 + SELFIE_LIMIT:.1f}x the bare "
+                      f"model (one model run per selfie)",
+            "measured": f"{1 + selfie['overhead']:.2f}x ({selfie['per_selfie_ms']['pipeline']:.0f} "
+                        f"vs {selfie['per_selfie_ms']['bare']:.0f} ms per selfie"
+                        + (f"; model runs per selfie: {', '.join(map(str, runs))}" if runs else "")
+                        + f"; index of {selfie['index_faces']:,} faces)",
+            "met": met,
+            "why": "" if met else (
+                f"over the one model run: crops {selfie['per_selfie_ms']['crops']:.0f} ms and "
+                f"the worker's search step {selfie['per_selfie_ms']['search']:.0f} ms per "
+                f"selfie (of which `find_candidates` "
+                f"{selfie['per_selfie_ms']['find_candidates']:.1f} ms); cutting each face's "
+                f"crop once at ingest (a stored thumbnail) would take the crops off"),
             "score": max(selfie["overhead"], 0) / SELFIE_LIMIT,
             "short": "selfie overhead",
         })
     else:
-        rows.append({"target": "selfie pipeline", "measured": "-", "met": None})
+        rows.append({"target": "selfie pipeline", "measured": "-", "met": None,
+                     "why": "run `python -m bench.selfie_bench`"})
     ingest = r.get("ingest")
     if ingest:
         rows.append({
@@ -109,39 +171,104 @@ def targets(r: dict) -> list[dict]:
                         f"({ingest['ingestion']['faces_per_s']:.2f} vs "
                         f"{ingest['bare_model']['faces_per_s']:.2f} faces/s)",
             "met": ingest["ingest_over_bare"] >= INGEST_LIMIT,
+            "why": "",
             "score": INGEST_LIMIT / max(ingest["ingest_over_bare"], 1e-9),
             "short": "ingest throughput",
         })
     else:
-        rows.append({"target": "ingest throughput", "measured": "-", "met": None})
+        rows.append({"target": "ingest throughput", "measured": "-", "met": None,
+                     "why": "not run in this run (`python -m bench.ingest_bench`)"})
+    queue = r.get("queue")
+    if queue and len(queue["sizes"]) > 1:
+        key = "selectors" if "selectors" in queue["sizes"][0] else "orm"
+        by_size = {s["requests"]: s[key]["p50_ms"] for s in queue["sizes"]}
+        small, large = min(by_size), max(by_size)
+        ratio = by_size[large] / by_size[small]
+        met = ratio <= QUEUE_LIMIT if large >= 100_000 and small <= 1_000 else None
+        rows.append({
+            "target": f"DPO queue: first page and counts at 100k requests within "
+                      f"{QUEUE_LIMIT}x of 1k",
+            "measured": ", ".join(f"{size_label(k)}: {ms(v)} ms" for k, v in by_size.items())
+                        + f" ({ratio:.2f}x)",
+            "met": met,
+            "why": "" if met else ("the counts per state still read every request's entry "
+                                   "in the state index; a count kept per state (a summary "
+                                   "row updated with each transition) would make them flat"
+                                   if met is False else "not measured at 1k and 100k"),
+            "score": ratio / QUEUE_LIMIT,
+            "short": "queue 100k / 1k",
+        })
+    else:
+        rows.append({"target": "DPO queue", "measured": "-", "met": None,
+                     "why": "run `python -m bench.queue_bench`"})
     erasure = r.get("erasure")
     if erasure:
-        direct = erasure["direct"]
+        direct, job = erasure["direct"], erasure["job"]
+        ratio = job["total_s"] / direct["total_s"]
+        at_size = erasure["size"] >= ERASURE_SIZE
+        met = (ratio <= ERASURE_JOB_LIMIT) if at_size else (False if ratio > ERASURE_JOB_LIMIT
+                                                            else None)
         rows.append({
-            "target": f"erasure of 1,000 faces within {ERASURE_LIMIT:.0f} s",
-            "measured": f"{direct['total_s']:.1f} s among {erasure['size']:,} faces "
-                        f"(scan + per-photo erasure + final scan); the full job "
-                        f"{erasure['job']['total_s']:.1f} s",
-            "met": direct["total_s"] <= ERASURE_LIMIT,
-            "score": direct["total_s"] / ERASURE_LIMIT,
-            "short": "erasure seconds",
+            "target": f"erasure job: 1,000 faces among 1M in at most {ERASURE_JOB_LIMIT}x the "
+                      f"direct path's time",
+            "measured": f"{ratio:.2f}x ({job['total_s']:.1f} s against {direct['total_s']:.1f} s "
+                        f"among {erasure['size']:,} faces)",
+            "met": met,
+            "why": "" if met else (
+                f"photo steps {job['steps_s'].get('photo', 0):.0f} s against the direct "
+                f"erasure's {direct['erase_s']:.0f} s: each step still saves the job's "
+                f"growing `steps_done` list (1,000 names by the end); recording the last "
+                f"photo done as one value would make each save constant. Final check "
+                f"{job['steps_s'].get('verify', 0):.0f} s (around the redacted boxes only). "
+                f"The two paths run one after the other, so a change of load on a shared "
+                f"machine falls on one of them" if ratio > ERASURE_JOB_LIMIT else
+                _not_measured_at([ERASURE_SIZE])),
+            "score": ratio / ERASURE_JOB_LIMIT,
+            "short": "erasure job / direct",
         })
     else:
-        rows.append({"target": "erasure of 1,000 faces", "measured": "-", "met": None})
-    queue = r.get("queue")
-    if queue:
-        key = "selectors" if "selectors" in queue["sizes"][0] else "orm"
-        counts = [s[key]["queries"] for s in queue["sizes"]]
+        rows.append({"target": "erasure job", "measured": "-", "met": None,
+                     "why": "run `python -m bench.erasure_bench`"})
+    load = r.get("load")
+    if load and load.get("pages_without_model_p95_s") is not None:
+        p95, errors = load["pages_without_model_p95_s"], load.get("errors", 0)
+        met = p95 <= LOAD_P95_S and not errors
         rows.append({
-            "target": "DPO queue: query count independent of the number of requests",
-            "measured": ", ".join(f"{size_label(s['requests'])}: {s[key]['queries']} queries"
-                                  for s in queue["sizes"]),
-            "met": bool(queue["query_count_constant"]),
-            "score": max(counts) / max(min(counts), 1),
-            "short": "queue queries (max/min)",
+            "target": f"load: pages that run no model answer with p95 at most {LOAD_P95_S:g} s "
+                      f"under 50 people, 0 errors",
+            "measured": f"p95 {p95:.2f} s, {errors} errors",
+            "met": met, "why": "" if met else "model work still in the web processes",
+            "score": p95 / LOAD_P95_S, "short": "load p95 (no model)",
         })
     else:
-        rows.append({"target": "DPO queue", "measured": "-", "met": None})
+        rows.append({
+            "target": f"load: pages that run no model answer with p95 at most {LOAD_P95_S:g} s "
+                      f"under 50 people, 0 errors; selfies/s with 1 and 2 search workers",
+            "measured": "-", "met": None,
+            "why": "`bench/load.py` against `make demo` was not run for this report; the "
+                   "camera check's model work still runs in the web process (issue 17, "
+                   "step 6, not done)",
+        })
+    scans = {s["size"]: s["exhaustive_scan"]["p50_ms"] / 1000
+             for s in (search or {}).get("sizes", []) if s.get("exhaustive_scan")}
+    if len(scans) >= 2:
+        largest = max(scans)
+        per_face = scans[largest] / largest
+        crossover = JOB_BUDGET_S / per_face
+        missing = _sizes_missing(scans, (100_000, 1_000_000))
+        rows.append({
+            "target": f"crossover: the size where an exhaustive scan stops fitting a "
+                      f"{JOB_BUDGET_S:g} s job budget, measured at 100k and 1M",
+            "measured": ", ".join(f"{size_label(k)}: {v:.2f} s" for k, v in scans.items())
+                        + f"; about {crossover / 1e6:,.0f}M faces, extrapolated linearly "
+                          f"from {size_label(largest)}",
+            "met": None if missing else True,
+            "why": _not_measured_at(missing) if missing else "",
+            "crossover": crossover,
+        })
+    else:
+        rows.append({"target": "crossover of the exhaustive scan", "measured": "-",
+                     "met": None, "why": "needs the search benchmark at two sizes"})
     return rows
 
 
@@ -185,7 +312,7 @@ def plot(r: dict, goals: list[dict]) -> bool:
     ax.grid(True, axis="y", alpha=0.3)
 
     ax = axes[2]
-    measured = [g for g in goals if g.get("met") is not None]
+    measured = [g for g in goals if g.get("met") is not None and "score" in g]
     if measured:
         ax.barh([g["short"] for g in measured], [g["score"] for g in measured],
                 color=["#2ca02c" if g["met"] else "#d62728" for g in measured])
@@ -216,8 +343,10 @@ def search_section(search: dict | None) -> list[str]:
         f"Synthetic 128-d embeddings with planted identities (identity centres about 1.0 "
         f"apart, 10-40 noisy photos per identity, 40% of faces seen once, two people with "
         f"1,000 photos each from 100k up), loaded by binary COPY into the project's own "
-        f"`search_face` table; the project's HNSW index (m 16, ef_construction 64) built "
-        f"after loading. {first['queries']} selfies (fresh noisy photos of planted "
+        f"`search_face` table; the project's HNSW index (since migration search/0006: "
+        f"`halfvec`, m 32, ef_construction 64; the search orders by the half-precision "
+        f"distance and returns the full one) built after loading. {first['queries']} "
+        f"selfies (fresh noisy photos of planted "
         f"identities) per size, top {first['k']}, `hnsw.ef_search` {first['ef_search']} "
         f"everywhere (what `find_candidates` sets for a limit of 10); latency is one query "
         f"at a time from Python, with the database on the same machine.",
@@ -232,6 +361,19 @@ def search_section(search: dict | None) -> list[str]:
             size = f"{mib(m['index_bytes'])}" + (" (the array)" if key == "numpy_exact" else "")
             out.append(f"| {s['size']:,} | {label} | {ms(m['p50_ms'])} | {ms(m['p95_ms'])} | "
                        f"{m['recall_at_10']:.4f} | {build} | {size} |")
+    out += ["", "The index before and after migration search/0006 (before: the run of "
+            "2026-11-26, `vector`, m 16, ef_construction 64; after: this run):", "",
+            "| faces | build s before | after | index MiB before | after | recall@10 before | "
+            "after | exhaustive scan p50 ms |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in search["sizes"]:
+        old = OLD_INDEX.get(s["size"])
+        new = s["methods"]["find_candidates"]
+        scan = s.get("exhaustive_scan", {}).get("p50_ms")
+        out.append(
+            f"| {s['size']:,} | {old[0] if old else '-'} | {new['build_s']:,.1f} | "
+            f"{old[1] if old else '-'} | {mib(new['index_bytes'])} | "
+            f"{f'{old[2]:.4f}' if old else '-'} | {new['recall_at_10']:.4f} | "
+            f"{ms(scan) if scan is not None else '-'} |")
     out += ["", "| faces | find_candidates / raw p50 | p95 | raw SQL / FAISS p50 | "
             "NumPy / raw SQL p50 | pg build / FAISS build | binary COPY of photos and faces | "
             "find_candidates, limit 100: p50 ms |",
@@ -285,19 +427,20 @@ def selfie_section(selfie: dict | None) -> list[str]:
         "",
         "| step | ms |", "|---|---:|",
         f"| bare model (decode, detect, embed) | {per['bare']:.0f} |",
-        f"| upload: `submit_selfie` (decode, detect + embed to check, store, state, queue) "
-        f"| {per['upload']:.0f} |",
-        f"| worker: `run_selfie_search` (decode, detect + embed again, search, matches) "
+        f"| upload: `submit_selfie` (decode, detect + embed to check, keep the template, "
+        f"store, state, queue) | {per['upload']:.0f} |",
+        f"| worker: `run_selfie_search` (search with the kept template, matches) "
         f"| {per['search']:.0f} |",
         f"| of which `find_candidates` (limit 100) | {per['find_candidates']:.1f} |",
         f"| crops: `crop_of_match` for every match ({selfie['crops_made']} crops in all) "
         f"| {per['crops']:.0f} |",
         f"| **pipeline** | **{per['pipeline']:.0f}** |",
         "",
-        f"Overhead over the bare model: **{selfie['overhead']:+.1%}**. The model runs twice "
-        f"per selfie (once to check the upload, once in the worker to embed it); with one "
-        f"detection the overhead would be about "
-        f"{selfie['overhead_if_detected_once_estimate']:+.1%}.",
+        f"Overhead over the bare model: **{selfie['overhead']:+.1%}** "
+        f"({1 + selfie['overhead']:.2f}x). Model runs per selfie (counted): "
+        f"{', '.join(map(str, selfie.get('model_runs_per_selfie', ['?'])))}; the upload's "
+        f"check embeds the face and the worker only searches. Crops of large faces decode "
+        f"the JPEG at a reduced scale (draft mode).",
         "",
     ]
     return out
@@ -549,66 +692,48 @@ def observations(r: dict) -> list[str]:
         gap_large = (largest["methods"]["find_candidates"]["p50_ms"]
                      - largest["methods"]["raw_pgvector_sql"]["p50_ms"])
         out += [
-            f"- **Search.** `find_candidates` costs a fixed "
-            f"{gap_small:.2f}-{gap_large:.2f} ms more than the bare SQL: it opens a "
-            f"transaction (BEGIN and COMMIT are round trips), sets its planner settings "
-            f"(`enable_seqscan`, `enable_bitmapscan`, `enable_sort` off, "
-            f"`hnsw.iterative_scan`, `hnsw.ef_search`; measured as one `set_config` call, now "
-            f"`SET LOCAL` statements sent in one round trip so that Citus can forward them) "
-            f"and, when measured, wrapped the query in a materialized CTE (now one plain "
-            f"`ORDER BY ... LIMIT`, the threshold applied in Python). The index scan itself "
-            f"is the same. The fixed cost weighs most on small indexes; the "
-            f"search's own time grows with the index, so the ratio falls with size.",
+            f"- **Search.** `find_candidates` costs "
+            f"{gap_small:.2f} to {gap_large:.2f} ms more than the bare SQL (smallest and "
+            f"largest size). It sends its settings (`SET LOCAL` of `enable_seqscan`, "
+            f"`enable_bitmapscan`, `enable_sort`, `hnsw.iterative_scan`, `hnsw.ef_search`, "
+            f"`jit`) and its query as one string: one round trip, run by PostgreSQL as one "
+            f"implicit transaction, with no BEGIN or COMMIT of its own. What is left is "
+            f"the server parsing the settings and Python's share (the vector as text, "
+            f"Django's cursor).",
         ]
-    if search and search["sizes"][-1].get("ef_search_sweep"):
+    if search:
         largest = search["sizes"][-1]
-        sweep = largest["ef_search_sweep"]["raw_pgvector_sql"]
-        enough = next((row for row in sweep if row["recall_at_10"] >= RECALL_LIMIT), None)
         base = largest["methods"]["find_candidates"]
+        old = OLD_INDEX.get(largest["size"])
         missing = largest.get("queries_missing_all_neighbours", {}).get("project")
-        text = (f"- **Recall.** At {largest['size']:,} faces `find_candidates` (ef_search 64) "
-                f"reaches a recall@10 of {base['recall_at_10']:.4f}, and FAISS with the same "
-                f"graph settings {largest['methods']['faiss_hnsw']['recall_at_10']:.4f}: the "
-                f"misses come from the graph, not from pgvector. Planted identities are small, "
-                f"tight islands in a 128-d cloud, the hard case for HNSW: a search that does "
-                f"not find its way onto the island misses the person altogether "
-                f"({missing} of {largest['queries']} selfies found none of their 10 nearest). ")
-        if enough:
-            text += (f"Raising `hnsw.ef_search` to {enough['ef_search']} gives "
-                     f"{enough['recall_at_10']:.4f} at {ms(enough['p50_ms'])} ms p50 "
-                     f"(raw SQL): `find_candidates` should use a floor of "
-                     f"{enough['ef_search']} instead of 64 (a setting, since the right value "
-                     f"grows with the index), or the index a higher `ef_construction`. ")
-        else:
-            text += ("No `ef_search` up to "
-                     f"{sweep[-1]['ef_search']} reaches {RECALL_LIMIT} "
-                     f"({sweep[-1]['recall_at_10']:.4f} at {sweep[-1]['ef_search']}): the "
-                     f"graph itself must be better connected. ")
+        text = (f"- **Recall.** At {largest['size']:,} faces `find_candidates` (ef_search 64, "
+                f"the `halfvec` m 32 index of migration search/0006) reaches a recall@10 of "
+                f"{base['recall_at_10']:.4f}"
+                + (f" (the m 16 `vector` index: {old[2]:.4f})" if old else "")
+                + f", FAISS with the same graph settings "
+                f"{largest['methods']['faiss_hnsw']['recall_at_10']:.4f}; {missing} of "
+                f"{largest['queries']} selfies found none of their 10 nearest. ")
         dense = next((x for x in (r.get("scale") or {}).get("layouts", [])
                       if x.get("m", 16) > 16 and x.get("ef_search_sweep")), None)
-        if dense:
-            best = dense["ef_search_sweep"]
-            text += (f"With m {dense['m']} (scale section) recall@10 is "
-                     + ", ".join(f"{row['recall_at_10']:.4f} at ef_search {row['ef_search']}"
-                                 for row in best)
-                     + f", for an index {dense['hnsw_bytes'] / max(1, largest_index(r)):.2f} "
-                     f"times the size and about {dense['p50_over_single']:.1f}x the p50: the "
-                     f"project's index wants a larger `m` (a migration that rebuilds it)"
-                     + ("; its `ef_search` of 64 then suffices at this size. "
-                        if best[0]["recall_at_10"] >= RECALL_LIMIT else
-                        " and an `ef_search` floor that grows with the index. "))
+        if largest["size"] < RECALL_SIZE:
+            text += (f"The {size_label(RECALL_SIZE)} target was not measured in this run"
+                     + (f"; the scale section's m {dense['m']} layout (`vector`, "
+                        f"{dense.get('size', r['scale']['size']):,} faces, an earlier run) "
+                        f"reached {dense['ef_search_sweep'][0]['recall_at_10']:.4f} at "
+                        f"ef_search {dense['ef_search_sweep'][0]['ef_search']}. "
+                        if dense else ". "))
         text += ("Completeness of access and erasure is not at stake: they use the exhaustive "
                  "scan.")
         out.append(text)
     if selfie:
         out += [
-            f"- **Selfie.** The model runs twice per selfie: `submit_selfie` detects to check "
-            f"the photo, then the worker's `run_selfie_search` detects again to embed it. "
-            f"Handing the checked embedding to the worker (or embedding in the upload and "
-            f"deleting the image at once) would take the overhead from "
-            f"{selfie['overhead']:+.0%} to about "
-            f"{selfie['overhead_if_detected_once_estimate']:+.0%}; the rest is the crops "
-            f"(each decodes the whole scraped photo) and bookkeeping.",
+            f"- **Selfie.** One model run per selfie (counted: "
+            f"{', '.join(map(str, selfie.get('model_runs_per_selfie', ['?'])))}): the "
+            f"upload's check keeps the template it computed (a camera check hands on the "
+            f"chosen frame's) and the worker only searches. What is left over the bare "
+            f"model is the crops ({selfie['per_selfie_ms']['crops']:.0f} ms per selfie, "
+            f"decoded at a reduced scale where the face is large), the search "
+            f"({selfie['per_selfie_ms']['find_candidates']:.1f} ms) and the bookkeeping.",
         ]
     if erasure:
         steps = erasure["job"]["steps_s"]
@@ -616,29 +741,58 @@ def observations(r: dict) -> list[str]:
             f"- **Erasure.** The exhaustive scan is cheap ({erasure['direct']['scan_s']:.2f} s "
             f"over {erasure['size']:,} faces, a parallel sequential scan); the time goes into "
             f"photos, about {erasure['direct']['per_photo']['p50_ms']:.0f} ms each. The job "
-            f"takes longer than the direct path: each photo step saves the whole job row "
-            f"(`run_step` writes `plan`, with every face and photo, after every photo: "
-            f"{steps.get('photo', 0):.1f} s for the photo steps), and `verify` runs the face "
-            f"detector over every whole redacted photo ({steps.get('verify', 0):.1f} s). "
-            f"Saving only `steps_done` per photo step, and running the detector only around "
-            f"the redacted boxes (the rest of each photo holds faces already known not to "
-            f"match), would bring the job close to the direct path.",
+            f"took {erasure['job']['total_s'] / erasure['direct']['total_s']:.2f}x the "
+            f"direct path: a photo step now saves only its name and the lease (not the "
+            f"plan: {steps.get('photo', 0):.1f} s for the photo steps), and `verify` runs "
+            f"the detector only around the boxes redacted out of each photo "
+            f"({steps.get('verify', 0):.1f} s).",
         ]
     queue = r.get("queue")
     if queue and len(queue["sizes"]) > 1:
         key = "selectors" if "selectors" in queue["sizes"][0] else "orm"
         small, large = queue["sizes"][0], queue["sizes"][-1]
         out.append(
-            f"- **DPO queue.** The number of queries stays at {large[key]['queries']} from "
-            f"{small['requests']:,} to {large['requests']:,} requests, but the time grows "
-            f"with them ({ms(small[key]['p50_ms'])} to {ms(large[key]['p50_ms'])} ms p50): "
-            f"the counts read every request, the page count reads every listed one, and the "
-            f"default order (by a due date computed in SQL) sorts them all, since no index "
-            f"can serve a computed date. Listing open requests by default (closed ones are "
-            f"most rows), or storing the due date in an indexed column updated on "
-            f"extension and pause, would keep the page flat.")
+            f"- **DPO queue.** {large[key]['queries']} queries at every size; "
+            f"{ms(small[key]['p50_ms'])} ms p50 at {small['requests']:,} requests and "
+            f"{ms(large[key]['p50_ms'])} ms at {large['requests']:,}. The queue lists open "
+            f"requests by default, sorted by the stored due date (`due_on`, kept on every "
+            f"save) through the partial index `request_open_due`; the due counts read the "
+            f"open requests through it; the counts per state read the state index (an "
+            f"index-only scan, which still grows with the number of requests).")
     out.append("")
     return out
+
+
+def what_was_run(r: dict) -> list[str]:
+    """Which section was measured when, at which sizes, and with what load
+    on the machine: a reduced run leaves the other sections' figures from an
+    earlier one."""
+    sizes = {
+        "search": lambda v: ", ".join(
+            f"{n['size']:,} faces"
+            + (f" (measured {n['measured_at'][:16].replace('T', ' ')}, load average "
+               f"{n.get('load_average')})" if n.get("measured_at") else "")
+            for n in v["sizes"]),
+        "selfie": lambda v: f"index of {v['index_faces']:,} faces",
+        "ingest": lambda v: f"index of {v.get('index_faces', 0):,} faces",
+        "erasure": lambda v: f"{v['size']:,} faces",
+        "queue": lambda v: ", ".join(f"{n['requests']:,} requests" for n in v["sizes"]),
+        "scale": lambda v: f"{v['size']:,} faces",
+    }
+    out = ["Sections and when they were measured:", ""]
+    for name, describe in sizes.items():
+        value = r.get(name)
+        if not value:
+            out.append(f"- {name}: not measured")
+            continue
+        try:
+            at = describe(value)
+        except (KeyError, TypeError):
+            at = "?"
+        load = (value.get("machine") or {}).get("load_average")
+        out.append(f"- {name}: {str(value.get('measured_at', '?'))[:16].replace('T', ' ')} "
+                   f"UTC, {at}" + (f", load average {load}" if load else ""))
+    return out + [""]
 
 
 def performance_md(r: dict, goals: list[dict], plotted: bool) -> str:
@@ -657,13 +811,15 @@ def performance_md(r: dict, goals: list[dict], plotted: bool) -> str:
         f"load average is recorded in each result file), so single figures carry noise; "
         f"the methods compared within one table were measured interleaved, query by query.",
         "",
+        *what_was_run(r),
         "## Targets",
         "",
-        "| target | measured | |",
-        "|---|---|---|",
+        "| target | measured | | why not, and what would meet it |",
+        "|---|---|---|---|",
     ]
     for goal in goals:
-        lines.append(f"| {goal['target']} | {goal['measured']} | {yes(goal['met'])} |")
+        lines.append(f"| {goal['target']} | {goal['measured']} | {yes(goal['met'])} | "
+                     f"{goal.get('why') or ''} |")
     lines.append("")
     if plotted:
         lines += ["![search latency, layouts and targets](performance.png)", ""]
@@ -686,8 +842,11 @@ def performance_md(r: dict, goals: list[dict], plotted: bool) -> str:
         "`erasure_bench`, `scale_bench`, `ingest_bench`, `selfie_bench`, `queue_bench`, "
         "`report`). Smaller runs: `BENCH_SIZES=10000,100000`, `BENCH_QUERIES=100`, "
         "`BENCH_ERASURE_SIZE`, `BENCH_SCALE_SIZE`, `BENCH_SCALE_LAYOUTS=halfvec:1,vector:4`, "
-        "`BENCH_QUEUE_SIZES`, `BENCH_ONLY=search,report`; `BENCH_DATABASE_URL` points it at "
-        "another PostgreSQL with pgvector.",
+        "`BENCH_QUEUE_SIZES`, `BENCH_ONLY=search,report`; `BENCH_SEARCH_MERGE=1` keeps the "
+        "sizes of the last search run that this one does not measure (each size says when "
+        "it was measured); `BENCH_DATABASE_URL` points it at another PostgreSQL with "
+        "pgvector. A section not run keeps the figures of its last run (see the list of "
+        "sections and dates at the top).",
         "",
     ]
     return "\n".join(lines)
@@ -893,6 +1052,44 @@ def citus_section(result: dict | None) -> list[str]:
     return out
 
 
+def crossover_section(r: dict) -> list[str]:
+    """Where the exhaustive scan (access and erasure) stops fitting a job's
+    time budget, and what comes next."""
+    out = [f"## Where the exhaustive scan stops fitting a {JOB_BUDGET_S:g} s job", ""]
+    search = r.get("search") or {}
+    scans = {s["size"]: s["exhaustive_scan"] for s in search.get("sizes", [])
+             if s.get("exhaustive_scan")}
+    if not scans:
+        return out + ["Not measured: run `python -m bench.search_bench`.", ""]
+    out += ["`find_all_candidates` (a parallel sequential scan of every face of the model, "
+            "what an access package and an erasure run, never an index) timed on the search "
+            "benchmark's faces:", "",
+            "| faces | exhaustive scan p50 s | p95 s | per million faces s |",
+            "|---:|---:|---:|---:|"]
+    for size, scan in sorted(scans.items()):
+        out.append(f"| {size:,} | {scan['p50_ms'] / 1000:.3f} | {scan['p95_ms'] / 1000:.3f} | "
+                   f"{scan['p50_ms'] / 1000 / size * 1e6:.2f} |")
+    largest = max(scans)
+    crossover = JOB_BUDGET_S / (scans[largest]["p50_ms"] / 1000 / largest)
+    out += ["", f"The scan grows linearly with the faces (it reads each once). From "
+            f"{size_label(largest)} it would take {JOB_BUDGET_S:g} s at about "
+            f"**{crossover / 1e6:,.0f} million faces** on this machine (extrapolated, with "
+            f"the table in memory; an erasure runs one scan per model and seed, plus the "
+            f"final check's)."
+            + ("" if 1_000_000 in scans else " Measured in this run at "
+               + ", ".join(size_label(n) for n in sorted(scans))
+               + " only (1M not run: the full benchmark did not fit the session)."),
+            "", "Past it, in order:", "",
+            "1. More parallel workers per scan (`max_parallel_workers_per_gather`, the "
+            "machine's cores): the scan divides by the cores, until memory bandwidth ends it.",
+            "2. Partitions of `search_face` by model and photo-id hash "
+            "(`search.partitioning`), scanned in parallel: each scan reads one partition, and "
+            "an erasure reads only the model's partitions.",
+            "3. Citus (below): the partitions on several machines, each scanning its own, "
+            "so the scan's time divides by the machines.", ""]
+    return out
+
+
 def scaling_md(r: dict) -> str:
     search = r.get("search")
     lines = [
@@ -930,8 +1127,7 @@ def scaling_md(r: dict) -> str:
     else:
         lines.append("Not measured: run `python -m bench.search_bench`.")
     lines += [""] + one_machine(r, link=False)[2:]
-    lines += [
-    ]
+    lines += crossover_section(r)
     lines += citus_section(read_result("citus"))
     lines += [
         "## Workers per queue",

@@ -23,6 +23,7 @@ import os
 # a busy 2-core machine they turn a 0.1 ms product into a 4-8 ms wait.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import datetime as dt  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -32,8 +33,9 @@ from bench import common  # noqa: E402
 K = 10
 EF_SEARCH = 64  # what find_candidates sets for a limit of 10: max(limit, 64)
 EF_SWEEP = (64, 128, 256, 512)
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
+# The project's graph settings (search/index.py), for FAISS too.
+from search.index import HNSW_EF_CONSTRUCTION, HNSW_M  # noqa: E402, F401, I001
+
 BIG_PERSONS = 2
 BIG_PERSON_FACES = 1000
 
@@ -54,10 +56,13 @@ def recall(found: list[list[int]], truth: np.ndarray) -> float:
 
 
 def raw_sql(dimension: int) -> str:
+    """The bare query on the project's index: ordered by the half-precision
+    expression the index holds, the full-precision distance returned."""
     expression = f"(embedding::vector({dimension}))"
+    indexed = f"(embedding::halfvec({dimension}))"
     return (f"SELECT id, {expression} <-> %(q)s::vector({dimension}) AS distance"
             f" FROM search_face WHERE model = 'dlib'"
-            f" ORDER BY {expression} <-> %(q)s::vector({dimension}) LIMIT {K}")
+            f" ORDER BY {indexed} <-> %(q)s::halfvec({dimension}) LIMIT {K}")
 
 
 def literal(vector: np.ndarray) -> str:
@@ -70,6 +75,17 @@ def plan_of(cursor, sql: str, params) -> str:
 
 
 def measure_postgres(queries: np.ndarray, warmup: int) -> dict:
+    """:func:`_measure_postgres` with Django's query log off, as in
+    production: the benchmark runs with DEBUG on (the settings want it
+    without a real SECRET_KEY), which would wrap every query of
+    ``find_candidates`` (not the raw SQL's) in the debug cursor's logging."""
+    from django.test.utils import override_settings
+
+    with override_settings(DEBUG=False):
+        return _measure_postgres(queries, warmup)
+
+
+def _measure_postgres(queries: np.ndarray, warmup: int) -> dict:
     """The project's function and raw SQL, interleaved query by query so that
     both see the same background load."""
     from django.db import connection
@@ -195,6 +211,22 @@ def measure_faiss(data: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> d
             "recall_at_10": round(recall(found, truth), 4), "sweep": sweep}
 
 
+#: Exhaustive scans timed per size: what access and erasure run (the crossover).
+EXHAUSTIVE_QUERIES = 5
+
+
+def measure_exhaustive(queries: np.ndarray) -> dict:
+    """``find_all_candidates``: the exact scan over every face of the model."""
+    from search.matching import find_all_candidates
+
+    times = []
+    for vector in queries:
+        start = time.perf_counter()
+        find_all_candidates(vector, model="dlib")
+        times.append(time.perf_counter() - start)
+    return common.latency_summary(times)
+
+
 def run_size(size: int, query_count: int) -> dict:
     from bench import synthetic
     from search.backends import get_backend
@@ -223,6 +255,9 @@ def run_size(size: int, query_count: int) -> dict:
     beyond = int((truth_distances > threshold).sum())
 
     postgres = measure_postgres(queries, warmup=min(20, query_count))
+    exhaustive = measure_exhaustive(queries[:EXHAUSTIVE_QUERIES])
+    print(f"exhaustive scan (find_all_candidates): p50 {exhaustive['p50_ms']:.1f} ms",
+          flush=True)
     sweep = ef_sweep(queries, truth)
     numpy_times = measure_numpy(data.embeddings, queries, min(query_count, 50))
     faiss_result = measure_faiss(data.embeddings, queries, truth)
@@ -237,6 +272,7 @@ def run_size(size: int, query_count: int) -> dict:
         "ef_search": EF_SEARCH,
         "exact_neighbours_beyond_threshold": beyond,
         "load": loading,
+        "exhaustive_scan": exhaustive,
         "methods": {
             "find_candidates": {
                 **project,
@@ -316,6 +352,19 @@ def main() -> None:
     started = time.perf_counter()
     for size in sorted(sizes):
         results.append(run_size(size, query_count))
+    if os.environ.get("BENCH_SEARCH_MERGE") == "1":
+        # A size run on its own (the 1M one, say) joins the sizes of an
+        # earlier run; each size keeps the load average it was measured at.
+        earlier = common.read_result("search") or {}
+        ran = {row["size"] for row in results}
+        for row in earlier.get("sizes", []):
+            if row["size"] not in ran:
+                row.setdefault("measured_at", earlier.get("measured_at"))
+                results.append(row)
+        results.sort(key=lambda row: row["size"])
+    for row in results:
+        row.setdefault("measured_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        row.setdefault("load_average", common.machine().get("load_average"))
     common.write_result("search", {
         "sizes": results,
         "seconds": round(time.perf_counter() - started, 1),
@@ -324,6 +373,7 @@ def main() -> None:
             "but with limit=10, so hnsw.ef_search is 64 for every method.",
             "Raw SQL runs on the same partial expression index through the same psycopg "
             "connection, with hnsw.ef_search set once per session.",
+            "Both are timed with Django's DEBUG query log off (as in production).",
             "FAISS and NumPy answer one query at a time on one thread; FAISS builds with "
             "every core, PostgreSQL with two parallel workers and the leader.",
         ],

@@ -253,8 +253,14 @@ def load_image(
     *,
     max_bytes: int | None = None,
     max_pixels: int | None = None,
+    reduce: int = 1,
 ) -> np.ndarray:
     """Decode a still photo into an ``(H, W, 3)`` uint8 RGB array.
+
+    ``reduce`` (2, 4 or 8): a JPEG may be decoded at up to that fraction of
+    its size (libjpeg's DCT scaling, "draft mode": a quarter or a sixteenth
+    of the work); other formats, and sizes it cannot reach, come whole. The
+    caller reads the scale from the array's shape.
 
     The EXIF orientation is applied, transparency is composited on white and
     16-bit, greyscale, palette and CMYK images become 8-bit RGB. Limits come
@@ -306,6 +312,9 @@ def load_image(
                     raise ImageError("unsupported_format", format=image.format or "?")
                 if width < MIN_SIDE or height < MIN_SIDE:
                     raise ImageError("too_small", width=width, height=height, min_side=MIN_SIDE)
+                if reduce > 1 and image.format == "JPEG" and image.mode in ("RGB", "L"):
+                    image.draft(image.mode, (max(width // int(reduce), 1),
+                                             max(height // int(reduce), 1)))
                 try:
                     image.load()
                 except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -12,6 +12,7 @@ Two ways to search, on purpose:
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from search.backends import get_backend
-from search.index import distance_operator, embedding_expression
+from search.index import distance_operator, embedding_expression, index_expression
 
 
 class Tier(enum.StrEnum):
@@ -53,9 +54,12 @@ def tier_of(distance: float, backend) -> Tier | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
 def nearest_faces_sql(backend, *, include_restricted: bool) -> str:
     """The index-served query: parameters are (query vector, model, query
-    vector, limit).
+    vector, limit). It orders by the half-precision distance the HNSW index
+    holds (``search.index.index_expression``) and returns the full-precision
+    distance of the rows found.
 
     One ``ORDER BY distance LIMIT k`` over the face table and nothing around
     it, on purpose. PostgreSQL answers it with the model's partial HNSW index
@@ -66,6 +70,7 @@ def nearest_faces_sql(backend, *, include_restricted: bool) -> str:
     index scan read on past the k nearest, and a CTE or subquery around it
     would make Citus collect the rows of every shard first."""
     expression = embedding_expression(backend, "f.embedding")
+    indexed = index_expression(backend, "f.embedding")
     operator = distance_operator(backend)
     dimension = int(backend.dimension)
     restricted = "" if include_restricted else "AND NOT f.restricted"
@@ -75,7 +80,7 @@ def nearest_faces_sql(backend, *, include_restricted: bool) -> str:
         f" {expression} {operator} %s::vector({dimension}) AS distance"
         " FROM search_face f"
         f" WHERE f.model = %s {restricted}"
-        f" ORDER BY {expression} {operator} %s::vector({dimension})"
+        f" ORDER BY {indexed} {operator} %s::halfvec({dimension})"
         " LIMIT %s"
     )
 
@@ -97,16 +102,14 @@ def find_candidates(
     embedding, *, model: str | None = None, include_restricted: bool = False, limit: int = 100
 ) -> list[Candidate]:
     """Approximate search through the model's HNSW index, within the
-    ``possible`` threshold, nearest first."""
+    ``possible`` threshold, nearest first: one round trip (:func:`_one_round_trip`)."""
     backend = get_backend(model)
     query = vector_literal(embedding)
-    with transaction.atomic(), connection.cursor() as cursor:
-        _use_the_index(cursor, limit)
-        cursor.execute(
-            nearest_faces_sql(backend, include_restricted=include_restricted),
-            [query, backend.name, query, limit],
-        )
-        return _candidates(_within(cursor.fetchall(), backend.possible_threshold), backend)
+    with connection.cursor() as cursor:
+        rows = _one_round_trip(
+            cursor, nearest_faces_sql(backend, include_restricted=include_restricted),
+            [query, backend.name, query, limit], limit)
+    return _candidates(_within(rows, backend.possible_threshold), backend)
 
 
 def explain_candidates(
@@ -114,26 +117,54 @@ def explain_candidates(
     options: str = "",
 ) -> str:
     """The query plan of :func:`find_candidates`, for operators and tests
-    (``options`` e.g. ``"(FORMAT JSON)"``)."""
+    (``options`` e.g. ``"(FORMAT JSON)"``), planned under the same settings
+    sent the same way."""
     if options and not re.fullmatch(r"\([A-Z_ ,]+\)", options):
         raise ValueError(f"unexpected EXPLAIN options {options!r}")
     backend = get_backend(model)
     query = vector_literal(embedding)
-    with transaction.atomic(), connection.cursor() as cursor:
-        _use_the_index(cursor, limit)
-        cursor.execute(
-            f"EXPLAIN {options} "
+    with connection.cursor() as cursor:
+        rows = _one_round_trip(
+            cursor, f"EXPLAIN {options} "
             + nearest_faces_sql(backend, include_restricted=include_restricted),
-            [query, backend.name, query, limit],
-        )
-        # A JSON plan comes back parsed: given back as the text it was.
-        return "\n".join(row[0] if isinstance(row[0], str) else json.dumps(row[0])
-                         for row in cursor.fetchall())
+            [query, backend.name, query, limit], limit)
+    # A JSON plan comes back parsed: given back as the text it was.
+    return "\n".join(row[0] if isinstance(row[0], str) else json.dumps(row[0]) for row in rows)
 
 
-def set_local(cursor, settings: dict[str, str | int]) -> None:
-    """``SET LOCAL`` each setting for the rest of the transaction, in one
-    round trip (each costs as much as a tenth of a search).
+def _one_round_trip(cursor, sql: str, params: list, limit: int) -> list:
+    """The search's settings (:func:`_index_settings`) and its query sent as
+    one string: one round trip, no BEGIN or COMMIT of their own.
+
+    PostgreSQL runs the statements of one string in one implicit
+    transaction, so the ``SET LOCAL`` settings end with it. Inside a
+    transaction of the caller they would last to its end: then the string
+    ends by setting them back (``SET LOCAL ... TO DEFAULT``). The parameters
+    are bound on the client (Django's default for psycopg 3), which is what
+    lets one string hold several statements."""
+    text, settings_count = _statement(sql, int(limit), connection.in_atomic_block)
+    cursor.execute(text, params)
+    # Step over the SET statements' results to the query's own.
+    for _ in range(settings_count):
+        cursor.nextset()
+    return cursor.fetchall()
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(sql: str, limit: int, in_transaction: bool) -> tuple[str, int]:
+    """The string :func:`_one_round_trip` sends, built (and its settings
+    checked) once per query shape."""
+    settings = _index_settings(limit)
+    statements = set_local_statements(settings)
+    count = len(statements)
+    statements = [*statements, sql]
+    if in_transaction:
+        statements += [f"SET LOCAL {name} TO DEFAULT" for name in settings]
+    return "; ".join(statements), count
+
+
+def set_local_statements(settings: dict[str, str | int]) -> list[str]:
+    """``SET LOCAL`` each setting for the rest of the transaction.
 
     ``citus.propagate_set_commands = 'local'`` comes first: on a Citus
     coordinator it makes Citus send these ``SET LOCAL`` statements on to the
@@ -146,11 +177,17 @@ def set_local(cursor, settings: dict[str, str | int]) -> None:
         if not re.fullmatch(r"[a-z_.]+", name) or not re.fullmatch(r"[a-z_0-9]+", str(value)):
             raise ValueError(f"unexpected setting {name} = {value!r}")
         statements.append(f"SET LOCAL {name} = '{value}'")
-    cursor.execute("; ".join(statements))
+    return statements
 
 
-def _use_the_index(cursor, limit: int) -> None:
-    set_local(cursor, {
+def set_local(cursor, settings: dict[str, str | int]) -> None:
+    """:func:`set_local_statements` in one round trip, inside the caller's
+    transaction."""
+    cursor.execute("; ".join(set_local_statements(settings)))
+
+
+def _index_settings(limit: int) -> dict[str, str | int]:
+    return {
         # On a small table (or shard) the planner would rather sort every
         # row: fine for speed, but the answer must come from the same path at
         # every size.
@@ -165,7 +202,7 @@ def _use_the_index(cursor, limit: int) -> None:
         # which enable_sort = off prices so high that JIT compilation would
         # start, costing more than the search. k rows never need JIT.
         "jit": "off",
-    })
+    }
 
 
 def find_all_candidates(
@@ -208,3 +245,9 @@ def is_suppressed(embedding, *, model: str | None = None) -> bool:
             [backend.name, vector_literal(embedding), backend.possible_threshold],
         )
         return bool(cursor.fetchone()[0])
+
+
+def _use_the_index(cursor, limit: int) -> None:
+    """The search's settings inside the caller's transaction (the Citus
+    benchmark times them apart from the query)."""
+    set_local(cursor, _index_settings(limit))

@@ -534,19 +534,61 @@ def subject_view(
 # -- stored photos ----------------------------------------------------------
 
 
-def photo_image(photo: Any) -> np.ndarray:
+def photo_image(photo: Any, *, reduce: int = 1) -> np.ndarray:
     """The photo's stored image as an RGB array, oriented as its face boxes are.
 
     The file goes through :func:`search.imaging.load_image`, as it did when
     it was ingested, so its EXIF orientation is applied the same way. The
     size limit for uploads does not apply: the file is already ours.
+    ``reduce``: a JPEG may come at up to 1/``reduce`` of its size.
     """
     name = photo.image.name
     if not name:
         raise ValueError(f"{photo} has no image file")
     with photo.image.storage.open(name, "rb") as handle:
         raw = handle.read()
-    return imaging.load_image(raw, max_bytes=max(len(raw), 1))
+    return imaging.load_image(raw, max_bytes=max(len(raw), 1), reduce=reduce)
+
+
+def regions_around(image: np.ndarray, boxes: Iterable[Any], *, margin: float = 1.0
+                   ) -> list[np.ndarray]:
+    """The parts of ``image`` around each box, grown by ``margin`` times
+    its size on every side and clipped: where a face detector has to look
+    to tell whether a redacted face is still there (the rest of the photo
+    holds only faces already known)."""
+    image = check_image(image)
+    height, width = image.shape[:2]
+    regions = []
+    for box in dict.fromkeys(tuple(_as_box(b)) for b in boxes):
+        region = _clip(_grow(box, margin), width, height)
+        if region is not None:
+            x0, y0, x1, y1 = region
+            regions.append(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    return regions
+
+
+def match_crop(photo: Any, box: Any, *, others: Iterable[Any] = (), size: int = 160
+               ) -> np.ndarray:
+    """:func:`face_crop` of ``box`` at ``size``, decoding no more of the
+    photo than that needs: a JPEG whose face is several times ``size`` wide
+    is decoded at 1/2, 1/4 or 1/8 scale (draft mode), the boxes scaled
+    alike. The others' boxes are blurred as in the full-size crop."""
+    left, top, width, height = _as_box(box)
+    reduce = 1
+    while reduce < 8 and max(width, height) / (reduce * 2) >= size:
+        reduce *= 2
+    image = photo_image(photo, reduce=reduce)
+    full_width = max(int(getattr(photo, "width", 0) or 0), 1)
+    scale = image.shape[1] / full_width if reduce > 1 else 1.0
+    if reduce > 1 and abs(image.shape[0] / max(int(photo.height), 1) - scale) > 0.02:
+        # The stored size does not fit this file (turned by EXIF, say): whole.
+        image, scale = photo_image(photo), 1.0
+
+    def scaled(b: Any) -> tuple[float, float, float, float]:
+        x, y, w, h = _as_box(b)
+        return (x * scale, y * scale, w * scale, h * scale)
+
+    return face_crop(image, scaled(box), others=[scaled(b) for b in others], size=size)
 
 
 def encode(image: np.ndarray, format: str = "JPEG", quality: int = 90) -> bytes:

@@ -140,6 +140,18 @@ class FaceBackend(abc.ABC):
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """Find the faces of an ``(H, W, 3)`` uint8 RGB image, largest first."""
 
+    def detect_around(self, image: np.ndarray, boxes, *, margin: float) -> list[DetectedFace]:
+        """The faces found in the parts of ``image`` around ``boxes``
+        (``search.redaction.regions_around``), each looked at as the whole
+        photo would be (:meth:`_detect_region`); boxes are the region's own."""
+        from search.redaction import regions_around
+
+        return [face for region in regions_around(image, boxes, margin=margin)
+                for face in self._detect_region(region, image)]
+
+    def _detect_region(self, region: np.ndarray, image: np.ndarray) -> list[DetectedFace]:
+        return self.detect(region)
+
     # -- distances ------------------------------------------------------
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:

@@ -48,6 +48,8 @@ class QueueQuerySerializer(serializers.Serializer):
             due=data.get("due", ""),
             reference=data.get("q", ""),
             include_unverified=data.get("include_unverified", False),
+            # The API lists every verified request unless filtered, as before.
+            open_only=False,
             sort=data.get("ordering") or selectors.DEFAULT_SORT,
         )
 
@@ -61,7 +63,7 @@ class RequestSummarySerializer(serializers.Serializer):
     language = serializers.CharField()
     created_at = serializers.DateTimeField()
     received_at = serializers.DateTimeField(allow_null=True)
-    due_on = serializers.DateField(allow_null=True)
+    due_on = serializers.DateField(source="due_date", allow_null=True)
     days_left = serializers.SerializerMethodField()
     overdue = serializers.SerializerMethodField()
     extension_months = serializers.IntegerField()

@@ -4,7 +4,9 @@ of the person does not count.
 
 The one home of the deadline rules: the due date in Python
 (:func:`due_date`, :func:`request_due_date`) and the same date in SQL
-(:func:`due_date_sql`, :class:`DueOn`) side by side, the extension rule
+(:func:`due_date_sql`, :class:`DueOn`) side by side, the stored one
+(:func:`stored_due_date`, kept in ``RightsRequest.due_on`` on every save,
+:class:`StoredDueOn`, :class:`CurrentDueOn`), the extension rule
 (:func:`extension_refusal`) and the alert days. ``tests/subjects/
 test_deadlines.py`` compares the Python and the SQL forms.
 """
@@ -67,6 +69,23 @@ def request_due_date(request, now: dt.datetime | None = None) -> dt.date | None:
     )
 
 
+def stored_due_date(request) -> dt.date | None:
+    """The due date kept in ``RightsRequest.due_on``: :func:`request_due_date`
+    with the days of every finished pause, but not those of a pause still
+    running (its days are added when it ends, by ``paused_days``). While no
+    pause runs, it is the due date itself; while one runs, the due date is
+    it plus the days paused so far (:class:`CurrentDueOn`)."""
+    if request.received_at is None:
+        return None
+    return due_date(timezone.localdate(request.received_at),
+                    extension_months=request.extension_months,
+                    paused_days=request.paused_days)
+
+
+#: The fields the stored due date is computed from.
+DUE_DATE_FIELDS = frozenset({"received_at", "extension_months", "paused_days"})
+
+
 def due_date_sql(received_day: str, extension_months: str, paused_days: str, now: str,
                  paused_since: str) -> str:
     """:func:`request_due_date` in SQL, from SQL expressions for its parts:
@@ -90,6 +109,38 @@ class DueOn(Func):
     def as_sql(self, compiler, connection, **extra):
         parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
         sql = due_date_sql(*(part_sql for part_sql, _params in parts))
+        return sql, tuple(param for _sql, params in parts for param in params)
+
+
+class StoredDueOn(Func):
+    """:func:`stored_due_date` in SQL (a running pause not counted): what
+    fills ``due_on`` in bulk (the migration that added it, the benchmark)."""
+
+    output_field = DateField()
+
+    def __init__(self):
+        super().__init__(TruncDate("received_at"), F("extension_months"), F("paused_days"))
+
+    def as_sql(self, compiler, connection, **extra):
+        parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
+        received, months, paused = (part_sql for part_sql, _params in parts)
+        sql = due_date_sql(received, months, paused, "NULL::timestamptz", "NULL::timestamptz")
+        return sql, tuple(param for _sql, params in parts for param in params)
+
+
+class CurrentDueOn(Func):
+    """The due date as it stands at ``now`` from the stored ``due_on``: plus
+    the days of a pause still running. Equal to :class:`DueOn`."""
+
+    output_field = DateField()
+
+    def __init__(self, now: dt.datetime):
+        super().__init__(F("due_on"), Value(now), F("paused_since"))
+
+    def as_sql(self, compiler, connection, **extra):
+        parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
+        due, now, since = (part_sql for part_sql, _params in parts)
+        sql = f"({due} + COALESCE(EXTRACT(DAY FROM ({now} - {since}))::integer, 0))"
         return sql, tuple(param for _sql, params in parts for param in params)
 
 

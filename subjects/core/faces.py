@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from search.matching import Candidate, Tier, find_all_candidates
 from search.models import Face
-from search.redaction import encode, face_crop, photo_image
+from search.redaction import encode, match_crop
 from subjects.core.states import OPEN
 from subjects.models import Match, RightsRequest
 
@@ -110,8 +110,7 @@ def crop_of_match(request: RightsRequest, match_id: int) -> bytes | None:
         return None
     face = match.face
     others = [f.box for f in face.photo.faces.exclude(pk=face.pk)]
-    image = photo_image(face.photo)
-    return encode(face_crop(image, face.box, others=others, size=160))
+    return encode(match_crop(face.photo, face.box, others=others, size=160))
 
 
 def faces_of_subject(request: RightsRequest) -> dict[int, dict]:

@@ -61,6 +61,8 @@ class QueueFilterForm(forms.Form):
     language = forms.MultipleChoiceField(label=_("Language"), required=False, choices=())
     due = forms.ChoiceField(label=_("Due"), choices=DUE_CHOICES, required=False)
     unverified = forms.BooleanField(label=_("Show never-verified requests"), required=False)
+    everything = forms.BooleanField(label=_("Show closed and not yet filed requests too"),
+                                    required=False)
     sort = forms.ChoiceField(label=_("Sort by"), required=False,
                              choices=[(key, SORT_LABELS[key]) for key in SORTS])
 
@@ -77,6 +79,7 @@ class QueueFilterForm(forms.Form):
             due=data.get("due") or "",
             reference=data.get("q") or "",
             include_unverified=bool(data.get("unverified")),
+            open_only=not data.get("everything"),
             sort=data.get("sort") or DEFAULT_SORT,
         )
 

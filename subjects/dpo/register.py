@@ -64,7 +64,7 @@ def register_rows(*, batch_size: int = 2000) -> Iterator[list[str]]:
             request.language,
             request.state,
             outcome_of(request),
-            request.due_on.isoformat() if request.due_on and request.received_at else "",
+            request.due_now.isoformat() if request.due_now and request.received_at else "",
             str(request.extension_months),
             _day(request.closed_at),
             days,

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from search.imaging import ImageError, load_image
 from search.redaction import encode
-from subjects.core.deadlines import DUE_SOON_DAYS, DueOn, add_months, due_date_sql
+from subjects.core.deadlines import DUE_SOON_DAYS, CurrentDueOn, add_months, due_date_sql
 from subjects.core.faces import earlier_requests_for_faces
 from subjects.core.outbox import TO_DPO, TO_RECIPIENT
 from subjects.core.states import NEEDS_DPO, OPEN, State
@@ -30,13 +30,25 @@ KINDS = tuple(RightsRequest.Kind.values)
 #: Due windows the queue filters on.
 DUE_WINDOWS = ("overdue", "week", "month", "none")
 
+#: Open requests, in one fixed order: the queue's filter is then exactly the
+#: condition of the partial index ``request_open_due`` that serves it.
+OPEN_STATES = sorted(OPEN)
+
 #: Sort keys: the name in the URL, the ordering it means.
 # Open requests come first when sorting by due date: a closed one's due date
-# is history.
+# is history. The stored due date (``RightsRequest.due_on``) sorts; a pause
+# still running moves a request's deadline a day per day paused, not its
+# place in the queue.
 # What waits for the DPO (a review, an identity check, a stopped job) comes
 # before everything else, then the other open requests, then the rest.
 _CLOSED_LAST = Case(When(state__in=NEEDS_DPO, then=Value(0)),
                     When(state__in=OPEN, then=Value(1)), default=Value(2))
+_NEEDS_DPO_FIRST = Case(When(state__in=NEEDS_DPO, then=Value(0)), default=Value(1))
+#: Only open requests listed (the default): what waits for the DPO first,
+#: then by the stored due date (the partial index on open requests limits
+#: the rows sorted to the open ones).
+OPEN_SORTS = {"due": (_NEEDS_DPO_FIRST, F("due_on").asc(nulls_last=True), "pk"),
+              "-due": (_NEEDS_DPO_FIRST, F("due_on").desc(nulls_last=True), "-pk")}
 SORTS = {
     "due": (_CLOSED_LAST, F("due_on").asc(nulls_last=True), "pk"),
     "-due": (_CLOSED_LAST, F("due_on").desc(nulls_last=True), "-pk"),
@@ -58,7 +70,9 @@ QUEUE_FIELDS = ("reference", "state", "language", "created_at", "verified_at", "
 
 
 def with_due_dates(queryset: QuerySet, now: dt.datetime | None = None) -> QuerySet:
-    return queryset.annotate(due_on=DueOn(now or timezone.now()))
+    """``due_now``: each request's due date as it stands at ``now`` (the
+    stored one plus the days of a pause still running)."""
+    return queryset.annotate(due_now=CurrentDueOn(now or timezone.now()))
 
 
 @dataclass
@@ -69,6 +83,9 @@ class QueueFilters:
     due: str = ""
     reference: str = ""
     include_unverified: bool = False
+    #: Only open requests (filed and not closed): what the queue lists
+    #: unless asked for more, or for states.
+    open_only: bool = True
     sort: str = DEFAULT_SORT
 
 
@@ -79,11 +96,15 @@ def normalise_reference(text: str) -> str:
 
 def queue(filters: QueueFilters, *, today: dt.date | None = None,
           now: dt.datetime | None = None) -> QuerySet:
-    """The requests the queue lists, filtered and sorted, with ``due_on``."""
+    """The requests the queue lists, filtered and sorted, with ``due_now``."""
     today = today or timezone.localdate()
-    requests = with_due_dates(RightsRequest.objects.only(*QUEUE_FIELDS), now)
+    requests = with_due_dates(RightsRequest.objects.only(*QUEUE_FIELDS, "due_on"), now)
+    sorts = SORTS
     if filters.states:
         requests = requests.filter(state__in=filters.states)
+    elif filters.open_only and not filters.include_unverified:
+        requests = requests.filter(state__in=OPEN_STATES)
+        sorts = {**SORTS, **OPEN_SORTS}
     elif not filters.include_unverified:
         requests = requests.exclude(state__in=NEVER_VERIFIED)
     if filters.kinds:
@@ -94,13 +115,13 @@ def queue(filters: QueueFilters, *, today: dt.date | None = None,
     if filters.languages:
         requests = requests.filter(language__in=filters.languages)
     if filters.due == "overdue":
-        requests = requests.filter(state__in=OPEN, due_on__lt=today)
+        requests = requests.filter(state__in=OPEN, due_now__lt=today)
     elif filters.due == "week":
         requests = requests.filter(state__in=OPEN,
-                                   due_on__range=(today, today + dt.timedelta(DUE_SOON_DAYS)))
+                                   due_now__range=(today, today + dt.timedelta(DUE_SOON_DAYS)))
     elif filters.due == "month":
         requests = requests.filter(state__in=OPEN,
-                                   due_on__range=(today, today + dt.timedelta(31)))
+                                   due_now__range=(today, today + dt.timedelta(31)))
     elif filters.due == "none":
         requests = requests.filter(received_at__isnull=True)
     if filters.reference:
@@ -110,7 +131,7 @@ def queue(filters: QueueFilters, *, today: dt.date | None = None,
             requests = requests.annotate(
                 bare_reference=Func(F("reference"), Value("-"), Value(""), function="REPLACE")
             ).filter(bare_reference__contains=wanted)
-    return requests.order_by(*SORTS.get(filters.sort, SORTS[DEFAULT_SORT]))
+    return requests.order_by(*sorts.get(filters.sort, sorts[DEFAULT_SORT]))
 
 
 @dataclass(frozen=True)
@@ -122,7 +143,8 @@ class QueueRow:
 
     @property
     def due_on(self) -> dt.date | None:
-        return self.request.due_on
+        """The due date as it stands now (a running pause counted)."""
+        return getattr(self.request, "due_now", None) or self.request.due_date
 
     @property
     def days_left(self) -> int | None:
@@ -182,26 +204,23 @@ DPO_STATE_LABELS = {
 
 
 def counts(*, today: dt.date | None = None, now: dt.datetime | None = None) -> Counts:
-    """Requests per state, and open ones overdue or due within a week: one query."""
+    """Requests per state (one query, an index-only scan of the state
+    index), and open ones overdue or due within a week (one query over the
+    open requests' index on the stored due date)."""
     today = today or timezone.localdate()
-    grouped = (
-        with_due_dates(RightsRequest.objects.all(), now)
-        .values("state")
-        .annotate(
-            n=Count("pk"),
-            overdue=Count("pk", filter=Q(state__in=OPEN, due_on__lt=today)),
-            due_soon=Count("pk", filter=Q(
-                state__in=OPEN, due_on__range=(today, today + dt.timedelta(DUE_SOON_DAYS)))),
-        )
-        .order_by()
-    )
     by_state = dict.fromkeys(State.values, 0)
-    overdue = due_soon = 0
-    for row in grouped:
-        by_state[row["state"]] = row["n"]
-        overdue += row["overdue"]
-        due_soon += row["due_soon"]
-    return Counts(by_state, overdue, due_soon)
+    # COUNT(*), not of a column: the state index alone answers it.
+    for state, n in RightsRequest.objects.values_list("state").annotate(n=Count("*")).order_by():
+        by_state[state] = n
+    due = (
+        with_due_dates(RightsRequest.objects.filter(state__in=OPEN_STATES), now)
+        .aggregate(
+            overdue=Count("pk", filter=Q(due_now__lt=today)),
+            due_soon=Count("pk", filter=Q(
+                due_now__range=(today, today + dt.timedelta(DUE_SOON_DAYS)))),
+        )
+    )
+    return Counts(by_state, due["overdue"], due["due_soon"])
 
 
 # -- one request ------------------------------------------------------------------

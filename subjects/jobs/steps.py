@@ -68,12 +68,21 @@ def claim(job: RequestJob, owner: str) -> bool:
     )
 
 
+#: What a step may change of its job. Steps replace these (``job.plan = {...}``),
+#: never change them in place: what a step replaced is what gets saved.
+STEP_FIELDS = ("plan", "result")
+
+
 def run_step(job: RequestJob, name: str, work: Callable[[], None]) -> None:
-    """Run one step unless it is recorded as done, then record it."""
+    """Run one step unless it is recorded as done, then record it, saving
+    only what the step changed: a photo step of a large erasure writes its
+    name and the lease, not again the plan of every face and photo."""
     if name in job.steps_done:
         return
+    before = {field: getattr(job, field) for field in STEP_FIELDS}
     work()
     checkpoint(f"{job.kind}:{name.split(':')[0]}")
     job.steps_done = [*job.steps_done, name]
     job.lease_until = timezone.now() + lease_duration()
-    job.save(update_fields=["steps_done", "plan", "result", "lease_until"])
+    changed = [field for field, value in before.items() if getattr(job, field) is not value]
+    job.save(update_fields=["steps_done", "lease_until", *changed])

@@ -200,6 +200,9 @@ class Outcome:
     step: int | None = None
     pose: str | None = None
     selfie: bytes | None = None
+    #: The face template of ``selfie``, as the check computed it (the
+    #: search worker does not run the model again).
+    embedding: list[float] | None = None
 
 
 # -- the challenge -----------------------------------------------------------------
@@ -584,6 +587,8 @@ def receive_burst(request: RightsRequest, token: str, step: int, data: list[byte
                     revealed=step + 2, revealed_at=timezone.now())
                 return Outcome(step=step + 1, pose=challenge.poses[step + 1])
             selfie = check_capture([*earlier, burst])
+            straight = next(b for b in [*earlier, burst] if b.pose == "straight")
+            embedding = straight.measures["embeddings"][straight.measures["chosen"]]
             finish(challenge, passed=True)
     except LivenessFailed as failure:
         with transaction.atomic():
@@ -591,7 +596,7 @@ def receive_burst(request: RightsRequest, token: str, step: int, data: list[byte
                 remember(challenge, step, data, hashes)
             finish(challenge, passed=False, code=failure.code)
         raise
-    return Outcome(selfie=selfie)
+    return Outcome(selfie=selfie, embedding=embedding)
 
 
 def read_frames(data: list[bytes]) -> list[np.ndarray]:

@@ -93,13 +93,19 @@ def one_face_in(image) -> DetectedFace:
     return face
 
 
-def submit_selfie(request: RightsRequest, data: bytes, *, live: bool) -> RightsRequest:
+def submit_selfie(request: RightsRequest, data: bytes, *, live: bool,
+                  embedding=None) -> RightsRequest:
     """Check a selfie and hand it to the search worker. Nothing is stored
     unless the photo passes every check. ``live``: it came from a passed
     camera challenge (``subjects.person.liveness``, whose rules include this
-    photo's checks), so its matches may be shown."""
+    photo's checks), so its matches may be shown.
+
+    The face is detected and embedded once per selfie: the check's own
+    embedding (an upload's here, a camera check's ``embedding`` of the
+    chosen frame) goes with the request, and the worker only searches."""
+    backend = get_backend()
     if not live:
-        the_one_face(data)
+        embedding = the_one_face(data).embedding
     name = default_storage.save(f"{SELFIE_DIR}/{uuid.uuid4().hex}.img", ContentFile(data))
     try:
         with transaction.atomic():
@@ -109,8 +115,10 @@ def submit_selfie(request: RightsRequest, data: bytes, *, live: bool) -> RightsR
             discard_review_selfie(request)
             request = transition(
                 request, State.SEARCHING, actor=audit.REQUESTER,
-                action=Action.SELFIE_SUBMITTED, details={"live": live}, selfie_embedding=None,
-                selfie_model="", selfie_live=live, selfie_pending_file=name,
+                action=Action.SELFIE_SUBMITTED, details={"live": live},
+                selfie_embedding=None if embedding is None else list(map(float, embedding)),
+                selfie_model="" if embedding is None else backend.name,
+                selfie_live=live, selfie_pending_file=name,
             )
             queue_on_commit(SELFIE_SEARCH, request.pk, name)
     except Exception:

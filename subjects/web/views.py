@@ -233,7 +233,8 @@ def live_step(request, rights_request, token):
             outcome = liveness.receive_burst(rights_request, challenge, int(step), frames,
                                              arrived=arrived)
             if outcome.selfie is not None:
-                selfie_jobs.submit_selfie(rights_request, outcome.selfie, live=True)
+                selfie_jobs.submit_selfie(rights_request, outcome.selfie, live=True,
+                                          embedding=outcome.embedding)
                 return JsonResponse({"done": True,
                                      "next": reverse("subjects:matches", args=[token])})
     except RateLimited as limited:

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import sqlparse
+from django.db import connection
 from sqlparse import tokens
 
 from search.backends import get_backend
@@ -68,6 +69,16 @@ def test_the_search_uses_the_models_hnsw_index(identities):
     query = Face.objects.get(pk=next(iter(identities))).embedding
     plan = explain_candidates(query, model="dlib")
     assert "Index Scan using search_face_dlib_128_hnsw" in plan, plan
+    # The index is the one migration 0006 rebuilt: half precision, m 32.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+                       ["search_face_dlib_128_hnsw"])
+        [definition] = cursor.fetchone()
+    assert "halfvec(128)) halfvec_l2_ops" in definition and "m='32'" in definition, definition
+    # Its settings were sent with the query, not left on the connection.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "on"
     exhaustive_plan = explain_candidates(query, model="dlib", include_restricted=True)
     assert "search_face_dlib_128_hnsw" in exhaustive_plan
 

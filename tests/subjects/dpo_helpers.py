@@ -84,6 +84,7 @@ def make_request(state: str = "awaiting_review", *, email: str = "", language: s
     values.update(fields)
     RightsRequest.objects.filter(pk=request.pk).update(**values)
     request.refresh_from_db()
+    request.save(update_fields=["due_on"])  # what the state machine keeps
     if state == "error" and approved:
         RequestJob.objects.get_or_create(request=request, kind="access", defaults={"order": 0})
     return request

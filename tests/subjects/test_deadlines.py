@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from subjects.core import tokens
+from subjects.core import deadlines, tokens
 from subjects.core.deadlines import DueOn, add_months, due_date
 from subjects.dpo import selectors
 from subjects.models import RightsRequest
@@ -95,6 +95,58 @@ def test_asking_for_information_pauses_the_clock_and_the_pause_is_counted():
     assert request.due_date == due + dt.timedelta(days=4)
 
 
+def stored(request: RightsRequest) -> dt.date | None:
+    """The due date as the database stores it, read back."""
+    return RightsRequest.objects.values_list("due_on", flat=True).get(pk=request.pk)
+
+
+def current_in_sql(request: RightsRequest, now: dt.datetime) -> dt.date | None:
+    """The stored due date plus a running pause, as the queue and the counts read it."""
+    return selectors.with_due_dates(RightsRequest.objects.filter(pk=request.pk), now) \
+        .values_list("due_now", flat=True).get()
+
+
+@pytest.mark.django_db
+def test_the_stored_due_date_equals_the_computed_one_across_filing_extension_and_pause():
+    """``due_on`` (what the DPO's queue sorts and counts by, through an
+    index) is kept by the state machine and the deadline functions: equal
+    to ``request_due_date`` after filing, after an extension, while a pause
+    runs (plus its days so far) and after it ends."""
+    from subjects.person import filing
+
+    request = intake.start_request(email="stored.due@example.org", language="en")
+    request = intake.verify_email(tokens.verification_token(request))
+    assert stored(request) is None and request.due_date is None
+    RightsRequest.objects.filter(pk=request.pk).update(state="matches_ready")
+    request.refresh_from_db()
+    request = filing.file_request(request, kinds=["access"], keep_template="auto", decisions={})
+    request.refresh_from_db()
+    assert stored(request) == request.due_date == deadlines.request_due_date(request)
+    first = request.due_date
+
+    request = decisions.extend_deadline(request, actor="dpo", months=2, reason="Many photos")
+    request.refresh_from_db()
+    assert request.due_date == deadlines.add_months(timezone.localdate(request.received_at), 3)
+    assert request.due_date > first
+    assert stored(request) == request.due_date
+
+    request = decisions.ask_for_information(request, actor="dpo", question="Which photo?")
+    assert stored(request) == request.due_date  # no day paused yet
+    # Six days into the pause: the stored date stands, the current one moved.
+    RightsRequest.objects.filter(pk=request.pk).update(
+        paused_since=timezone.now() - dt.timedelta(days=6, hours=1))
+    request.refresh_from_db()
+    now = timezone.now()
+    assert request.due_date == stored(request) + dt.timedelta(days=6)
+    assert current_in_sql(request, now) == deadlines.request_due_date(request, now)
+    request = decisions.information_received(request, actor="dpo")
+    request.refresh_from_db()
+    assert request.paused_days == 6
+    assert stored(request) == request.due_date == deadlines.add_months(
+        timezone.localdate(request.received_at), 3) + dt.timedelta(days=6)
+    assert current_in_sql(request, timezone.now()) == request.due_date
+
+
 @pytest.mark.django_db
 def test_filing_again_after_a_new_search_keeps_the_first_receipt():
     from subjects.person import filing
@@ -127,8 +179,13 @@ def test_the_sql_due_date_equals_the_python_one_at_month_ends_with_extensions_an
         dict(received_at=now - dt.timedelta(days=40)),
     ]
     made = [make_request("awaiting_review", **fields) for fields in cases]
-    annotated = dict(RightsRequest.objects.annotate(due_on=DueOn(now))
-                     .values_list("pk", "due_on"))
+    annotated = dict(RightsRequest.objects.annotate(computed_due=DueOn(now))
+                     .values_list("pk", "computed_due"))
+    # The stored date plus the running pause, as the queue and counts read it.
+    current = dict(selectors.with_due_dates(RightsRequest.objects.all(), now)
+                   .values_list("pk", "due_now"))
+    for request in made:
+        assert current[request.pk] == request.due_date, request.received_at
     for request in made:
         assert annotated[request.pk] == request.due_date, request.received_at
     assert annotated[made[0].pk] == dt.date(2026, 2, 28)
