@@ -140,14 +140,11 @@ class FaceBackend(abc.ABC):
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """Find the faces of an ``(H, W, 3)`` uint8 RGB image, largest first."""
 
-    def detect_around(self, image: np.ndarray, boxes, *, margin: float) -> list[DetectedFace]:
-        """The faces found in the parts of ``image`` around ``boxes``
-        (``search.redaction.regions_around``), each looked at as the whole
+    def detect_in_regions(self, regions, image: np.ndarray) -> list[DetectedFace]:
+        """The faces found in ``regions``, parts of ``image`` (from
+        ``search.redaction.regions_around``), each looked at as the whole
         photo would be (:meth:`_detect_region`); boxes are the region's own."""
-        from search.redaction import regions_around
-
-        return [face for region in regions_around(image, boxes, margin=margin)
-                for face in self._detect_region(region, image)]
+        return [face for region in regions for face in self._detect_region(region, image)]
 
     def _detect_region(self, region: np.ndarray, image: np.ndarray) -> list[DetectedFace]:
         return self.detect(region)

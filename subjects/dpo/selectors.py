@@ -30,9 +30,12 @@ KINDS = tuple(RightsRequest.Kind.values)
 #: Due windows the queue filters on.
 DUE_WINDOWS = ("overdue", "week", "month", "none")
 
-#: Open requests, in one fixed order: the queue's filter is then exactly the
-#: condition of the partial index ``request_open_due`` that serves it.
+#: Open requests, in one fixed order: the due counts' filter is then exactly
+#: the condition of the partial index ``request_open_due`` that serves it.
 OPEN_STATES = sorted(OPEN)
+#: What the queue lists by default: the open requests and the identity
+#: checks (not filed yet, but waiting for the DPO).
+LISTED_BY_DEFAULT = sorted(OPEN | {State.IDENTITY_REVIEW})
 
 #: Sort keys: the name in the URL, the ordering it means.
 # Open requests come first when sorting by due date: a closed one's due date
@@ -44,9 +47,8 @@ OPEN_STATES = sorted(OPEN)
 _CLOSED_LAST = Case(When(state__in=NEEDS_DPO, then=Value(0)),
                     When(state__in=OPEN, then=Value(1)), default=Value(2))
 _NEEDS_DPO_FIRST = Case(When(state__in=NEEDS_DPO, then=Value(0)), default=Value(1))
-#: Only open requests listed (the default): what waits for the DPO first,
-#: then by the stored due date (the partial index on open requests limits
-#: the rows sorted to the open ones).
+#: Only open requests and identity checks listed (the default): what waits
+#: for the DPO first, then by the stored due date.
 OPEN_SORTS = {"due": (_NEEDS_DPO_FIRST, F("due_on").asc(nulls_last=True), "pk"),
               "-due": (_NEEDS_DPO_FIRST, F("due_on").desc(nulls_last=True), "-pk")}
 SORTS = {
@@ -103,7 +105,7 @@ def queue(filters: QueueFilters, *, today: dt.date | None = None,
     if filters.states:
         requests = requests.filter(state__in=filters.states)
     elif filters.open_only and not filters.include_unverified:
-        requests = requests.filter(state__in=OPEN_STATES)
+        requests = requests.filter(state__in=LISTED_BY_DEFAULT)
         sorts = {**SORTS, **OPEN_SORTS}
     elif not filters.include_unverified:
         requests = requests.exclude(state__in=NEVER_VERIFIED)

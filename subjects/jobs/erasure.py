@@ -35,6 +35,7 @@ from search.erasure import (
 from search.imaging import load_image
 from search.matching import Tier, find_all_candidates
 from search.models import Customer, Face, Photo, Suppression
+from search.redaction import regions_around
 from subjects.core import events
 from subjects.core.faces import faces_of_subject, unclaimed_face_ids
 from subjects.core.notices import record_notice
@@ -228,8 +229,9 @@ def verify(job: RequestJob) -> None:
             boxes = [job.plan["boxes"][str(face_id)]
                      for face_id in job.plan["photos"].get(str(photo.pk), [])
                      if str(face_id) in job.plan.get("boxes", {})]
-            found = (backend.detect_around(image, boxes, margin=REGION_MARGIN) if boxes
-                     else backend.detect(image))
+            found = (backend.detect_in_regions(
+                regions_around(image, boxes, margin=REGION_MARGIN), image) if boxes
+                else backend.detect(image))
             for face in found:
                 if any(backend.distance(face.embedding, query) <= backend.match_threshold
                        for query in queries):

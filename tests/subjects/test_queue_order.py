@@ -20,14 +20,18 @@ def test_the_queue_puts_what_needs_action_first_and_counts_identity_checks_as_op
     waiting = make_request("info_requested", received_days_ago=10)
     dora, _ = make_dpo()
     desk = log_in_verified(Client(), dora)
+    references = r"FR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}"
+    for address in ("/dpo/?sort=due", "/dpo/?sort=due&everything=1"):
+        page = desk.get(address).content.decode()
+        order = list(dict.fromkeys(re.findall(references, page)))
+        position = {r.reference: order.index(r.reference) for r in
+                    (check, review, running, waiting)}
+        needs = max(position[check.reference], position[review.reference])
+        assert needs < min(position[running.reference], position[waiting.reference]), address
+    # Closed requests only when asked for, and then last.
+    assert completed.reference not in desk.get("/dpo/?sort=due").content.decode()
+    assert order[-1] == completed.reference
     page = desk.get("/dpo/?sort=due").content.decode()
-    order = [m for m in re.findall(r"FR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", page)]
-    order = list(dict.fromkeys(order))
-    position = {r.reference: order.index(r.reference) for r in
-                (completed, check, review, running, waiting)}
-    needs = max(position[check.reference], position[review.reference])
-    assert needs < min(position[running.reference], position[waiting.reference])
-    assert position[completed.reference] > max(position.values()) - 1
 
     counts = selectors.counts()
     assert counts.needs_action == 2
