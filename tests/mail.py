@@ -32,13 +32,15 @@ PERMANENT = "554 Transaction failed"
 class Inbox:
     """What arrived at the server; the SMTP handler appends to it.
 
-    Faults: ``refusing`` answers every DATA with a 451; ``fail_next(stage,
-    how)`` fails the next MAIL, RCPT or DATA once; ``fail_first_attempt``
-    fails the first DATA of every message (told apart by its Message-ID)."""
+    Faults: ``refusing`` answers every DATA with a 451; ``failing`` fails
+    every DATA as it says (a reply, or ``DROP``); ``fail_next(stage, how)``
+    fails the next MAIL, RCPT or DATA once; ``fail_first_attempt`` fails the
+    first DATA of every message (told apart by its Message-ID)."""
 
     def __init__(self):
         self.messages: list[EmailMessage] = []
         self.refusing = False
+        self.failing = ""
         self.fail_first_attempt = ""
         self._failures: dict[str, list[str]] = {}
         self._first_seen: set[str] = set()
@@ -82,7 +84,7 @@ class Inbox:
         if self.refusing:
             return TEMPORARY
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        how = self._failure("DATA")
+        how = self.failing or self._failure("DATA")
         with self._lock:
             if self.fail_first_attempt and message["Message-ID"] not in self._first_seen:
                 self._first_seen.add(message["Message-ID"])
