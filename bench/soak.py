@@ -96,6 +96,11 @@ class Stack:
         self.web_port = free_port()
         self.processes: dict[str, subprocess.Popen] = {}
         self.worker_starts = 0
+        #: Exits nobody asked for, by process; each started again, as a
+        #: supervisor (systemd's Restart=always) would.
+        self.unexpected_exits: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.stopping = False
 
     def command(self, name: str) -> list[str]:
         bin_dir = Path(sys.executable).parent
@@ -126,7 +131,26 @@ class Stack:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
+    def kill_and_restart(self, name: str, delay: float) -> None:
+        with self.lock:
+            self.kill(name)
+            time.sleep(delay)  # a supervisor's restart delay
+            self.start(name)
+
+    def supervise(self) -> None:
+        """Start again, 2 s later, any process that exited on its own."""
+        while not self.stopping:
+            with self.lock:
+                for name, process in list(self.processes.items()):
+                    if process.poll() is not None and not self.stopping:
+                        self.unexpected_exits[name] = self.unexpected_exits.get(name, 0) + 1
+                        say(f"{name} exited (code {process.returncode}); starting it again")
+                        time.sleep(2)
+                        self.start(name)
+            time.sleep(1)
+
     def stop(self) -> None:
+        self.stopping = True
         for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()
@@ -267,9 +291,7 @@ class Injector(threading.Thread):
         if kind == "db_drop":
             fault.detail["connections dropped"] = drop_database_connections()
         elif kind == "sigkill":
-            run.stack.kill("worker")
-            time.sleep(2)  # a supervisor's restart delay
-            run.stack.start("worker")
+            run.stack.kill_and_restart("worker", delay=2)
         elif kind in SMTP_FAULTS:
             window = round(self.random.uniform(10, 30), 1)
             run.inbox.failing = SMTP_FAULTS[kind]
@@ -530,6 +552,7 @@ class Run:
         call_command("seed_demo", verbosity=0)
         for name in ("web", "worker", "beat"):
             self.stack.start(name)
+        threading.Thread(target=self.stack.supervise, daemon=True).start()
         self.wait_ready()
         self.started = time.monotonic()
         self.deadline = self.started + options.minutes * 60
@@ -633,6 +656,7 @@ class Run:
                 "attempts_not_sent": EmailAttempt.objects.filter(
                     outbound__reference__in=references).exclude(outcome="sent").count(),
             },
+            "unexpected_exits": self.stack.unexpected_exits,
             "faults": [fault.__dict__ for fault in faults],
             "first_moved_s": {kind: {"p50": percentile(values, 0.5), "max": max(values)}
                               for kind, values in sorted(first.items())},
@@ -682,6 +706,9 @@ def readme_table(figures: dict) -> str:
             lines.append(f"| {kind} | {len(struck)} | {waiting} | "
                          f"{times(figures['first_moved_s'], kind)} | "
                          f"{times(figures['recovery_s'], kind)} |")
+    for name, count in sorted(figures["unexpected_exits"].items()):
+        lines.append(f"\nThe {name} process exited on its own {count} time(s) and was "
+                     "started again 2 s later, as a supervisor would.")
     if figures["not_recovered"]:
         lines.append(f"\n{figures['not_recovered']} fault(s) not recovered from.")
     return "\n".join(lines)
