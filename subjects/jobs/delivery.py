@@ -9,6 +9,7 @@ import hashlib
 import logging
 import re
 import time
+import uuid
 from datetime import timedelta
 from email.utils import parseaddr
 from smtplib import SMTPRecipientsRefused
@@ -117,7 +118,7 @@ def backoff(failures: int) -> float:
     return min(3600, settings.EMAIL_RETRY_BASE_SECONDS * 2 ** max(0, failures - 1))
 
 
-def deliver_email(outbound_id: int, *, sender: str) -> bool:
+def deliver_email(outbound_id: int, *, sender: str = "") -> bool:
     """Send one outbox message unless it was sent; True when sent now.
 
     At least once: the conditional update is the claim (of two workers
@@ -125,8 +126,10 @@ def deliver_email(outbound_id: int, *, sender: str) -> bool:
     every attempt is recorded; a message whose worker died mid-send is taken
     back by ``resend_stalled_emails`` once its lease has run out and sent
     again, with the same Message-ID. ``sender`` names the claim: a retry of
-    the same task (same ``sender``) may take its own claim back.
+    the same task (same ``sender``) may take its own claim back; without
+    one (a direct call), the claim is this call's alone.
     """
+    sender = sender or f"direct:{uuid.uuid4().hex}"
     claimed = claim_email(outbound_id, sender)
     if claimed is None:
         return False
