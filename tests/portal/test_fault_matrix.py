@@ -104,7 +104,7 @@ OBAMA = Person(
 KIT = Person(
     "kit", "kit_harington_1.jpg",
     ("kit_harington_2.jpg", "kit_harington_3.jpg", "group_kit_rose.jpg"),
-    ("objection",), "auto",
+    ("objection",), "yes",
     tuple(s for s in STEPS if s.startswith("objection:")),
     ((("kit_harington_2.jpg", None),), (("group_kit_rose.jpg", 247),)),
 )
