@@ -331,7 +331,7 @@ class Injector(threading.Thread):
                     say(f"{kind}: still waiting after 15 min: {list(waiting)[:5]}")
                     break
                 time.sleep(0.5)
-        if not waiting:
+        if not waiting and fault.waiting:  # (nothing waiting: nothing to recover)
             fault.recovery_s = round(time.monotonic() - started, 1)
         say(f"fault {kind}: work moved again after {fault.first_moved_s} s, all of it after "
             f"{fault.recovery_s} s")
@@ -658,13 +658,6 @@ class Run:
         expected = list(OutboundEmail.objects.filter(reference__in=references))
         copies = {m.pk: self.inbox.copies(message_id(m)) for m in expected}
         lost = [m for m in expected if copies[m.pk] == 0]
-        first: dict[str, list[float]] = {}
-        every: dict[str, list[float]] = {}
-        for fault in faults:
-            if fault.first_moved_s is not None:
-                first.setdefault(fault.kind, []).append(fault.first_moved_s)
-            if fault.recovery_s is not None:
-                every.setdefault(fault.kind, []).append(fault.recovery_s)
         return {
             "date": dt.date.today().isoformat(),
             "machine": f"{platform.node()} ({os.cpu_count()} cores, load average "
@@ -696,13 +689,29 @@ class Run:
                     outbound__reference__in=references).exclude(outcome="sent").count(),
             },
             "unexpected_exits": self.stack.unexpected_exits,
-            "faults": [fault.__dict__ for fault in faults],
-            "first_moved_s": {kind: {"p50": percentile(values, 0.5), "max": max(values)}
-                              for kind, values in sorted(first.items())},
-            "recovery_s": {kind: {"p50": percentile(values, 0.5), "max": max(values)}
-                           for kind, values in sorted(every.items())},
-            "not_recovered": sum(1 for fault in faults if fault.recovery_s is None),
+            **recovery_figures([fault.__dict__ for fault in faults]),
         }
+
+
+def recovery_figures(faults: list[dict]) -> dict:
+    """Recovery times by kind of fault, over the faults that found work
+    waiting (a fault that struck an idle system has nothing to recover)."""
+    first: dict[str, list[float]] = {}
+    every: dict[str, list[float]] = {}
+    struck = [fault for fault in faults if fault["waiting"]]
+    for fault in struck:
+        if fault["first_moved_s"] is not None:
+            first.setdefault(fault["kind"], []).append(fault["first_moved_s"])
+        if fault["recovery_s"] is not None:
+            every.setdefault(fault["kind"], []).append(fault["recovery_s"])
+    return {
+        "faults": faults,
+        "first_moved_s": {kind: {"p50": percentile(values, 0.5), "max": max(values)}
+                          for kind, values in sorted(first.items())},
+        "recovery_s": {kind: {"p50": percentile(values, 0.5), "max": max(values)}
+                       for kind, values in sorted(every.items())},
+        "not_recovered": sum(1 for fault in struck if fault["recovery_s"] is None),
+    }
 
 
 # -- the README's table -------------------------------------------------------------------
@@ -729,8 +738,8 @@ def readme_table(figures: dict) -> str:
         f"| journeys ended by an error on the person's side | "
         f"{j['ended_by_a_person_side_error']} |",
         "",
-        "| fault | injected | work waiting (p50) | work moving again after, p50 / max (s) "
-        "| all of it moved on after, p50 / max (s) |",
+        "| fault | injected (with work waiting) | work waiting (p50) "
+        "| work moving again after, p50 / max (s) | all of it moved on after, p50 / max (s) |",
         "|---|---|---|---|---|",
     ]
 
@@ -742,7 +751,8 @@ def readme_table(figures: dict) -> str:
         struck = [fault for fault in figures["faults"] if fault["kind"] == kind]
         if struck:
             waiting = percentile([fault["waiting"] for fault in struck], 0.5)
-            lines.append(f"| {kind} | {len(struck)} | {waiting} | "
+            busy = sum(1 for fault in struck if fault["waiting"])
+            lines.append(f"| {kind} | {len(struck)} ({busy}) | {waiting} | "
                          f"{times(figures['first_moved_s'], kind)} | "
                          f"{times(figures['recovery_s'], kind)} |")
     for name, count in sorted(figures["unexpected_exits"].items()):
@@ -770,7 +780,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-minutes", type=float, default=15)
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    parser.add_argument("--summarise-only", action="store_true",
+                        help="no run: the figures and the README's table again from the "
+                             "faults recorded in bench/results/soak.json")
     options = parser.parse_args(argv)
+    if options.summarise_only:
+        figures = json.loads(RESULTS.read_text())
+        for fault in figures["faults"]:
+            if not fault["waiting"]:
+                fault["recovery_s"] = None
+        figures.update(recovery_figures(figures["faults"]))
+        RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+        write_readme(figures)
+        print(readme_table(figures))
+        return 0
     run = Run(options)
     try:
         figures = run.main()
