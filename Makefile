@@ -10,7 +10,7 @@ NOW_MS = $$(date +%s%3N)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install runtime test-deps demo test check-samples lint messages static browser bench clean-data
+.PHONY: install runtime test-deps demo test check-samples lint messages static browser bench clean-data fault-repeat
 
 # The runtime dependencies only (no test or benchmark tools).
 $(RUNTIME_STAMP): pyproject.toml
@@ -83,3 +83,14 @@ bench: runtime
 clean-data:
 	-$(PY) manage.py embedded_db stop
 	rm -rf var
+
+# The fault tests (the fault matrix, the broker restart) ten times in a row;
+# stops at the first run that fails. REPEAT=n for another count.
+REPEAT ?= 10
+FAULT_TESTS := tests/portal/test_fault_matrix.py tests/portal/test_faults.py
+fault-repeat: install check-samples messages
+	@for n in $$(seq 1 $(REPEAT)); do \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider $(FAULT_TESTS) \
+	    || { echo "fault tests: run $$n of $(REPEAT) failed"; exit 1; }; \
+	  echo "fault tests: run $$n of $(REPEAT) passed"; \
+	done

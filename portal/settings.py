@@ -181,6 +181,10 @@ CELERY_TIMEZONE = "UTC"
 # Every queue gets a heartbeat task this often; a queue whose last one ran
 # more than three intervals ago has no live worker (portal/health.py).
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 30, minimum=1)
+# The database, not the broker, is what must happen: beat sweeps it this
+# often for work whose task was lost (a worker killed, a broker restarted) and
+# queues it again (selfie searches, request jobs, e-mails; see the README).
+RECOVERY_SWEEP_SECONDS = env_int("RECOVERY_SWEEP_SECONDS", 15, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     **{
         f"heartbeat-{queue}": {
@@ -191,8 +195,12 @@ CELERY_BEAT_SCHEDULE = {
         }
         for queue in CELERY_QUEUES_CONSUMED
     },
-    "resume-stalled-jobs": {"task": "subjects.resume_stalled_jobs", "schedule": 60.0},
-    "resend-stalled-emails": {"task": "subjects.resend_stalled_emails", "schedule": 120.0},
+    "resume-stalled-searches": {"task": "subjects.resume_stalled_searches",
+                                "schedule": float(RECOVERY_SWEEP_SECONDS)},
+    "resume-stalled-jobs": {"task": "subjects.resume_stalled_jobs",
+                            "schedule": float(RECOVERY_SWEEP_SECONDS)},
+    "resend-stalled-emails": {"task": "subjects.resend_stalled_emails",
+                              "schedule": float(RECOVERY_SWEEP_SECONDS)},
     "purges": {"task": "subjects.run_purges", "schedule": 3600.0},
     "deadline-alerts": {"task": "subjects.send_deadline_alerts",
                         "schedule": crontab(hour=7, minute=0)},
@@ -204,9 +212,9 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- carrying out requests ---------------------------------------------------
-# A job's claim lasts this long without news from its worker; then another
-# worker may take it over.
-JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=1)
+# A job's claim lasts this long without news from its worker (which renews
+# it every third of that while it runs); then another worker may take it over.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
 # Transient failures (database, disk) are retried with exponential backoff
 # from this many seconds, this many times; then the request goes to "error".
 JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 5, minimum=0)
@@ -214,6 +222,9 @@ JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 5, minimum=0)
 # Tests only: the name of a job step where workers stop and wait to be killed.
 JOB_PAUSE_AT = env_str("JOB_PAUSE_AT", "")
 JOB_HOLD_AT = env_str("JOB_HOLD_AT", "")
+# Tests only: a folder where a test asks workers to stop at a step (file
+# hold:STEP) and releases them (subjects.jobs.steps.checkpoint).
+JOB_HOLD_DIR = env_str("JOB_HOLD_DIR", "")
 # Approve access and erasure requests without a DPO's review (off by default).
 AUTO_APPROVE_REQUESTS = env_bool("AUTO_APPROVE_REQUESTS", False)
 ACCESS_PACKAGE_DAYS = env_int("ACCESS_PACKAGE_DAYS", 7, minimum=1)
@@ -242,6 +253,9 @@ ERASURE_JOURNAL = env_path("ERASURE_JOURNAL", DATA_DIR / "erasure-journal.jsonl"
 # E-mail delivery retries back off exponentially from this many seconds.
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 5, minimum=0)
 EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12, minimum=0)
+# A message claimed for sending is sent again if its worker has not finished
+# within this many seconds (it died mid-send): at least once, never lost.
+EMAIL_LEASE_SECONDS = env_int("EMAIL_LEASE_SECONDS", 60, minimum=1)
 
 # --- abuse limits (on by default; answered with 429 and a sentence) ----------
 RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)

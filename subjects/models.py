@@ -264,9 +264,45 @@ class OutboundEmail(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True)
+    # At least once (subjects.jobs.delivery): due from ``due_at`` (at once,
+    # or after a failed attempt's backoff); a worker claims it as ``sending``
+    # until ``lease_until``, after which it is sent again.
+    due_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.reference}"
+
+
+class EmailAttempt(models.Model):
+    """One try to hand an outbox message to the mail server: who tried, when,
+    and how it ended (the SMTP reply's code and the error's kind, never an
+    address). No outcome yet: in flight, or its worker died mid-send."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("Sent")
+        REFUSED = "refused", _("Refused by the mail server")
+        FAILED = "failed", _("Failed")
+        INTERRUPTED = "interrupted", _("Interrupted")
+
+    outbound = models.ForeignKey(OutboundEmail, on_delete=models.CASCADE,
+                                 related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    worker = models.CharField(max_length=100, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["outbound", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["outbound", "number"], name="one_row_per_attempt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.outbound_id}"
 
 
 class RequestJob(models.Model):

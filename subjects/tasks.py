@@ -47,15 +47,16 @@ def run_selfie_search(self, request_id: int, selfie_name: str) -> str:
 @shared_task(name=queueing.SEND_EMAIL, bind=True, max_retries=None)
 def send_email(self, outbound_id: int) -> bool:
     try:
-        return delivery.deliver_email(outbound_id)
-    except (SMTPException, OSError) as error:
+        return delivery.deliver_email(outbound_id, sender=self.request.id or "")
+    except (SMTPException, *steps.TRANSIENT) as error:
         # SMTP errors quote addresses; Celery logs the retry's exception, so
         # it gets one that names the kind of failure only.
+        db.connection.close()  # in case it was the database's connection that broke
         deferred = DeliveryDeferred(type(error).__name__)
         if self.request.retries >= settings.EMAIL_MAX_RETRIES:
-            raise deferred from None
-        backoff = settings.EMAIL_RETRY_BASE_SECONDS * 2 ** self.request.retries
-        raise self.retry(exc=deferred, countdown=min(3600, backoff)) from None
+            raise deferred from None  # the sweep sends it when it is due again
+        countdown = delivery.backoff(self.request.retries + 1)
+        raise self.retry(exc=deferred, countdown=countdown) from None
 
 
 @shared_task(name="subjects.run_purges", bind=True)
@@ -117,3 +118,6 @@ def publish_audit_head() -> int:
 @shared_task(name="subjects.send_acknowledgement_reminders")
 def send_acknowledgement_reminders() -> int:
     return reminders.send_acknowledgement_reminders()
+@shared_task(name="subjects.resume_stalled_searches")
+def resume_stalled_searches() -> int:
+    return selfie_search.resume_stalled_searches()

@@ -8,8 +8,12 @@ committed, and a rolled-back change queues nothing. The routes in
 
 from __future__ import annotations
 
+import logging
+
 from celery import current_app
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 SELFIE_SEARCH = "subjects.run_selfie_search"
 SEND_EMAIL = "subjects.send_email"
@@ -21,5 +25,16 @@ def send_now(name: str, *args) -> None:
     current_app.send_task(name, args=list(args))
 
 
+def send_or_leave_to_sweep(name: str, *args) -> None:
+    """Queue ``name`` now; if the broker is down, leave it: the row it is
+    about is committed, and beat's sweep queues it again (at least once).
+    Raising here, after the commit, would fail the step that committed."""
+    try:
+        send_now(name, *args)
+    except Exception as error:  # noqa: BLE001 - any broker failure; the sweep covers it
+        logger.warning("could not queue %s (%s); the recovery sweep will",
+                       name, type(error).__name__)
+
+
 def queue_on_commit(name: str, *args) -> None:
-    transaction.on_commit(lambda: send_now(name, *args))
+    transaction.on_commit(lambda: send_or_leave_to_sweep(name, *args))

@@ -234,6 +234,11 @@ def _label(choices, code: str) -> str:
 def build_package(job: RequestJob) -> None:
     request = job.request
     if AccessPackage.objects.filter(request=request).exclude(file="").exists():
+        # Built before its worker was cut off: the result is what that build
+        # recorded, in the same transaction as the package.
+        built = request.events.filter(action=events.Action.PACKAGE_BUILT).latest("at")
+        job.result = {"photos": built.details["photos"],
+                      "recipients": built.details["recipients"]}
         return
     with translation.override(request.language):
         data, files = package_content(request, job.plan)

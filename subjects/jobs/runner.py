@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +27,7 @@ from subjects.jobs.access_package import run_access_job
 from subjects.jobs.erasure import run_erasure_job
 from subjects.jobs.reapply import erasure_record, journal_completed
 from subjects.jobs.receipts import issue_receipt
-from subjects.jobs.steps import LeaseHeld, checkpoint, claim
+from subjects.jobs.steps import LeaseHeld, checkpoint, claim, lease_kept
 from subjects.models import RequestJob, RightsRequest
 
 logger = logging.getLogger(__name__)
@@ -46,12 +47,13 @@ def run_request_jobs(request_id: int, *, owner: str) -> str:
             remaining = (job.lease_until - timezone.now()).total_seconds() if job.lease_until else 1
             raise LeaseHeld(max(1.0, remaining))
         job.refresh_from_db()
-        RUNNERS[job.kind](job)
+        with lease_kept(job, owner):
+            RUNNERS[job.kind](job)
         RequestJob.objects.filter(pk=job.pk).update(
             status=RequestJob.Status.DONE, finished_at=timezone.now(), lease_owner="",
             lease_until=None, last_error="",
         )
-        checkpoint(f"{job.kind}:done")
+        checkpoint(f"{job.kind}:done", request.reference)
     try:
         complete_request(request)
     except TransitionNotAllowed:
@@ -106,11 +108,13 @@ def release_lease(request_id: int) -> None:
     )
 
 
-def resume_stalled_jobs(*, grace: timedelta = timedelta(seconds=30)) -> int:
+def resume_stalled_jobs(*, grace: timedelta | None = None) -> int:
     """Re-queue in-progress requests that nobody is carrying out: no job
-    holds a live lease, and nothing moved for ``grace`` (a job never
-    claimed, a lease that ran out, or all jobs done but the request never
-    completed because its worker died in between)."""
+    holds a live lease, and nothing moved for ``grace`` (two sweeps by
+    default: a job never claimed, a lease that ran out, or all jobs done but
+    the request never completed because its worker died in between)."""
+    if grace is None:
+        grace = timedelta(seconds=2 * settings.RECOVERY_SWEEP_SECONDS)
     now = timezone.now()
     quiet_since = now - grace
     stalled = (

@@ -87,7 +87,7 @@ def test_a_worker_killed_at_each_erasure_step_ends_like_an_uninterrupted_run(
     celery_worker.start()
     time.sleep(2.5)
     assert resume_stalled_jobs(grace=timedelta(seconds=1)) == 1
-    resend_stalled_emails(older_than=timedelta(0))
+    resend_stalled_emails(grace=timedelta(0))
     wait_for_state(request, "completed")
     assert_erased_exactly_once(world, request, inbox, address)
     job = request.jobs.get()
