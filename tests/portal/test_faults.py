@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from subjects.models import OutboundEmail, RightsRequest
-from tests.fleet import RedisServer
+from tests.fleet import RedisServer, wait_until
 from tests.workers import Worker
 
 pytestmark = [pytest.mark.worker]
@@ -45,6 +45,10 @@ def test_tasks_queued_on_redis_survive_a_broker_restart(transactional_db, smtp_s
         try:
             for address in addresses:
                 inbox.wait_for(address, timeout=90)
+            # The server has them; the worker notes each as sent just after.
+            wait_until(lambda: set(OutboundEmail.objects.filter(pk__in=ids)
+                                   .values_list("status", flat=True)) == {"sent"},
+                       timeout=30, what="every message noted as sent")
         finally:
             worker.stop()
     finally:
