@@ -88,7 +88,7 @@ clean-data:
 # stops at the first run that fails. REPEAT=n for another count.
 REPEAT ?= 10
 FAULT_TESTS := tests/portal/test_fault_matrix.py tests/portal/test_faults.py
-fault-repeat: install check-samples messages
+fault-repeat: test-deps check-samples messages
 	@for n in $$(seq 1 $(REPEAT)); do \
 	  $(VENV)/bin/pytest -q -p no:cacheprovider $(FAULT_TESTS) \
 	    || { echo "fault tests: run $$n of $(REPEAT) failed"; exit 1; }; \
