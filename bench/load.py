@@ -63,6 +63,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 FACES_DIR = samples.configured_dir()
 RESULTS = BASE_DIR / "bench" / "results" / "load.json"
 STEPS = ["start", "email", "verify", "selfie", "matches", "journey"]
+#: The pages, each HTTP answer timed on its own. The first five run no face
+#: model (the camera check's bursts are only stored by the web process and
+#: checked by a search worker); an upload is checked in the web process.
+PAGES = ["start", "verify", "camera step", "check answer", "matches", "status", "upload"]
+NO_MODEL_PAGES = ["start", "verify", "matches", "status"]
 
 #: The sample video of a person turning his head, and where the bursts of
 #: each pose start in it (see tests/subjects/capture.py, which measured them).
@@ -85,6 +90,15 @@ class StepFailed(Exception):
         super().__init__(f"{step}: {problem}")
         self.step = step
         self.problem = problem
+
+
+def page_of(step: str, path: str) -> str:
+    path = path.split("?")[0]
+    if "/live/step/" in path:
+        return "check answer" if re.search(r"/live/step/\d+/$", path) else "camera step"
+    if step == "selfie":
+        return "upload" if path.endswith("/selfie/") else "camera step"
+    return step
 
 
 # --- the e-mails the demo writes -----------------------------------------------------
@@ -157,6 +171,14 @@ class Mailbox:
 class Outcome:
     person: int
     timings: dict[str, float] = field(default_factory=dict)
+    #: Each HTTP answer's time, by page.
+    pages: dict[str, list[float]] = field(default_factory=dict)
+    #: From a burst sent to its answer (the search worker's check, and the
+    #: wait for a free one).
+    waits: list[float] = field(default_factory=list)
+    #: When this person's camera check began and passed (monotonic clock).
+    began_at: float | None = None
+    passed_at: float | None = None
     result: str = ""
     error: str = ""
 
@@ -182,16 +204,25 @@ class Person:
         return max(1.0, min(self.options.http_timeout, self.deadline - time.monotonic()))
 
     def get(self, step: str, path: str, expect: tuple[int, ...] = (200,)) -> requests.Response:
+        started = time.monotonic()
         response = self.session.get(self._url(path), timeout=self._timeout(),
                                     allow_redirects=False)
+        self._timed(step, path, started)
         return self._check(step, response, expect)
 
     def post(self, step: str, path: str, data: dict, files=None,
              expect: tuple[int, ...] = (302,)) -> requests.Response:
+        started = time.monotonic()
         response = self.session.post(self._url(path), data=data, files=files,
                                      timeout=self._timeout(), allow_redirects=False,
                                      headers={"Referer": self._url(path)})
+        self._timed(step, path, started)
         return self._check(step, response, expect)
+
+    def _timed(self, step: str, path: str, started: float) -> None:
+        """Each page's answer time, by the page it was (see ``PAGES``)."""
+        self.outcome.pages.setdefault(page_of(step, path), []).append(
+            time.monotonic() - started)
 
     def _url(self, path: str) -> str:
         return path if path.startswith("http") else self.base + path
@@ -280,6 +311,7 @@ class Person:
         """Begin, then answer each pose the server reveals with its burst, a
         second after it was shown (as long as the page's camera takes)."""
         live = self.token_root + "live/"
+        self.outcome.began_at = time.monotonic()
         page = self.get("selfie", live).text
         challenge = CHALLENGE.search(page)
         if not challenge:
@@ -292,9 +324,26 @@ class Person:
             time.sleep(1.0)
             files = [("frames", (f"frame{n}.jpg", frame, "image/jpeg"))
                      for n, frame in enumerate(burst(answer["pose"], self.number))]
-            answer = self.post("selfie", live + "step/", {**data, "step": str(answer["step"])},
-                               files=files, expect=(200,)).json()
+            response = self.post("selfie", live + "step/", {**data, "step": str(answer["step"])},
+                                 files=files, expect=(202,))
+            answer = self.burst_answer(response.json()["answer"], data)
         return answer["next"]
+
+    def burst_answer(self, url: str, data: dict) -> dict:
+        """Ask for a burst's answer, as the page does, until the search
+        worker has checked it; the wait is timed as ``check``."""
+        started = time.monotonic()
+        while True:
+            response = self.post("selfie", url, data, expect=(200, 202))
+            if response.status_code == 200:
+                self.outcome.waits.append(time.monotonic() - started)
+                answer = response.json()
+                if answer.get("done"):
+                    self.outcome.passed_at = time.monotonic()
+                return answer
+            if time.monotonic() > self.deadline:
+                raise StepFailed("selfie", "no answer to a burst in time")
+            time.sleep(0.25)
 
     def matches(self) -> None:
         while True:
@@ -304,6 +353,7 @@ class Person:
                 self.outcome.result = f"{found.group(1)} matches shown"
                 if int(found.group(1)) < 1:
                     raise StepFailed("matches", "no match shown")
+                self.get("status", self.token_root + "status/")
                 return
             if NOTHING_FOUND in page:
                 raise StepFailed("matches", "the search found nothing for a face in the index")
@@ -311,6 +361,7 @@ class Person:
                 # An upload always; a camera check when someone else searched
                 # the same face lately (the per-face guard): all but the first.
                 self.outcome.result = "held for the DPO's identity check"
+                self.get("status", self.token_root + "status/")
                 return
             if time.monotonic() > self.deadline:
                 raise StepFailed("matches", "the matches were not shown in time")
@@ -449,6 +500,13 @@ def main(argv: list[str] | None = None) -> int:
     errors = [o for o in outcomes if o.error]
     steps = {step: summary([o.timings[step] for o in outcomes if step in o.timings])
              for step in STEPS}
+    pages = {page: summary([t for o in outcomes for t in o.pages.get(page, [])])
+             for page in PAGES}
+    # Camera checks through the search workers: those passed, over the time
+    # from the first check's start to the last one's pass.
+    passed = sorted(o.passed_at for o in outcomes if o.passed_at is not None)
+    first = min((o.began_at for o in outcomes if o.began_at is not None), default=None)
+    checks_per_second = (round(len(passed) / (passed[-1] - first), 3) if passed else None)
     results: dict[str, int] = {}
     for outcome in outcomes:
         if not outcome.error:
@@ -473,6 +531,12 @@ def main(argv: list[str] | None = None) -> int:
         "matches_shown": sorted({int(m.group(1)) for o in outcomes
                                  if (m := re.match(r"(\d+) matches", o.result))}),
         "steps": steps,
+        "pages": pages,
+        "check_wait": summary([w for o in outcomes for w in o.waits]),
+        "camera_checks_passed": len(passed),
+        "camera_checks_per_second": checks_per_second,
+        "no_model_pages_p95_s": max((pages[p]["p95_s"] for p in NO_MODEL_PAGES
+                                     if pages[p]["count"]), default=None),
     }
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(report, indent=2) + "\n")
@@ -484,6 +548,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{figures['p95_s']:>8.3f} {figures['max_s']:>8.3f}")
         else:
             print(f"{step:10} {0:>6}")
+    print(f"{'page':14} {'answers':>7} {'p50 s':>8} {'p95 s':>8} {'max s':>8}")
+    for page, figures in pages.items():
+        if figures["count"]:
+            print(f"{page:14} {figures['count']:>7} {figures['p50_s']:>8.3f} "
+                  f"{figures['p95_s']:>8.3f} {figures['max_s']:>8.3f}")
+    print(f"camera checks passed: {len(passed)}, {checks_per_second} per second from the "
+          f"first one's start; a burst's answer p50 {report['check_wait'].get('p50_s')} s, "
+          f"p95 {report['check_wait'].get('p95_s')} s")
     for outcome in errors:
         print(f"error, person {outcome.person}: {outcome.error}")
     print(f"errors: {len(errors)}; completed {report['completed']} of {options.people} in "

@@ -474,8 +474,15 @@ class Person(threading.Thread):
                 time.sleep(1.0)  # as long as the page's camera takes
                 files = [("frames", (f"frame{n}.jpg", frame, "image/jpeg"))
                          for n, frame in enumerate(burst(answer["pose"], shift))]
-                answer = self.call(session, "POST", live + "step/", files=files, data={
-                    **data, "step": str(answer["step"])}, headers=headers).json()
+                response = self.call(session, "POST", live + "step/", files=files, data={
+                    **data, "step": str(answer["step"])}, headers=headers, expect=(202,))
+                # The burst is checked on a search worker: ask until it answers.
+                asking = response.json()["answer"]
+                while response.status_code == 202:
+                    time.sleep(0.25)
+                    response = self.call(session, "POST", asking, data=data, headers=headers,
+                                         expect=(200, 202))
+                answer = response.json()
 
         self.again(camera_check, lambda: state() != "verified")
         self.wait_state(journey, {"matches_ready"}, minutes=15)

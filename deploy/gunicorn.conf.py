@@ -13,16 +13,15 @@ import os
 
 bind = [os.environ.get("PORTAL_BIND", "127.0.0.1:8000")]
 
-# Sync workers: one request at a time each. A camera check runs three face
-# detections in the request (about 1-3 s of CPU each on the demo's photos),
-# so workers are bounded by cores, not by connections: about 2 per core is
-# the usual start; the load test in the README ran 2 workers on 2 cores.
+# Sync workers: one request at a time each. No page runs the face model
+# except an uploaded selfie's check: a camera check's bursts are stored and
+# checked by the search workers (Celery), the page asking for the answer.
+# About 2 per core is the usual start; the README's load test ran 2.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 
-# A worker silent this long is killed and replaced. Under load a camera check
-# waited up to 115 s for a free worker (README, "Load"), and the check itself
-# takes seconds of CPU; 120 s leaves room without letting a stuck worker hang
-# for ever. nginx's proxy timeouts in deploy/nginx/ are the same 120 s.
+# A worker silent this long is killed and replaced; 120 s leaves room for
+# a slow upload without letting a stuck worker hang for ever. nginx's proxy
+# timeouts in deploy/nginx/ are the same 120 s.
 timeout = 120
 # On a restart, requests in flight get this long to finish.
 graceful_timeout = 30

@@ -160,6 +160,7 @@ CELERY_QUEUES_CONSUMED = ["default", "search", "requests", "email"]
 # Task names say where they go: request jobs are named "subjects.job.*".
 CELERY_TASK_ROUTES = {
     "subjects.run_selfie_search": {"queue": "search"},
+    "subjects.check_camera_burst": {"queue": "search"},
     "subjects.send_email": {"queue": "email"},
     "subjects.job.*": {"queue": "requests"},
 }
@@ -168,6 +169,9 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Worker processes (the face model's work runs in them: the camera check and
+# the selfie search); 0 means one per CPU, Celery's default.
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 0, minimum=0) or None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers a task whose worker vanished after this many seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = (

@@ -381,6 +381,15 @@ class LivenessChallenge(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     passed = models.BooleanField(null=True)
     failure = models.CharField(max_length=40, blank=True)
+    # The sentence for the person when the failure's code alone does not
+    # make it (which frame, and what was wrong with it), in their language.
+    failure_message = models.TextField(blank=True)
+    # A burst waiting for a search worker to check it (the web process runs
+    # no model): its step, its frames' stored files (deleted once checked)
+    # and when it arrived (the timing rule's clock).
+    checking_step = models.PositiveSmallIntegerField(null=True, blank=True)
+    checking_files = models.JSONField(default=list, blank=True)
+    checking_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"challenge {self.pk} of {self.request_id}"

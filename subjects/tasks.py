@@ -13,6 +13,7 @@ from django.conf import settings
 from subjects.core import queueing
 from subjects.jobs import (
     audit_heads,
+    camera_check,
     delivery,
     reminders,
     retention,
@@ -41,6 +42,22 @@ def run_selfie_search(self, request_id: int, selfie_name: str) -> str:
         return "failed"
     except Exception as error:  # noqa: BLE001 - a bug: retrying will not help
         selfie_search.fail_search(request_id, selfie_name, error)
+        return "failed"
+
+
+@shared_task(name=queueing.CHECK_BURST, bind=True, max_retries=None)
+def check_camera_burst(self, challenge_id: int, step: int) -> str:
+    try:
+        return camera_check.check_burst(challenge_id, step)
+    except steps.TRANSIENT as error:
+        db.connection.close()
+        if self.request.retries < settings.JOB_MAX_RETRIES:
+            raise self.retry(exc=error, countdown=1) from None
+        camera_check.give_up(challenge_id)
+        return "failed"
+    except Exception as error:  # noqa: BLE001 - a bug: retrying will not help
+        logger.error("camera check %s failed: %s", challenge_id, type(error).__name__)
+        camera_check.give_up(challenge_id)
         return "failed"
 
 
@@ -120,4 +137,5 @@ def send_acknowledgement_reminders() -> int:
     return reminders.send_acknowledgement_reminders()
 @shared_task(name="subjects.resume_stalled_searches")
 def resume_stalled_searches() -> int:
-    return selfie_search.resume_stalled_searches()
+    """Searches and camera checks whose task was lost, queued again."""
+    return selfie_search.resume_stalled_searches() + camera_check.resume_stalled_checks()

@@ -1,6 +1,7 @@
 // The camera check: the server shows one pose at a time; for each, a burst
 // of frames taken over about a second from the moment it appears is sent
-// at once, and the server answers with the next pose (or the result).
+// at once; the server checks it on a worker and answers, when asked, with
+// the next pose (or the result).
 // One button at a time: "Start" until the camera runs, none while the check
 // runs, "Try again" after a failure. No frame is taken before the camera
 // shows a picture.
@@ -21,6 +22,8 @@
   }
   var frames = parseInt(form.getAttribute("data-frames"), 10) || 6;
   var interval = 200;  // ms between two frames of a burst
+  var poll = 250;  // ms between two questions for a burst's answer
+  var patience = 120000;  // ms to wait for one answer before giving up
   var stream = null;
 
   function running() {
@@ -66,17 +69,39 @@
     });
   }
 
+  function send(url, data) {
+    return fetch(url, { method: "POST", body: data, credentials: "same-origin",
+                        headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          return { ok: response.ok, checking: response.status === 202, body: body };
+        });
+      });
+  }
+
   function post(step, blobs) {
     var data = new FormData(form);
     data.set("step", step);
     (blobs || []).forEach(function (blob, i) {
       data.append("frames", blob, "frame" + i + ".jpg");
     });
-    return fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
-                                headers: { "Accept": "application/json" } })
-      .then(function (response) {
-        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-      });
+    return send(form.action, data).then(function (result) {
+      return result.checking ? wait(result.body.answer, Date.now()) : result;
+    });
+  }
+
+  // A burst is checked by the server's search workers: ask for the answer
+  // until it is there (the next pose, the result, or why the check failed).
+  function wait(url, since) {
+    return new Promise(function (resolve) { setTimeout(resolve, poll); }).then(function () {
+      return send(url, new FormData(form));
+    }).then(function (result) {
+      if (!result.checking) { return result; }
+      if (Date.now() - since > patience) {
+        return { ok: false, body: { error: start.getAttribute("data-slow") || "" } };
+      }
+      return wait(url, since);
+    });
   }
 
   function showPose(step, label) {

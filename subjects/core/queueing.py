@@ -16,6 +16,7 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 SELFIE_SEARCH = "subjects.run_selfie_search"
+CHECK_BURST = "subjects.check_camera_burst"
 SEND_EMAIL = "subjects.send_email"
 CARRY_OUT_REQUEST = "subjects.job.carry_out"
 

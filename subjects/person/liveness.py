@@ -55,15 +55,16 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import HammingDistance
 
 from search.backends import DetectedFace, get_backend
 from search.imaging import load_image
 from subjects.core import events
+from subjects.core.queueing import CHECK_BURST, queue_on_commit, send_now
 from subjects.models import FrameFingerprint, LivenessBurst, LivenessChallenge, RightsRequest
-from subjects.person.selfie import SelfieRejected, one_face_in, read_image
+from subjects.person.selfie import SelfieRejected, one_face_in, read_image, submit_selfie
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +204,9 @@ class Outcome:
     #: The face template of ``selfie``, as the check computed it (the
     #: search worker does not run the model again).
     embedding: list[float] | None = None
+    #: The check passed and its selfie was handed to the search (a check
+    #: run by a worker).
+    done: bool = False
 
 
 # -- the challenge -----------------------------------------------------------------
@@ -225,6 +229,14 @@ def challenge_token(challenge: LivenessChallenge) -> str:
 def open_challenge(token: str, request: RightsRequest) -> LivenessChallenge:
     """The challenge a token names: signed, fresh, this request's and not
     finished (passed or failed)."""
+    challenge = signed_challenge(token, request)
+    if challenge.used_at is not None:
+        raise LivenessFailed("challenge_used")
+    return challenge
+
+
+def signed_challenge(token: str, request: RightsRequest) -> LivenessChallenge:
+    """The challenge a token names: signed, fresh and this request's."""
     max_age = dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS)
     try:
         value = signing.TimestampSigner(salt=_SALT).unsign(token, max_age=max_age)
@@ -239,8 +251,6 @@ def open_challenge(token: str, request: RightsRequest) -> LivenessChallenge:
                                                  nonce=nonce).first()
     if challenge is None:
         raise LivenessFailed("challenge_invalid")
-    if challenge.used_at is not None:
-        raise LivenessFailed("challenge_used")
     return challenge
 
 
@@ -549,60 +559,232 @@ def measure_burst(frames: list[Frame], pose: str) -> dict:
 
 def receive_burst(request: RightsRequest, token: str, step: int, data: list[bytes],
                   *, arrived: dt.datetime | None = None) -> Outcome:
-    """Take the burst for pose ``step``: check it, keep what the later rules
-    need, and reveal the next pose; after the last one, check the whole
-    capture. A failure ends the challenge (recorded and audited), and the
-    frames are fingerprinted whatever the outcome. The challenge's row is
-    locked meanwhile, so a burst sent twice is answered once."""
+    """Take the burst for pose ``step`` and check it at once (the rules in
+    this process): keep what the later rules need, and reveal the next pose;
+    after the last one, check the whole capture. A failure ends the
+    challenge (recorded and audited), and the frames are fingerprinted
+    whatever the outcome. The challenge's row is locked meanwhile, so a
+    burst sent twice is answered once. The portal's pages queue the burst
+    for a search worker instead (:func:`queue_burst`); both run the same
+    rules (:func:`check_burst`)."""
     arrived = arrived or timezone.now()
     challenge = open_challenge(token, request)
-    images, hashes = [], []
+    seen: list[str] = []
     try:
         with transaction.atomic():
             challenge = LivenessChallenge.objects.select_for_update().get(pk=challenge.pk)
             if challenge.used_at is not None:
                 raise StepRefused(MESSAGES["challenge_used"])
-            check_timing(challenge, step, arrived)
-            images = read_frames(data)
-            hashes = [dhash(image) for image in images]
-            check_not_replayed(data, hashes, challenge)
-            frames = check_one_face_each(data, images)
-            check_no_repeats_in_burst(frames)
-            changes = frame_changes(frames)
-            check_not_still(frames, changes)
-            check_continuous(frames, changes)
-            pose = challenge.poses[step]
-            measures = measure_burst(frames, pose)
-            earlier = list(challenge.bursts.order_by("step"))
-            check_same_person([b.measures["embeddings"] for b in earlier]
-                              + [measures["embeddings"]])
-            if pose != "straight":
-                check_moves_against_background(measures["motion"])
-                check_turn_seen(measures["turns"], pose)
-            burst = keep_burst(challenge, step, pose, arrived, frames[measures["chosen"]],
-                               measures)
-            remember(challenge, step, data, hashes)
-            if step + 1 < len(challenge.poses):
-                LivenessChallenge.objects.filter(pk=challenge.pk).update(
-                    revealed=step + 2, revealed_at=timezone.now())
-                return Outcome(step=step + 1, pose=challenge.poses[step + 1])
-            selfie = check_capture([*earlier, burst])
-            straight = next(b for b in [*earlier, burst] if b.pose == "straight")
-            embedding = straight.measures["embeddings"][straight.measures["chosen"]]
-            finish(challenge, passed=True)
+            return check_burst(challenge, step, data, arrived, seen)
     except LivenessFailed as failure:
-        with transaction.atomic():
-            if hashes:
-                remember(challenge, step, data, hashes)
-            finish(challenge, passed=False, code=failure.code)
+        fail_burst(challenge, step, data, seen, failure)
         raise
-    return Outcome(selfie=selfie, embedding=embedding)
+
+
+def check_burst(challenge: LivenessChallenge, step: int, data: list[bytes],
+                arrived: dt.datetime, seen: list[str]) -> Outcome:
+    """Every rule on one burst of ``challenge`` (its row locked by the
+    caller), in order; then the next pose revealed, or the whole capture
+    checked. The frames' fingerprints are added to ``seen`` as soon as they
+    are computed (a failure keeps them too)."""
+    check_timing(challenge, step, arrived)
+    images = read_frames(data)
+    seen.extend(dhash(image) for image in images)
+    check_not_replayed(data, seen, challenge)
+    frames = check_one_face_each(data, images)
+    check_no_repeats_in_burst(frames)
+    changes = frame_changes(frames)
+    check_not_still(frames, changes)
+    check_continuous(frames, changes)
+    pose = challenge.poses[step]
+    measures = measure_burst(frames, pose)
+    earlier = list(challenge.bursts.order_by("step"))
+    check_same_person([b.measures["embeddings"] for b in earlier] + [measures["embeddings"]])
+    if pose != "straight":
+        check_moves_against_background(measures["motion"])
+        check_turn_seen(measures["turns"], pose)
+    burst = keep_burst(challenge, step, pose, arrived, frames[measures["chosen"]], measures)
+    try:
+        return next_pose_or_result(challenge, step, data, seen, earlier, burst)
+    except LivenessFailed:
+        default_storage.delete(burst.frame_file)  # its row is rolled back
+        raise
+
+
+def next_pose_or_result(challenge, step, data, seen, earlier, burst) -> Outcome:
+    remember(challenge, step, data, seen)
+    if step + 1 < len(challenge.poses):
+        # Revealed now when checked here; when a worker checked it, once
+        # the page has been told the pose (see :func:`burst_answer`).
+        LivenessChallenge.objects.filter(pk=challenge.pk).update(
+            revealed=step + 2,
+            revealed_at=None if challenge.checking_step is not None else timezone.now(),
+            checking_step=None, checking_files=[], checking_since=None)
+        return Outcome(step=step + 1, pose=challenge.poses[step + 1])
+    selfie = check_capture([*earlier, burst])
+    straight = next(b for b in [*earlier, burst] if b.pose == "straight")
+    finish(challenge, passed=True)
+    return Outcome(selfie=selfie,
+                   embedding=straight.measures["embeddings"][straight.measures["chosen"]])
+
+
+def fail_burst(challenge: LivenessChallenge, step: int, data: list[bytes], seen: list[str],
+               failure: LivenessFailed) -> None:
+    """Record a failed burst: its frames fingerprinted (as far as they were
+    read), the challenge ended with the failure's reason and sentence."""
+    with transaction.atomic():
+        if seen:
+            remember(challenge, step, data, seen)
+        message = ""
+        if failure.code not in MESSAGES:
+            with translation.override(challenge.request.language):
+                message = str(failure.message)
+        finish(challenge, passed=False, code=failure.code, message=message)
+
+
+# -- the check on a search worker --------------------------------------------------------
+
+#: Where a burst waits for its worker (readable only by the portal's user,
+#: deleted once checked, or with its challenge when that runs out).
+QUEUED_DIR = f"{FRAME_DIR}/queued"
+#: What the person is told when no answer can be given for a step.
+CHECK_ERROR = _("We could not finish checking your camera pictures. Please start the camera "
+                "check again.")
+
+
+def queue_burst(request: RightsRequest, token: str, step: int, data: list[bytes],
+                *, arrived: dt.datetime | None = None) -> None:
+    """Take the burst for pose ``step`` without looking at its pictures:
+    the challenge, its timing and the count of frames are checked here, the
+    frames stored, and a search worker runs the rules
+    (:func:`check_queued_burst`); the page asks for the answer
+    (:func:`burst_answer`). No model runs in the web process."""
+    arrived = arrived or timezone.now()
+    challenge = open_challenge(token, request)
+    names: list[str] = []
+    try:
+        with transaction.atomic():
+            challenge = LivenessChallenge.objects.select_for_update().get(pk=challenge.pk)
+            if challenge.used_at is not None:
+                raise StepRefused(MESSAGES["challenge_used"])
+            if challenge.checking_step is not None:
+                raise StepRefused()
+            check_timing(challenge, step, arrived)
+            check_frame_count(data)
+            names = [default_storage.save(f"{QUEUED_DIR}/{uuid.uuid4().hex}.img",
+                                          ContentFile(frame)) for frame in data]
+            LivenessChallenge.objects.filter(pk=challenge.pk).update(
+                checking_step=step, checking_files=names, checking_since=arrived)
+            queue_on_commit(CHECK_BURST, challenge.pk, step)
+    except LivenessFailed as failure:
+        fail_burst(challenge, step, data, [], failure)
+        raise
+    except Exception:
+        for name in names:
+            default_storage.delete(name)
+        raise
+
+
+def check_queued_burst(challenge_id: int, step: int) -> str:
+    """On a search worker: the rules on a burst :func:`queue_burst` stored;
+    after the last pose, the selfie handed to the search. Its files are
+    deleted once the outcome is recorded. Nothing to do when it was checked
+    already (a task delivered twice). A failure ends the challenge, as in
+    :func:`receive_burst`; an error of the database propagates (the task is
+    tried again, the files kept)."""
+    seen: list[str] = []
+    data: list[bytes] = []
+    with transaction.atomic():
+        challenge = (LivenessChallenge.objects.select_for_update().select_related("request")
+                     .filter(pk=challenge_id, checking_step=step, used_at__isnull=True).first())
+        if challenge is None:
+            return "nothing to check"
+        names = list(challenge.checking_files)
+        try:
+            with transaction.atomic():
+                data = [_read_stored(name) for name in names]
+                outcome = check_burst(challenge, step, data, challenge.checking_since, seen)
+        except LivenessFailed as failure:
+            fail_burst(challenge, step, data, seen, failure)
+            result = failure.code
+        else:
+            result = "next pose"
+            if outcome.selfie is not None:
+                result = "passed"
+                try:
+                    submit_selfie(challenge.request, outcome.selfie, live=True,
+                                  embedding=outcome.embedding)
+                except SelfieRejected as rejected:
+                    result = f"passed; {rejected.code}"  # searching already
+    for name in names:
+        default_storage.delete(name)
+    return result
+
+
+def _read_stored(name: str) -> bytes:
+    try:
+        with default_storage.open(name, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise LivenessFailed("frames_missing") from None
+
+
+def give_up_check(challenge_id: int) -> None:
+    """A burst no worker could check (an error retrying does not fix): the
+    challenge ends, the person is asked to start again."""
+    challenge = LivenessChallenge.objects.filter(pk=challenge_id, used_at__isnull=True).first()
+    if challenge is not None:
+        fail_burst(challenge, challenge.checking_step or 0, [], [],
+                   LivenessFailed("check_error", CHECK_ERROR))
+
+
+def burst_answer(request: RightsRequest, token: str, step: int) -> Outcome | None:
+    """What the page is told after sending the burst for ``step``: ``None``
+    while a worker checks it; the next pose (revealed from now: its time
+    runs from the moment the page is told); an ``Outcome`` with
+    ``done=True`` once the whole check passed; ``LivenessFailed`` with its
+    reason when it failed."""
+    challenge = signed_challenge(token, request)
+    if challenge.used_at is not None:
+        if challenge.passed:
+            return Outcome(done=True)
+        raise LivenessFailed(challenge.failure,
+                             challenge.failure_message or MESSAGES.get(challenge.failure,
+                                                                       CHECK_ERROR))
+    if challenge.checking_step == step:
+        return None
+    if challenge.revealed != step + 2:
+        raise StepRefused(MESSAGES["frames_missing"])
+    LivenessChallenge.objects.filter(pk=challenge.pk, revealed=step + 2,
+                                     revealed_at__isnull=True).update(revealed_at=timezone.now())
+    return Outcome(step=step + 1, pose=challenge.poses[step + 1])
+
+
+def resume_stalled_checks(*, grace: dt.timedelta | None = None) -> int:
+    """Queue again the bursts whose check was lost with its task (a worker
+    killed, the broker down): waiting longer than ``grace`` (two sweeps)
+    in a challenge still running."""
+    if grace is None:
+        grace = dt.timedelta(seconds=2 * settings.RECOVERY_SWEEP_SECONDS)
+    stalled = LivenessChallenge.objects.filter(
+        checking_step__isnull=False, used_at__isnull=True,
+        checking_since__lt=timezone.now() - grace,
+    ).values_list("pk", "checking_step")
+    count = 0
+    for challenge_id, step in stalled:
+        send_now(CHECK_BURST, challenge_id, step)
+        count += 1
+    return count
+
+
+def check_frame_count(data: list[bytes]) -> None:
+    if not MIN_BURST_FRAMES <= len(data) <= MAX_BURST_FRAMES or not all(data):
+        raise LivenessFailed("frames_missing")
 
 
 def read_frames(data: list[bytes]) -> list[np.ndarray]:
     """Enough frames, each a picture we can read."""
-    if not MIN_BURST_FRAMES <= len(data) <= MAX_BURST_FRAMES or not all(data):
-        raise LivenessFailed("frames_missing")
+    check_frame_count(data)
     images = []
     for number, frame in enumerate(data, start=1):
         try:
@@ -651,11 +833,17 @@ def remember(challenge: LivenessChallenge, step: int, data: list[bytes],
     ])
 
 
-def finish(challenge: LivenessChallenge, *, passed: bool, code: str = "") -> None:
+def finish(challenge: LivenessChallenge, *, passed: bool, code: str = "",
+           message: str = "") -> None:
     """End the challenge: recorded, audited when it failed, its kept frames
     deleted, its fingerprints marked accepted or rejected."""
+    queued = LivenessChallenge.objects.filter(pk=challenge.pk).values_list(
+        "checking_files", flat=True).first() or []
     LivenessChallenge.objects.filter(pk=challenge.pk).update(
-        used_at=timezone.now(), passed=passed, failure=code)
+        used_at=timezone.now(), passed=passed, failure=code, failure_message=message,
+        checking_step=None, checking_files=[], checking_since=None)
+    for name in queued:
+        default_storage.delete(name)
     FrameFingerprint.objects.filter(challenge=challenge).update(accepted=passed)
     if not passed:
         events.liveness_failed(challenge.request, code=code)
@@ -674,6 +862,10 @@ def purge_unused_challenges(*, batch_size: int = 1000, now: dt.datetime | None =
     for name in (LivenessBurst.objects.filter(challenge__in=stale).exclude(frame_file="")
                  .values_list("frame_file", flat=True)):
         default_storage.delete(name)
+    for names in LivenessChallenge.objects.filter(pk__in=stale).values_list("checking_files",
+                                                                           flat=True):
+        for name in names:
+            default_storage.delete(name)
     LivenessChallenge.objects.filter(pk__in=stale).delete()
     old = FrameFingerprint.objects.filter(
         created_at__lt=now - dt.timedelta(days=settings.PERSONAL_DATA_RETENTION_DAYS))

@@ -12,6 +12,7 @@ urlpatterns = [
     path("r/<str:token>/selfie/", views.selfie, name="selfie"),
     path("r/<str:token>/live/", views.live, name="live"),
     path("r/<str:token>/live/step/", views.live_step, name="live_step"),
+    path("r/<str:token>/live/step/<int:step>/", views.live_answer, name="live_answer"),
     path("r/<str:token>/confirm/", views.confirm_browser, name="confirm_browser"),
     path("r/<str:token>/matches/", views.matches, name="matches"),
     path("r/<str:token>/progress.json", views.progress, name="progress"),

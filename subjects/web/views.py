@@ -218,37 +218,59 @@ def live(request, rights_request, token):
 @while_taking_selfie
 def live_step(request, rights_request, token):
     """One step of the camera check, answered in JSON: ``begin`` reveals the
-    first pose; a burst of frames for the pose shown reveals the next, or,
-    after the last, starts the search."""
+    first pose; a burst of frames for the pose shown is queued for a search
+    worker (202, with the address to ask for the answer at)."""
     arrived = timezone.now()
     challenge, step = request.POST.get("challenge", ""), request.POST.get("step", "")
     try:
         if step == "begin":
             abuse.check_selfie_allowed(ip=client_ip(request), request=rights_request)
-            outcome = liveness.begin(rights_request, challenge)
-        else:
-            if not step.isdigit():
-                raise liveness.LivenessFailed("frames_missing")
-            frames = [selfie_jobs.read_upload(f) for f in request.FILES.getlist("frames")]
-            outcome = liveness.receive_burst(rights_request, challenge, int(step), frames,
-                                             arrived=arrived)
-            if outcome.selfie is not None:
-                selfie_jobs.submit_selfie(rights_request, outcome.selfie, live=True,
-                                          embedding=outcome.embedding)
-                return JsonResponse({"done": True,
-                                     "next": reverse("subjects:matches", args=[token])})
+            return pose_answer(liveness.begin(rights_request, challenge))
+        if not step.isdigit():
+            raise liveness.LivenessFailed("frames_missing")
+        frames = [selfie_jobs.read_upload(f) for f in request.FILES.getlist("frames")]
+        liveness.queue_burst(rights_request, challenge, int(step), frames, arrived=arrived)
     except RateLimited as limited:
         return JsonResponse({"error": str(limited.message)}, status=429,
                             headers={"Retry-After": str(limited.retry_after)})
     except (liveness.LivenessFailed, selfie_jobs.SelfieRejected) as failure:
-        return JsonResponse({"error": str(failure.message), "code": failure.code},
-                            status=getattr(failure, "status", 400))
+        return live_failure(failure)
     except liveness.StepRefused as refused:
         return JsonResponse({"error": str(refused.message)}, status=409)
+    return JsonResponse({"checking": True, "answer": reverse("subjects:live_answer",
+                                                             args=[token, int(step)])},
+                        status=202)
+
+
+@with_request
+@require_POST
+def live_answer(request, rights_request, token, step):
+    """The answer to the burst sent for ``step``: still being checked
+    (202), the next pose, the result, or why the check failed. A POST: it
+    starts the next pose's clock, and the challenge stays out of the URL."""
+    try:
+        outcome = liveness.burst_answer(rights_request, request.POST.get("challenge", ""), step)
+    except liveness.LivenessFailed as failure:
+        return live_failure(failure)
+    except liveness.StepRefused as refused:
+        return JsonResponse({"error": str(refused.message)}, status=409)
+    if outcome is None:
+        return JsonResponse({"checking": True}, status=202)
+    if outcome.done:
+        return JsonResponse({"done": True, "next": reverse("subjects:matches", args=[token])})
+    return pose_answer(outcome)
+
+
+def pose_answer(outcome) -> JsonResponse:
     return JsonResponse({"step": outcome.step, "pose": outcome.pose,
                          "label": str(liveness.POSE_LABELS[outcome.pose]),
                          "frames": liveness.BURST_FRAMES,
                          "seconds": settings.LIVENESS_POSE_SECONDS})
+
+
+def live_failure(failure) -> JsonResponse:
+    return JsonResponse({"error": str(failure.message), "code": failure.code},
+                        status=getattr(failure, "status", 400))
 
 
 @with_request

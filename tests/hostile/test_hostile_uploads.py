@@ -36,7 +36,7 @@ from subjects.models import AuditEvent, Match, OutboundEmail, RightsRequest
 from subjects.person import intake
 from tests.conftest import FACES_DIR
 from tests.hostile.make_corpus import IMAGE_CODES, Case, build_corpus
-from tests.subjects.helpers import challenge_of, confirm_in, ingest
+from tests.subjects.helpers import burst_answer, challenge_of, confirm_in, ingest
 
 #: Answers that fit a refused file (413 Payload Too Large, 415 Unsupported
 #: Media Type and 422 would be fine too; 429 would mean a limit fired).
@@ -103,6 +103,15 @@ def assert_refused_and_nothing_stored(response, request: RightsRequest, case: Ca
     assert not new_files, f"{case.name}: a refused selfie was stored"
     assert counts(request, everywhere=everywhere) == counts_before, (
         f"{case.name}: a refused selfie left records behind")
+
+
+def queued_frames() -> list[str]:
+    from subjects.person.liveness import QUEUED_DIR
+
+    try:
+        return default_storage.listdir(QUEUED_DIR)[1]
+    except FileNotFoundError:
+        return []
 
 
 def counts(request: RightsRequest, *, everywhere: bool) -> dict:
@@ -181,8 +190,8 @@ def test_the_camera_check_refuses_each_bad_frame_and_stores_nothing(client, name
                            "image/jpeg") for n in range(1, 6)]
     before = counts(request, everywhere=True)
     time.sleep(0.85)  # as long as a burst takes
-    response = client.post(step, {"challenge": challenge, "step": "0", "frames": frames},
-                           REMOTE_ADDR=fresh_ip())
+    response = burst_answer(client, challenge, client.post(
+        step, {"challenge": challenge, "step": "0", "frames": frames}, REMOTE_ADDR=fresh_ip()))
     assert response.status_code in REFUSED, (case, response.status_code)
     text = response.json()["error"]
     if case.code == "empty":
@@ -197,6 +206,7 @@ def test_the_camera_check_refuses_each_bad_frame_and_stores_nothing(client, name
     assert selfie_files() == []
     assert not any(default_storage.exists(b.frame_file)
                    for c in request.challenges.all() for b in c.bursts.all())
+    assert queued_frames() == []  # the frames that waited for the check: gone
     after = counts(request, everywhere=True)
     # The failed check itself is audited (one event); nothing else is added.
     assert after["audit events"] - before["audit events"] <= 1

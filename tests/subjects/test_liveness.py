@@ -31,7 +31,7 @@ from subjects.person.liveness import (
 from subjects.person.selfie import one_face_in
 from tests.conftest import FACES_DIR
 from tests.subjects import capture
-from tests.subjects.helpers import challenge_of, live_capture, upload, verified_in
+from tests.subjects.helpers import challenge_of, live_capture, send_burst, upload, verified_in
 
 pytestmark = pytest.mark.django_db
 
@@ -127,9 +127,7 @@ def test_the_same_frames_replayed_under_a_new_challenge_fail(client):
     begun = client.post(f"/r/{token}/live/step/", {"challenge": challenge, "step": "begin"})
     pose = begun.json()["pose"]
     time.sleep(0.85)
-    accepted = client.post(f"/r/{token}/live/step/", {
-        "challenge": challenge, "step": "0",
-        "frames": [upload(f"f{i}.jpg", f) for i, f in enumerate(bursts[pose])]})
+    accepted = send_burst(client, token, challenge, 0, bursts[pose])
     assert accepted.status_code == 200 and accepted.json()["step"] == 1
 
     # Someone who got hold of those frames sends them, as they were and

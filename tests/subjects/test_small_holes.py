@@ -196,3 +196,26 @@ def test_unused_camera_challenges_are_purged_with_their_frames(client):
     assert list(LivenessChallenge.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert not default_storage.exists(name)
     assert not FrameFingerprint.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_burst_still_waiting_for_its_check_goes_with_its_challenge(client):
+    """Frames stored for a search worker whose check never came (the task
+    lost, no sweep ran in time) are deleted when the challenge runs out."""
+    from tests.subjects.capture import passing_bursts
+
+    request = verified_in(client, "never.checked@example.org")
+    challenge, token = liveness.issue_challenge(request)
+    pose = liveness.begin(request, token).pose
+    later = timezone.now() + dt.timedelta(seconds=1)
+    liveness.queue_burst(request, token, 0, passing_bursts()[pose], arrived=later)
+    challenge.refresh_from_db()
+    queued = list(challenge.checking_files)
+    assert len(queued) == 6 and all(default_storage.exists(name) for name in queued)
+    for name in queued:
+        assert stat.S_IMODE(Path(default_storage.path(name)).stat().st_mode) == 0o600
+    LivenessChallenge.objects.filter(pk=challenge.pk).update(
+        issued_at=timezone.now() - dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS + 5))
+    assert run_purges()["camera_checks_purged"] == 1
+    assert not LivenessChallenge.objects.filter(pk=challenge.pk).exists()
+    assert not any(default_storage.exists(name) for name in queued)
