@@ -427,8 +427,12 @@ FACE_CALIBRATION_DIR = BASE_DIR / "search" / "calibration"
 FACE_SAMPLES_DIR = samples.configured_dir()
 FACE_UPLOAD_MAX_BYTES = env_int("FACE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 40_000_000, minimum=10_000)
-# A live capture's challenge is valid this long.
+# A live capture's challenge can be begun this long after it was issued
+# (each pose then has LIVENESS_POSE_SECONDS); one left unused is purged then.
 LIVENESS_CHALLENGE_SECONDS = env_int("LIVENESS_CHALLENGE_SECONDS", 180, minimum=10)
+# The longest a camera-check burst waits for a search worker before its
+# frames are purged with its challenge (the page gives up sooner).
+LIVENESS_CHECK_WAIT_SECONDS = env_int("LIVENESS_CHECK_WAIT_SECONDS", 900, minimum=60)
 # Each pose of the camera check must arrive this many seconds after it was shown.
 LIVENESS_POSE_SECONDS = env_int("LIVENESS_POSE_SECONDS", 8, minimum=2)
 # A selfie matching faces that other requests' selfies matched within this

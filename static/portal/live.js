@@ -22,8 +22,10 @@
   }
   var frames = parseInt(form.getAttribute("data-frames"), 10) || 6;
   var interval = 200;  // ms between two frames of a burst
-  var poll = 250;  // ms between two questions for a burst's answer
-  var patience = 120000;  // ms to wait for one answer before giving up
+  // Asking for a burst's answer: first after 250 ms, then less and less
+  // often (at most every 2 s), giving up after 10 minutes (the server keeps
+  // a waiting burst 15 minutes).
+  var firstPoll = 250, lastPoll = 2000, patience = 600000;
   var stream = null;
 
   function running() {
@@ -86,13 +88,13 @@
       data.append("frames", blob, "frame" + i + ".jpg");
     });
     return send(form.action, data).then(function (result) {
-      return result.checking ? wait(result.body.answer, Date.now()) : result;
+      return result.checking ? wait(result.body.answer, Date.now(), firstPoll) : result;
     });
   }
 
   // A burst is checked by the server's search workers: ask for the answer
   // until it is there (the next pose, the result, or why the check failed).
-  function wait(url, since) {
+  function wait(url, since, poll) {
     return new Promise(function (resolve) { setTimeout(resolve, poll); }).then(function () {
       return send(url, new FormData(form));
     }).then(function (result) {
@@ -100,7 +102,7 @@
       if (Date.now() - since > patience) {
         return { ok: false, body: { error: start.getAttribute("data-slow") || "" } };
       }
-      return wait(url, since);
+      return wait(url, since, Math.min(lastPoll, poll * 1.5));
     });
   }
 

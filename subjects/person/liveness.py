@@ -55,6 +55,7 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import HammingDistance
@@ -226,18 +227,22 @@ def challenge_token(challenge: LivenessChallenge) -> str:
         f"{challenge.request.reference}:{challenge.pk}:{challenge.nonce}")
 
 
-def open_challenge(token: str, request: RightsRequest) -> LivenessChallenge:
-    """The challenge a token names: signed, fresh, this request's and not
-    finished (passed or failed)."""
-    challenge = signed_challenge(token, request)
+def open_challenge(token: str, request: RightsRequest, *, fresh: bool = True
+                   ) -> LivenessChallenge:
+    """The challenge a token names: signed, this request's and not finished
+    (passed or failed); ``fresh``: issued within ``LIVENESS_CHALLENGE_SECONDS``
+    (to begin it; once begun, each pose has its own deadline, and the time
+    a burst waits for a worker is the portal's, not the person's)."""
+    challenge = signed_challenge(token, request, fresh=fresh)
     if challenge.used_at is not None:
         raise LivenessFailed("challenge_used")
     return challenge
 
 
-def signed_challenge(token: str, request: RightsRequest) -> LivenessChallenge:
-    """The challenge a token names: signed, fresh and this request's."""
-    max_age = dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS)
+def signed_challenge(token: str, request: RightsRequest, *, fresh: bool = True
+                     ) -> LivenessChallenge:
+    """The challenge a token names: signed, this request's, and fresh if asked."""
+    max_age = dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS) if fresh else None
     try:
         value = signing.TimestampSigner(salt=_SALT).unsign(token, max_age=max_age)
     except signing.SignatureExpired:
@@ -568,7 +573,7 @@ def receive_burst(request: RightsRequest, token: str, step: int, data: list[byte
     for a search worker instead (:func:`queue_burst`); both run the same
     rules (:func:`check_burst`)."""
     arrived = arrived or timezone.now()
-    challenge = open_challenge(token, request)
+    challenge = open_challenge(token, request, fresh=False)
     seen: list[str] = []
     try:
         with transaction.atomic():
@@ -616,10 +621,12 @@ def next_pose_or_result(challenge, step, data, seen, earlier, burst) -> Outcome:
     if step + 1 < len(challenge.poses):
         # Revealed now when checked here; when a worker checked it, once
         # the page has been told the pose (see :func:`burst_answer`).
+        # (``checking_since`` stays: the challenge is not idle, for the purge,
+        # until the page was told.)
         LivenessChallenge.objects.filter(pk=challenge.pk).update(
             revealed=step + 2,
             revealed_at=None if challenge.checking_step is not None else timezone.now(),
-            checking_step=None, checking_files=[], checking_since=None)
+            checking_step=None, checking_files=[])
         return Outcome(step=step + 1, pose=challenge.poses[step + 1])
     selfie = check_capture([*earlier, burst])
     straight = next(b for b in [*earlier, burst] if b.pose == "straight")
@@ -660,7 +667,7 @@ def queue_burst(request: RightsRequest, token: str, step: int, data: list[bytes]
     (:func:`check_queued_burst`); the page asks for the answer
     (:func:`burst_answer`). No model runs in the web process."""
     arrived = arrived or timezone.now()
-    challenge = open_challenge(token, request)
+    challenge = open_challenge(token, request, fresh=False)
     names: list[str] = []
     try:
         with transaction.atomic():
@@ -744,7 +751,7 @@ def burst_answer(request: RightsRequest, token: str, step: int) -> Outcome | Non
     runs from the moment the page is told); an ``Outcome`` with
     ``done=True`` once the whole check passed; ``LivenessFailed`` with its
     reason when it failed."""
-    challenge = signed_challenge(token, request)
+    challenge = signed_challenge(token, request, fresh=False)
     if challenge.used_at is not None:
         if challenge.passed:
             return Outcome(done=True)
@@ -855,9 +862,14 @@ def purge_unused_challenges(*, batch_size: int = 1000, now: dt.datetime | None =
     """Challenges never finished go, with their kept frames, once their time
     is up; fingerprints after the retention period. One bounded batch."""
     now = now or timezone.now()
+    idle = now - dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS)
+    # Not while a burst waits for a worker (the portal's delay), up to
+    # LIVENESS_CHECK_WAIT_SECONDS.
     stale = list(LivenessChallenge.objects.filter(
-        used_at__isnull=True,
-        issued_at__lt=now - dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS),
+        Q(revealed_at__isnull=True) | Q(revealed_at__lt=idle),
+        Q(checking_since__isnull=True) | Q(checking_since__lt=now - dt.timedelta(
+            seconds=settings.LIVENESS_CHECK_WAIT_SECONDS)),
+        used_at__isnull=True, issued_at__lt=idle,
     ).values_list("pk", flat=True)[:batch_size])
     for name in (LivenessBurst.objects.filter(challenge__in=stale).exclude(frame_file="")
                  .values_list("frame_file", flat=True)):

@@ -200,8 +200,9 @@ def test_unused_camera_challenges_are_purged_with_their_frames(client):
 
 @pytest.mark.django_db
 def test_a_burst_still_waiting_for_its_check_goes_with_its_challenge(client):
-    """Frames stored for a search worker whose check never came (the task
-    lost, no sweep ran in time) are deleted when the challenge runs out."""
+    """Frames stored for a search worker are kept while the workers are
+    busy, and deleted with their challenge once they waited longer than
+    ``LIVENESS_CHECK_WAIT_SECONDS`` (the task lost, and no sweep helped)."""
     from tests.subjects.capture import passing_bursts
 
     request = verified_in(client, "never.checked@example.org")
@@ -214,8 +215,15 @@ def test_a_burst_still_waiting_for_its_check_goes_with_its_challenge(client):
     assert len(queued) == 6 and all(default_storage.exists(name) for name in queued)
     for name in queued:
         assert stat.S_IMODE(Path(default_storage.path(name)).stat().st_mode) == 0o600
+    # Waiting longer than a challenge's life (workers busy) keeps the burst.
+    old = timezone.now() - dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS + 5)
+    LivenessChallenge.objects.filter(pk=challenge.pk).update(issued_at=old, revealed_at=old)
+    assert run_purges()["camera_checks_purged"] == 0
+    assert all(default_storage.exists(name) for name in queued)
+    # Waiting longer than LIVENESS_CHECK_WAIT_SECONDS: gone, frames and all.
     LivenessChallenge.objects.filter(pk=challenge.pk).update(
-        issued_at=timezone.now() - dt.timedelta(seconds=settings.LIVENESS_CHALLENGE_SECONDS + 5))
+        checking_since=timezone.now() - dt.timedelta(
+            seconds=settings.LIVENESS_CHECK_WAIT_SECONDS + 5))
     assert run_purges()["camera_checks_purged"] == 1
     assert not LivenessChallenge.objects.filter(pk=challenge.pk).exists()
     assert not any(default_storage.exists(name) for name in queued)
