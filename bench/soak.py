@@ -20,8 +20,9 @@ pages, not the camera check.
 Each of ``--people`` people goes through journeys, one after another, until
 ``--minutes`` are up: the start page and the verification e-mail, the
 link and its button, the camera check (for each pose shown, a burst of
-frames of the sample video, shifted by a few pixels of the journey's own,
-since the check refuses frames it has seen), the matches, filing (access;
+frames of the sample video with a pattern of tiles of the journey's own,
+since the check refuses frames it has seen: ``bench.load.burst``), the
+matches, filing (access;
 and one person at a time, erasure or objection of the faces shown as
 likely theirs, with the video's person's photo planted again before, so
 there is something to erase), then waits until the request is completed.
