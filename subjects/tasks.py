@@ -29,36 +29,40 @@ class DeliveryDeferred(Exception):
     """An e-mail not delivered yet; the message names the SMTP error's kind."""
 
 
-@shared_task(name=queueing.SELFIE_SEARCH, bind=True, max_retries=None)
-def run_selfie_search(self, request_id: int, selfie_name: str) -> str:
+def retried_or_failed(task, work, fail, *, countdown) -> str:
+    """Run ``work``; a transient error (the database or broker cut off) is
+    retried ``JOB_MAX_RETRIES`` times, ``countdown(retries)`` seconds apart,
+    then handed to ``fail``, as is any other error (a bug: retrying will not
+    help)."""
     try:
-        return selfie_search.run_selfie_search(request_id, selfie_name)
+        return work()
     except steps.TRANSIENT as error:
         db.connection.close()
-        if self.request.retries < settings.JOB_MAX_RETRIES:
-            backoff = settings.JOB_RETRY_BASE_SECONDS * 2 ** self.request.retries
-            raise self.retry(exc=error, countdown=min(300, backoff)) from None
-        selfie_search.fail_search(request_id, selfie_name, error)
+        if task.request.retries < settings.JOB_MAX_RETRIES:
+            raise task.retry(exc=error, countdown=countdown(task.request.retries)) from None
+        fail(error)
         return "failed"
     except Exception as error:  # noqa: BLE001 - a bug: retrying will not help
-        selfie_search.fail_search(request_id, selfie_name, error)
+        fail(error)
         return "failed"
+
+
+@shared_task(name=queueing.SELFIE_SEARCH, bind=True, max_retries=None)
+def run_selfie_search(self, request_id: int, selfie_name: str) -> str:
+    return retried_or_failed(
+        self, lambda: selfie_search.run_selfie_search(request_id, selfie_name),
+        lambda error: selfie_search.fail_search(request_id, selfie_name, error),
+        countdown=lambda retries: min(300, settings.JOB_RETRY_BASE_SECONDS * 2 ** retries))
 
 
 @shared_task(name=queueing.CHECK_BURST, bind=True, max_retries=None)
 def check_camera_burst(self, challenge_id: int, step: int) -> str:
-    try:
-        return camera_check.check_burst(challenge_id, step)
-    except steps.TRANSIENT as error:
-        db.connection.close()
-        if self.request.retries < settings.JOB_MAX_RETRIES:
-            raise self.retry(exc=error, countdown=1) from None
-        camera_check.give_up(challenge_id)
-        return "failed"
-    except Exception as error:  # noqa: BLE001 - a bug: retrying will not help
+    def fail(error: BaseException) -> None:
         logger.error("camera check %s failed: %s", challenge_id, type(error).__name__)
         camera_check.give_up(challenge_id)
-        return "failed"
+
+    return retried_or_failed(self, lambda: camera_check.check_burst(challenge_id, step), fail,
+                             countdown=lambda retries: 1)
 
 
 @shared_task(name=queueing.SEND_EMAIL, bind=True, max_retries=None)

@@ -38,6 +38,31 @@ def dpo_log_in(page, site: str, secret: str) -> None:
     page.wait_for_url(f"{site}/dpo/")
 
 
+def confirmed_on_selfie_page(page, site: str, inbox, address: str,
+                             language: str | None = None) -> None:
+    """A person asks for a link on the start page, opens it from the e-mail
+    and presses its button: ``page`` ends on the selfie page."""
+    page.goto(site + "/start/")
+    page.fill("input[name=email]", address)
+    if language:
+        page.select_option("select[name=language]", language)
+    page.check("#id_consent")
+    page.click("form[method=post] button[type=submit] >> nth=-1")
+    page.wait_for_url(re.compile(r"/start/sent/$"))
+    [mail] = inbox.wait_for(address)
+    page.goto(link_in(mail, "/verify/"))
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_url(re.compile(r"/selfie/$"))
+
+
+def loaded_widths(page, selector: str) -> list[int]:
+    """The widths of the pictures ``selector`` finds, once every one of them
+    has loaded or failed (a failed one has width 0)."""
+    page.wait_for_function("""selector => Array.from(document.querySelectorAll(selector))
+        .every(img => img.complete)""", arg=selector)
+    return page.eval_on_selector_all(selector, "imgs => imgs.map(img => img.naturalWidth)")
+
+
 def wait_for(predicate, timeout: float = 120, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,8 +148,7 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     page.reload()
     crops = page.locator("li.match img")
     assert crops.count() == 3
-    for n in range(crops.count()):
-        assert crops.nth(n).evaluate("img => img.complete && img.naturalWidth") == 160
+    assert loaded_widths(page, "li.match img") == [160] * 3
     check_accessibility(page, "matches")
     screenshot(page, "06-matches-nl")
     for radio in page.locator("input[type=radio][value=mine]").all():
@@ -255,15 +279,7 @@ def camera_check(browser, site: str, inbox, address: str, segments_for):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(site + "/start/")
-    page.fill("input[name=email]", address)
-    page.check("#id_consent")
-    page.click("form[method=post] button[type=submit] >> nth=-1")
-    page.wait_for_url(re.compile(r"/start/sent/$"))
-    [mail] = inbox.wait_for(address)
-    page.goto(link_in(mail, "/verify/"))
-    page.click("main form[method=post] button[type=submit]")
-    page.wait_for_url(re.compile(r"/selfie/$"))
+    confirmed_on_selfie_page(page, site, inbox, address)
     page.click("a[href$='/live/']")
     page.wait_for_url(re.compile(r"/live/$"))
     check_accessibility(page, "camera check")
@@ -301,7 +317,7 @@ def test_the_live_camera_check_in_chromium_reaches_the_matches(
     reload_when_searched(page)
     crops = page.locator("li.match img")
     assert crops.count() == 1
-    assert crops.nth(0).evaluate("img => img.complete && img.naturalWidth") == 160
+    assert loaded_widths(page, "li.match img") == [160]
     check_accessibility(page, "matches after the camera check")
     assert challenge.passed is True and challenge.bursts.count() == 3
     request.refresh_from_db()
@@ -340,16 +356,7 @@ def test_the_citizen_answers_each_face_sees_the_erasure_and_gets_exactly_that_er
     page = citizen.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(site + "/start/")
-    page.fill("input[name=email]", address)
-    page.select_option("select[name=language]", language)
-    page.check("#id_consent")
-    page.click("form[method=post] button[type=submit] >> nth=-1")
-    page.wait_for_url(re.compile(r"/start/sent/$"))
-    [mail] = inbox.wait_for(address)
-    page.goto(link_in(mail, "/verify/"))
-    page.click("main form[method=post] button[type=submit]")
-    page.wait_for_url(re.compile(r"/selfie/$"))
+    confirmed_on_selfie_page(page, site, inbox, address, language)
     assert page.locator("html").get_attribute("lang") == language
     page.set_input_files("#id_photo", str(FACES_DIR / "obama_2.jpg"))
     page.click("#selfie-form button[type=submit]")
@@ -402,8 +409,7 @@ def test_the_citizen_answers_each_face_sees_the_erasure_and_gets_exactly_that_er
     page.wait_for_selector(".erasure-list")
     erased_crops = page.locator(".erasure-list img")
     assert erased_crops.count() == 2
-    for n in range(2):
-        assert erased_crops.nth(n).evaluate("img => img.complete && img.naturalWidth") == 160
+    assert loaded_widths(page, ".erasure-list img") == [160, 160]
     assert RightsRequest.objects.get(pk=request.pk).state == "matches_ready"
     check_accessibility(page, f"check request {language}")
     screenshot(page, f"12-check-erasure-{language}")
@@ -480,15 +486,7 @@ def test_the_camera_page_shows_one_button_at_a_time_and_takes_nothing_before_the
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("request", lambda r: steps.append((time.monotonic(), r.post_data_buffer or b""))
             if r.url.endswith("/live/step/") else None)
-    page.goto(site + "/start/")
-    page.fill("input[name=email]", address)
-    page.check("#id_consent")
-    page.click("form[method=post] button[type=submit] >> nth=-1")
-    page.wait_for_url(re.compile(r"/start/sent/$"))
-    [mail] = inbox.wait_for(address)
-    page.goto(link_in(mail, "/verify/"))
-    page.click("main form[method=post] button[type=submit]")
-    page.wait_for_url(re.compile(r"/selfie/$"))
+    confirmed_on_selfie_page(page, site, inbox, address)
     page.click("a[href$='/live/']")
     page.wait_for_url(re.compile(r"/live/$"))
 
