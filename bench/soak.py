@@ -81,7 +81,7 @@ SMTP_FAULTS = {"smtp_4xx": TEMPORARY, "smtp_5xx": PERMANENT, "smtp_drop": DROP}
 #: Photos planted again before each erasure or objection: the face of the
 #: person in the sample video that every camera check shows.
 PLANTED = ["lin_manuel_miranda_1.png"]
-MATCH = re.compile(r'<fieldset class="match">(.*?)</fieldset>', re.S)
+MATCH = re.compile(r'<li class="match[^"]*">\s*<fieldset>(.*?)</fieldset>', re.S)
 DECISION = re.compile(r'name="decision_(\d+)"')
 VERIFY_LINK = re.compile(r"https?://[^\s\"<>]+/verify/[^\s\"<>]+")
 
@@ -499,7 +499,8 @@ class Person(threading.Thread):
             journey.kinds = journey.kinds if mine else ["access"]
             self.call(session, "POST", token_root + "file/", expect=(302,), data={
                 "csrfmiddlewaretoken": CSRF.search(page).group(1), "kinds": journey.kinds,
-                "keep_template": "no", **answers}, headers={"Referer": self.base + token_root})
+                "keep_template": "no", "checked": "yes", **answers},
+                headers={"Referer": self.base + token_root})
 
         self.again(file, lambda: state() != "matches_ready")
         journey.filed = True
