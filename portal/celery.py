@@ -1,6 +1,7 @@
-"""The Celery application. Queues: ``search`` (selfie embedding and face
-search), ``requests`` (access packages, erasure, objection), ``email``
-(notifications) and ``default`` (housekeeping)."""
+"""The Celery application. Queues: ``search`` (the camera check's bursts,
+selfie search: the face model's work), ``requests`` (access packages,
+erasure, objection), ``email`` (notifications) and ``default``
+(housekeeping)."""
 
 import os
 import time
