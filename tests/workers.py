@@ -48,6 +48,8 @@ class Worker:
         return env
 
     def start(self, *, wait: bool = True) -> Worker:
+        if self.process and self.process.poll() is None:
+            return self  # running: a second process would outlive stop()
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
             [

@@ -702,7 +702,10 @@ def check_queued_burst(challenge_id: int, step: int) -> str:
     seen: list[str] = []
     data: list[bytes] = []
     with transaction.atomic():
-        challenge = (LivenessChallenge.objects.select_for_update().select_related("request")
+        # Only the challenge's row is locked while the model runs, not the
+        # request's (pages that change the request do not wait for it).
+        challenge = (LivenessChallenge.objects.select_for_update(of=("self",))
+                     .select_related("request")
                      .filter(pk=challenge_id, checking_step=step, used_at__isnull=True).first())
         if challenge is None:
             return "nothing to check"
