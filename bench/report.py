@@ -83,7 +83,7 @@ def _sizes_missing(measured: dict, wanted) -> list[int]:
 
 def _not_measured_at(missing: list[int]) -> str:
     return ("not measured at " + ", ".join(size_label(n) for n in missing)
-            + " in this run (reduced sizes)")
+            + " in this run (reduced sizes); `make bench` at its full sizes measures it")
 
 
 def targets(r: dict) -> list[dict]:
