@@ -562,36 +562,15 @@ def measure_burst(frames: list[Frame], pose: str) -> dict:
     }
 
 
-def receive_burst(request: RightsRequest, token: str, step: int, data: list[bytes],
-                  *, arrived: dt.datetime | None = None) -> Outcome:
-    """Take the burst for pose ``step`` and check it at once (the rules in
-    this process): keep what the later rules need, and reveal the next pose;
-    after the last one, check the whole capture. A failure ends the
-    challenge (recorded and audited), and the frames are fingerprinted
-    whatever the outcome. The challenge's row is locked meanwhile, so a
-    burst sent twice is answered once. The portal's pages queue the burst
-    for a search worker instead (:func:`queue_burst`); both run the same
-    rules (:func:`check_burst`)."""
-    arrived = arrived or timezone.now()
-    challenge = open_challenge(token, request, fresh=False)
-    seen: list[str] = []
-    try:
-        with transaction.atomic():
-            challenge = LivenessChallenge.objects.select_for_update().get(pk=challenge.pk)
-            if challenge.used_at is not None:
-                raise StepRefused(MESSAGES["challenge_used"])
-            return check_burst(challenge, step, data, arrived, seen)
-    except LivenessFailed as failure:
-        fail_burst(challenge, step, data, seen, failure)
-        raise
-
-
 def check_burst(challenge: LivenessChallenge, step: int, data: list[bytes],
                 arrived: dt.datetime, seen: list[str]) -> Outcome:
     """Every rule on one burst of ``challenge`` (its row locked by the
     caller), in order; then the next pose revealed, or the whole capture
-    checked. The frames' fingerprints are added to ``seen`` as soon as they
-    are computed (a failure keeps them too)."""
+    checked. A burst sent twice is answered once (the row's lock); a
+    failure ends the challenge (:func:`fail_burst`: recorded and audited,
+    the frames fingerprinted whatever the outcome). The fingerprints are
+    added to ``seen`` as soon as they are computed (a failure keeps them
+    too)."""
     check_timing(challenge, step, arrived)
     images = read_frames(data)
     seen.extend(dhash(image) for image in images)
@@ -619,14 +598,11 @@ def check_burst(challenge: LivenessChallenge, step: int, data: list[bytes],
 def next_pose_or_result(challenge, step, data, seen, earlier, burst) -> Outcome:
     remember(challenge, step, data, seen)
     if step + 1 < len(challenge.poses):
-        # Revealed now when checked here; when a worker checked it, once
-        # the page has been told the pose (see :func:`burst_answer`).
-        # (``checking_since`` stays: the challenge is not idle, for the purge,
-        # until the page was told.)
+        # Revealed once the page has been told the pose (see
+        # :func:`burst_answer`). (``checking_since`` stays: the challenge is
+        # not idle, for the purge, until the page was told.)
         LivenessChallenge.objects.filter(pk=challenge.pk).update(
-            revealed=step + 2,
-            revealed_at=None if challenge.checking_step is not None else timezone.now(),
-            checking_step=None, checking_files=[])
+            revealed=step + 2, revealed_at=None, checking_step=None, checking_files=[])
         return Outcome(step=step + 1, pose=challenge.poses[step + 1])
     selfie = check_capture([*earlier, burst])
     straight = next(b for b in [*earlier, burst] if b.pose == "straight")
@@ -696,8 +672,8 @@ def check_queued_burst(challenge_id: int, step: int) -> str:
     """On a search worker: the rules on a burst :func:`queue_burst` stored;
     after the last pose, the selfie handed to the search. Its files are
     deleted once the outcome is recorded. Nothing to do when it was checked
-    already (a task delivered twice). A failure ends the challenge, as in
-    :func:`receive_burst`; an error of the database propagates (the task is
+    already (a task delivered twice). A failure ends the challenge
+    (:func:`fail_burst`); an error of the database propagates (the task is
     tried again, the files kept)."""
     seen: list[str] = []
     data: list[bytes] = []
