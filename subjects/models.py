@@ -19,6 +19,16 @@ from subjects.core.states import BEFORE_FILING, FINAL, NEEDS_DPO, OPEN, WITHDRAW
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+#: The DPO's queue lists what waits for the DPO first (0), then the rest (1).
+#: The states in a fixed order: the queue's sort is then, word for word, the
+#: expression of the index ``request_listed_due`` that serves it.
+NEEDS_DPO_FIRST = models.Case(models.When(state__in=sorted(NEEDS_DPO), then=models.Value(0)),
+                              default=models.Value(1))
+#: What the DPO's queue lists unless asked for more: the open requests and
+#: the identity checks (not filed yet, but waiting for the DPO).
+LISTED_BY_DEFAULT = sorted(OPEN | {State.IDENTITY_REVIEW})
+
+
 def new_reference() -> str:
     """``FR-XXXX-XXXX-XXXX``: 60 random bits, so references cannot be guessed."""
     chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12))
@@ -100,7 +110,13 @@ class RightsRequest(models.Model):
                    # index-only scan): a running pause's start is in it too.
                    models.Index(fields=["due_on", "id"], name="request_open_due",
                                 include=["paused_since"],
-                                condition=models.Q(state__in=sorted(OPEN)))]
+                                condition=models.Q(state__in=sorted(OPEN))),
+                   # The queue's first page as the DPO opens it: what waits
+                   # for the DPO first, then by due date (read in index order,
+                   # never sorted whole).
+                   models.Index(NEEDS_DPO_FIRST, models.F("due_on"), models.F("id"),
+                                name="request_listed_due",
+                                condition=models.Q(state__in=LISTED_BY_DEFAULT))]
 
     def __str__(self) -> str:
         return self.reference

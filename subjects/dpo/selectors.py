@@ -21,7 +21,7 @@ from subjects.core.deadlines import DUE_SOON_DAYS, CurrentDueOn, add_months, due
 from subjects.core.faces import earlier_requests_for_faces
 from subjects.core.outbox import TO_DPO, TO_RECIPIENT
 from subjects.core.states import NEEDS_DPO, OPEN, State
-from subjects.models import Match, RightsRequest
+from subjects.models import LISTED_BY_DEFAULT, NEEDS_DPO_FIRST, Match, RightsRequest
 
 #: Never verified: hidden from the queue unless asked for.
 NEVER_VERIFIED = (State.UNVERIFIED, State.EXPIRED)
@@ -33,9 +33,6 @@ DUE_WINDOWS = ("overdue", "week", "month", "none")
 #: Open requests, in one fixed order: the due counts' filter is then exactly
 #: the condition of the partial index ``request_open_due`` that serves it.
 OPEN_STATES = sorted(OPEN)
-#: What the queue lists by default: the open requests and the identity
-#: checks (not filed yet, but waiting for the DPO).
-LISTED_BY_DEFAULT = sorted(OPEN | {State.IDENTITY_REVIEW})
 
 #: Sort keys: the name in the URL, the ordering it means.
 # Open requests come first when sorting by due date: a closed one's due date
@@ -46,11 +43,12 @@ LISTED_BY_DEFAULT = sorted(OPEN | {State.IDENTITY_REVIEW})
 # before everything else, then the other open requests, then the rest.
 _CLOSED_LAST = Case(When(state__in=NEEDS_DPO, then=Value(0)),
                     When(state__in=OPEN, then=Value(1)), default=Value(2))
-_NEEDS_DPO_FIRST = Case(When(state__in=NEEDS_DPO, then=Value(0)), default=Value(1))
 #: Only open requests and identity checks listed (the default): what waits
 #: for the DPO first, then by the stored due date.
-OPEN_SORTS = {"due": (_NEEDS_DPO_FIRST, F("due_on").asc(nulls_last=True), "pk"),
-              "-due": (_NEEDS_DPO_FIRST, F("due_on").desc(nulls_last=True), "-pk")}
+# Ascending, the index ``request_listed_due`` hands the first page over in
+# this order.
+OPEN_SORTS = {"due": (NEEDS_DPO_FIRST, F("due_on").asc(nulls_last=True), "pk"),
+              "-due": (NEEDS_DPO_FIRST, F("due_on").desc(nulls_last=True), "-pk")}
 SORTS = {
     "due": (_CLOSED_LAST, F("due_on").asc(nulls_last=True), "pk"),
     "-due": (_CLOSED_LAST, F("due_on").desc(nulls_last=True), "-pk"),

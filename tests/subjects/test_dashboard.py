@@ -17,12 +17,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from search.models import Face
-from subjects.core.states import State
+from subjects.core.states import NEEDS_DPO, State
 from subjects.dpo import accounts, selectors
 from subjects.dpo import urls as dpo_urls
 from subjects.dpo.models import ApiKey
 from subjects.jobs import delivery
-from subjects.models import AuditEvent, Match, OutboundEmail, RightsRequest
+from subjects.models import LISTED_BY_DEFAULT, AuditEvent, Match, OutboundEmail, RightsRequest
 from subjects.review import actions
 from tests.subjects.dpo_helpers import (
     DORA,
@@ -541,6 +541,37 @@ def test_the_queue_runs_the_same_number_of_queries_for_10_and_1000_requests(dpo_
     assert few == many, f"{few} queries for 10 requests, {many} for 1000"
     assert page.count('<tr class="') == selectors_page_size()
     assert "Page 1 of" in page
+
+
+def test_the_default_queue_reads_its_first_page_in_index_order_without_sorting(dpo_client):
+    """What the DPO opens the dashboard on (what waits for the DPO first, then
+    by due date) comes from the index ``request_listed_due`` in its order: a
+    plan with a Sort would read every open request at every page view."""
+    bulk_requests(150)
+    RightsRequest.objects.filter(due_on__isnull=True).update(due_on=timezone.localdate())
+    first = make_request("error", received_days_ago=2)
+    later = make_request("in_progress", received_days_ago=50)
+    queryset = selectors.queue(selectors.QueueFilters())[:50]
+    with connection.cursor() as cursor:
+        # Small tables make a sequential scan and a sort cheaper: forbid both,
+        # so the plan says whether the index can serve the order at all.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL enable_incremental_sort = off")
+        plan = queryset.explain()
+        listed = [request.reference for request in queryset]
+    assert "request_listed_due" in plan, plan
+    assert "Sort" not in plan, plan
+    # What waits for the DPO first, then the other open requests, each by due
+    # date (none last), as Python orders every listed request.
+    everything = RightsRequest.objects.filter(state__in=LISTED_BY_DEFAULT)
+    expected = sorted(everything, key=lambda r: (r.state not in NEEDS_DPO, r.due_on is None,
+                                                 r.due_on or dt.date.min, r.pk))
+    assert listed == [r.reference for r in expected[:50]]
+    assert listed.index(first.reference) < listed.index(later.reference)
+    page = dpo_client.get("/dpo/").content.decode()
+    shown = re.findall(r'href="/dpo/requests/(FR-[\w-]+)/"', page)
+    assert shown == listed[:len(shown)]
 
 
 def selectors_page_size() -> int:
