@@ -206,6 +206,9 @@ CELERY_BEAT_SCHEDULE = {
     "resend-stalled-emails": {"task": "subjects.resend_stalled_emails",
                               "schedule": float(RECOVERY_SWEEP_SECONDS)},
     "purges": {"task": "subjects.run_purges", "schedule": 3600.0},
+    # The dashboard's counts per state read a few rows per state: one per
+    # statement since the last fold (subjects.core.state_counts).
+    "compact-state-counts": {"task": "subjects.compact_state_counts", "schedule": 300.0},
     "deadline-alerts": {"task": "subjects.send_deadline_alerts",
                         "schedule": crontab(hour=7, minute=0)},
     "publish-audit-head": {"task": "subjects.publish_audit_head",

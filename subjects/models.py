@@ -510,3 +510,19 @@ class FrameFingerprint(models.Model):
 
     def __str__(self) -> str:
         return f"fingerprint {self.pk}"
+
+
+class StateCount(models.Model):
+    """Requests per state, kept by the database itself (triggers of migration
+    0013 on ``subjects_rightsrequest``): every statement that adds, removes or
+    moves requests adds one row per state it changed, with the difference.
+    The rows of a state add up to its count, so the dashboard reads a few
+    rows, not every request; ``subjects.core.state_counts.compact`` folds
+    them into one row per state. Only inserts, never an update: two
+    transactions moving requests never wait for each other here."""
+
+    state = models.CharField(max_length=20)
+    n = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.state} {self.n:+d}"

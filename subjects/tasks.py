@@ -10,7 +10,7 @@ from celery import shared_task
 from django import db
 from django.conf import settings
 
-from subjects.core import queueing
+from subjects.core import queueing, state_counts
 from subjects.jobs import (
     audit_heads,
     camera_check,
@@ -86,6 +86,11 @@ def run_purges(self) -> dict:
     if any(count >= retention.BATCH_SIZE for count in done.values()):
         run_purges.delay()  # more is due: the next batch, now
     return done
+
+
+@shared_task(name="subjects.compact_state_counts")
+def compact_state_counts() -> int:
+    return state_counts.compact()
 
 
 @shared_task(name="subjects.send_deadline_alerts")

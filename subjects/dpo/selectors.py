@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from search.imaging import ImageError, load_image
 from search.redaction import encode
+from subjects.core import state_counts
 from subjects.core.deadlines import DUE_SOON_DAYS, CurrentDueOn, add_months, due_date_sql
 from subjects.core.faces import earlier_requests_for_faces
 from subjects.core.outbox import TO_DPO, TO_RECIPIENT
@@ -204,14 +205,12 @@ DPO_STATE_LABELS = {
 
 
 def counts(*, today: dt.date | None = None, now: dt.datetime | None = None) -> Counts:
-    """Requests per state (one query, an index-only scan of the state
-    index), and open ones overdue or due within a week (one query over the
-    open requests' index on the stored due date)."""
+    """Requests per state (one query over the few rows per state that the
+    database keeps, ``StateCount``), and open ones overdue or due within a
+    week (one query over the open requests' index on the stored due date)."""
     today = today or timezone.localdate()
     by_state = dict.fromkeys(State.values, 0)
-    # COUNT(*), not of a column: the state index alone answers it.
-    for state, n in RightsRequest.objects.values_list("state").annotate(n=Count("*")).order_by():
-        by_state[state] = n
+    by_state.update(state_counts.by_state())
     due = (
         with_due_dates(RightsRequest.objects.filter(state__in=OPEN_STATES), now)
         .aggregate(
