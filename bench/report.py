@@ -771,11 +771,15 @@ def observations(r: dict) -> list[str]:
         out.append(
             f"- **DPO queue.** {large[key]['queries']} queries at every size; "
             f"{ms(small[key]['p50_ms'])} ms p50 at {small['requests']:,} requests and "
-            f"{ms(large[key]['p50_ms'])} ms at {large['requests']:,}. The queue lists open "
-            f"requests by default, sorted by the stored due date (`due_on`, kept on every "
-            f"save) through the partial index `request_open_due`; the due counts read the "
-            f"open requests through it; the counts per state read the state index (an "
-            f"index-only scan, which still grows with the number of requests).")
+            f"{ms(large[key]['p50_ms'])} ms at {large['requests']:,}. The queue lists the "
+            f"open requests and identity checks by default, what waits for the DPO first, "
+            f"then by the stored due date (`due_on`, kept on every save): the partial "
+            f"expression index `request_listed_due` hands the first page over in that order "
+            f"(no sort); the due counts read the open requests through the partial index "
+            f"`request_open_due`; the counts per state read `StateCount`, a few rows per "
+            f"state kept by the database's triggers and folded every five minutes. What "
+            f"still grows with the requests: the page count (the listed requests, through "
+            f"the index) and the due counts (the open ones).")
     out.append("")
     return out
 
