@@ -26,6 +26,35 @@ DEFAULT_DATABASE = "bench_portal"
 _state: dict = {}
 
 
+def with_shared_buffers(server, data_dir: Path, memory: str):
+    """The embedded server with ``shared_buffers`` at ``memory`` (``BENCH_SHARED_BUFFERS``,
+    2GB: the HNSW index of a million faces, 731 MiB, and the table's hot pages
+    fit), set with ALTER SYSTEM and a restart; left as it is, and said so,
+    while other programs use the server, or with ``memory`` empty."""
+    import psycopg
+    from psycopg import sql
+
+    from portal import embedded_db
+
+    if not memory:
+        return server
+    with psycopg.connect(dbname="postgres", user="postgres", host=server.socket_dir,
+                         autocommit=True) as conn:
+        same = conn.execute(
+            "SELECT pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
+            [memory]).fetchone()[0]
+        if same:
+            return server
+        if embedded_db.other_connections(server):
+            print(f"shared_buffers left at {conn.execute('SHOW shared_buffers').fetchone()[0]}"
+                  f": other programs use the embedded server", flush=True)
+            return server
+        conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(memory)))
+    embedded_db.stop(data_dir)
+    print(f"embedded server restarted with shared_buffers = {memory}", flush=True)
+    return embedded_db.ensure_running(data_dir)
+
+
 def setup() -> dict:
     """Configure and start Django on the benchmark database; idempotent.
 
@@ -52,7 +81,8 @@ def setup() -> dict:
         from portal import embedded_db
 
         name = os.environ.get("BENCH_DATABASE", DEFAULT_DATABASE)
-        server = embedded_db.ensure_running(data_dir)
+        server = with_shared_buffers(embedded_db.ensure_running(data_dir), data_dir,
+                                     os.environ.get("BENCH_SHARED_BUFFERS", "2GB"))
         embedded_db.ensure_database(server, name)
         started = server.started_here
         socket_dir = server.socket_dir
