@@ -344,8 +344,36 @@ def run_size(size: int, query_count: int) -> dict:
     return result
 
 
+def measure_settings_overhead(repeats: int = 2000) -> dict:
+    """What the ``SET LOCAL`` statements sent with each search cost: ``SELECT 1``
+    with and without them in front, interleaved, on Django's connection."""
+    from django.db import connection
+
+    from search.matching import _index_settings, set_local_statements
+
+    statements = set_local_statements(_index_settings(K, filtered=False))
+    with_settings = "; ".join([*statements, "SELECT 1"])
+    times = {"bare": [], "with_settings": []}
+    with connection.cursor() as cursor:
+        for index in range(repeats):
+            order = ("bare", "with_settings") if index % 2 == 0 else ("with_settings", "bare")
+            for name in order:
+                start = time.perf_counter()
+                cursor.execute("SELECT 1" if name == "bare" else with_settings)
+                while cursor.nextset():
+                    pass
+                times[name].append(time.perf_counter() - start)
+    bare = common.latency_summary(times["bare"])["p50_ms"]
+    settings = common.latency_summary(times["with_settings"])["p50_ms"]
+    return {"statements": len(statements), "select_1_p50_ms": bare,
+            "with_settings_p50_ms": settings, "overhead_ms": round(settings - bare, 4)}
+
+
 def main() -> None:
     common.setup()
+    overhead = measure_settings_overhead()
+    print(f"{overhead['statements']} SET LOCAL statements cost {overhead['overhead_ms']:.3f} ms "
+          f"(SELECT 1: {overhead['select_1_p50_ms']:.3f} ms)", flush=True)
     sizes = common.env_sizes("BENCH_SIZES", [10_000, 100_000, 1_000_000])
     query_count = common.env_int("BENCH_QUERIES", 200)
     results = []
@@ -367,6 +395,7 @@ def main() -> None:
         row.setdefault("load_average", common.machine().get("load_average"))
     common.write_result("search", {
         "sizes": results,
+        "settings_overhead": overhead,
         "seconds": round(time.perf_counter() - started, 1),
         "notes": [
             "find_candidates is called as the selfie flow calls it (include_restricted=True) "
