@@ -251,11 +251,12 @@ def data_urls(frames: list[bytes]) -> list[str]:
 
 def video_segments(poses: list[str]) -> list[list[str]]:
     """For each pose, in order, the sample video's frames from where its
-    burst starts. The camera plays them at half speed (15 a second): a
-    person turning as fast as the performer, but a frame or two of the
-    browser's own delay then misses no turn."""
+    burst starts, those with exactly one face to the model. The camera plays
+    them at half speed (15 a second): a person turning as fast as the
+    performer, but a frame or two of the browser's own delay then misses no
+    turn."""
     frames = capture.video_frames()
-    return [data_urls([capture.jpeg(frames[start + n]) for n in range(18)])
+    return [data_urls([capture.jpeg(frames[n]) for n in capture.one_face_frames(start)])
             for start in (capture.VIDEO_POSES[pose] for pose in poses)]
 
 
