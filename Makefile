@@ -74,8 +74,9 @@ check-samples:
 test: test-deps check-samples messages lint browser
 	$(VENV)/bin/pytest
 
-# Benchmarks on a database of their own (bench_portal); about 30-45 minutes on
-# 2 cores. Writes bench/results/*.json, docs/performance.md and docs/scaling.md.
+# Benchmarks on a database of their own (bench_portal); most of the time goes
+# into HNSW builds over a million faces (README, Performance, gives measured
+# times). Writes bench/results/*.json, docs/performance.md and docs/scaling.md.
 bench: runtime
 	$(PY) -m pip install --quiet -e '.[bench]'
 	DEBUG=$(DEBUG) $(PY) -m bench.run
