@@ -915,7 +915,8 @@ def performance_md(r: dict, goals: list[dict], plotted: bool) -> str:
         "`BENCH_QUEUE_SIZES`, `BENCH_ONLY=search,report`; `BENCH_SEARCH_MERGE=1` keeps the "
         "sizes of the last search run that this one does not measure (each size says when "
         "it was measured); `BENCH_DATABASE_URL` points it at another PostgreSQL with "
-        "pgvector. A section not run keeps the figures of its last run (see the list of "
+        "pgvector; `BENCH_SHARED_BUFFERS` (2GB) sets the embedded server's "
+        "`shared_buffers`. A section not run keeps the figures of its last run (see the list of "
         "sections and dates at the top).",
         "",
     ]
