@@ -54,19 +54,25 @@ def jpeg(frame: np.ndarray, quality: int = 90) -> bytes:
 
 @functools.cache
 def one_face_frames(start: int, count: int = 18) -> tuple[int, ...]:
-    """The frames ``start`` to ``start + count - 1`` in which the face model
-    sees exactly one face. Two do not: frame 160 holds two faces to dlib's
-    detector and frame 131 none. The camera check rightly refuses such a
-    frame; a test that plays the video to the browser's camera must not
-    depend on whether the browser's timing happens to capture one of them
-    (under load it did, and the check failed with ``frame_several_faces``)."""
-    from search.backends import get_backend
+    """The frames ``start`` to ``start + count - 1`` that the camera check's
+    rule for a single frame accepts (``one_face_in``: exactly one face, big
+    enough). Two do not: frame 160 holds two faces to dlib's detector and
+    frame 131 none. The check rightly refuses such a frame; a test that plays
+    the video to the browser's camera must not depend on whether the
+    browser's timing happens to capture one of them (under load it did, and
+    the check failed with ``frame_several_faces``)."""
     from search.imaging import load_image
+    from subjects.person.selfie import SelfieRejected, one_face_in
 
-    backend = get_backend()
+    def accepted(frame: np.ndarray) -> bool:
+        try:
+            one_face_in(load_image(jpeg(frame)))
+        except SelfieRejected:
+            return False
+        return True
+
     frames = video_frames()
-    return tuple(n for n in range(start, start + count)
-                 if len(backend.detect(load_image(jpeg(frames[n])))) == 1)
+    return tuple(n for n in range(start, start + count) if accepted(frames[n]))
 
 
 def video_burst(start: int, count: int = 6, stride: int = STRIDE) -> list[bytes]:
