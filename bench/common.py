@@ -38,12 +38,15 @@ def with_shared_buffers(server, data_dir: Path, memory: str):
 
     if not memory:
         return server
-    def ask(statement: str, params=()):
+
+    def run(statement, params=()):
+        # A connection of its own each time, closed before the others are counted.
         with psycopg.connect(dbname="postgres", user="postgres", host=server.socket_dir,
                              autocommit=True) as conn:
-            return conn.execute(statement, params).fetchone()
+            cursor = conn.execute(statement, params)
+            return cursor.fetchone() if cursor.description else None
 
-    same, now = ask("SELECT pg_size_bytes(current_setting('shared_buffers')) = "
+    same, now = run("SELECT pg_size_bytes(current_setting('shared_buffers')) = "
                     "pg_size_bytes(%s), current_setting('shared_buffers')", [memory])
     if same:
         return server
@@ -51,9 +54,7 @@ def with_shared_buffers(server, data_dir: Path, memory: str):
         print(f"shared_buffers left at {now}: other programs use the embedded server",
               flush=True)
         return server
-    with psycopg.connect(dbname="postgres", user="postgres", host=server.socket_dir,
-                         autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(memory)))
+    run(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(memory)))
     embedded_db.stop(data_dir)
     print(f"embedded server restarted with shared_buffers = {memory}", flush=True)
     return embedded_db.ensure_running(data_dir)
