@@ -12,10 +12,12 @@ from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-# The embedded broker: kombu's SQLAlchemy transport on the embedded
-# PostgreSQL, polling faster (see portal/broker.py). URLs look like
-# portaldb+postgresql+psycopg://postgres@/portal?host=...
-TRANSPORT_ALIASES.setdefault("portaldb", "portal.broker:Transport")
+# The database broker: kombu's SQLAlchemy transport, safe to start from
+# several processes at once and polling faster (see portal/broker.py). URLs
+# look like portaldb+postgresql+psycopg://postgres@/portal?host=...; kombu's
+# own sqla+ URLs get the same transport.
+for _alias in ("portaldb", "sqla", "sqlalchemy"):
+    TRANSPORT_ALIASES[_alias] = "portal.broker:Transport"
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -6,6 +6,7 @@ editing for a deployment: set the environment instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from datetime import timedelta
@@ -217,6 +218,10 @@ CELERY_BEAT_SCHEDULE = {
                                   "schedule": crontab(hour=7, minute=30)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Beat dies at start when that folder is missing, as it is on a fresh
+# installation with DATABASE_URL (the embedded database would have made it).
+with contextlib.suppress(OSError):
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- carrying out requests ---------------------------------------------------
 # A job's claim lasts this long without news from its worker (which renews

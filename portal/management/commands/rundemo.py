@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,13 +19,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import defaultdict, deque
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from portal import embedded_db
+from portal import broker, embedded_db
 
 
 class Command(BaseCommand):
@@ -52,9 +54,13 @@ class Command(BaseCommand):
             if dpo:
                 with self.phase("account", "the demo DPO account"):
                     self._demo_dpo(dpo)
+        with self.phase("broker", "the broker's tables, where it is a database"):
+            broker.ensure_tables(settings.CELERY_BROKER_URL, settings.CELERY_RESULT_BACKEND)
         connection.close()
-        self._run_procfile(procfile, bind)
+        failed = self._run_procfile(procfile, bind)
         self._stop_database()
+        if failed:
+            raise SystemExit(failed if 0 < failed < 256 else 1)
 
     # -- phases ---------------------------------------------------------------
 
@@ -92,7 +98,9 @@ class Command(BaseCommand):
 
     # -- the processes --------------------------------------------------------
 
-    def _run_procfile(self, procfile: str, bind: str) -> None:
+    def _run_procfile(self, procfile: str, bind: str) -> int | None:
+        """Run honcho until it ends; the exit code of a process that ended by
+        itself (honcho then stopped the others), None when asked to stop."""
         bin_dir = os.path.dirname(sys.executable)
         env = dict(os.environ, PORTAL_BIND=bind, PYTHONUNBUFFERED="1",
                    PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
@@ -103,22 +111,35 @@ class Command(BaseCommand):
         honcho = subprocess.Popen(  # noqa: S603 - our own Procfile
             [os.path.join(bin_dir, "honcho"), "start", "--procfile", procfile,
              "--app-root", str(settings.BASE_DIR), "--no-colour"],
-            env=env,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, errors="replace", bufsize=1,
         )
         began = time.monotonic()
         threading.Thread(target=self._announce_when_up, args=(honcho, bind, began),
                          daemon=True).start()
+        asked_to_stop = threading.Event()
 
         # A terminal's Ctrl-C reaches honcho by itself (same process group);
-        # a SIGTERM sent to this command is passed on.
+        # a signal sent to this command alone is passed on.
         def forward(signum, frame):
-            if signum == signal.SIGTERM and honcho.poll() is None:
+            asked_to_stop.set()
+            if honcho.poll() is None:
                 honcho.send_signal(signal.SIGTERM)
 
         signal.signal(signal.SIGINT, forward)
         signal.signal(signal.SIGTERM, forward)
+        watch = ProcessWatch()
+        for line in honcho.stdout:
+            self.stdout.write(line, ending="")
+            self.stdout.flush()
+            watch.feed(line)
         honcho.wait()
-        self.stdout.write("Web server, worker and beat stopped.")
+        if asked_to_stop.is_set() or watch.first_stopped is None:
+            self.stdout.write("Web server, worker and beat stopped.")
+            return None
+        # A process ended by itself: honcho stopped the others.
+        self.stderr.write(watch.why_stopped())
+        return watch.first_stopped[1] or 1
 
     def _announce_when_up(self, honcho: subprocess.Popen, bind: str, began: float) -> None:
         url = f"http://{bind}/"
@@ -159,3 +180,46 @@ def site_url_for(bind: str) -> str:
     if host in ("", "0.0.0.0", "[::]", "::"):  # noqa: S104 - read, not bound
         host = "127.0.0.1"
     return f"http://{host}:{port}"
+
+
+# What honcho labels each process with, in words.
+PROCESS_NAMES = {"web": "the web server", "worker": "the Celery worker", "beat": "Celery beat"}
+_HONCHO_LINE = re.compile(r"^\S+ (?P<name>\S+?)\s*\| (?P<text>.*)$")
+_STOPPED = re.compile(r"^(?P<name>\S+) stopped \(rc=(?P<rc>-?\d+)\)")
+_ERROR = re.compile(r"(Error|Exception|error:|refused|denied|not found)", re.IGNORECASE)
+
+
+class ProcessWatch:
+    """Reads honcho's output: the last lines of each process, and which
+    process stopped first (the one that brought the others down)."""
+
+    def __init__(self):
+        self.tails: dict[str, deque] = defaultdict(lambda: deque(maxlen=60))
+        self.first_stopped: tuple[str, int] | None = None
+
+    def feed(self, line: str) -> None:
+        match = _HONCHO_LINE.match(line.rstrip("\n"))
+        if not match:
+            return
+        name, text = match["name"], match["text"]
+        if name == "system":
+            stopped = _STOPPED.match(text)
+            if stopped and self.first_stopped is None:
+                self.first_stopped = (stopped["name"], int(stopped["rc"]))
+            return
+        if text.strip():
+            self.tails[name].append(text.strip())
+
+    def reason(self, name: str) -> str:
+        """The process's last line that names an error, else its last line."""
+        tail = self.tails.get(name) or ()
+        for text in reversed(tail):
+            if _ERROR.search(text) and not text.startswith(("File ", "Traceback")):
+                return text
+        return tail[-1] if tail else "it printed nothing"
+
+    def why_stopped(self) -> str:
+        name, code = self.first_stopped
+        what = PROCESS_NAMES.get(name.split(".")[0], name)
+        return (f"The demo stopped: {what} ({name}) exited with code {code}, so honcho stopped "
+                f"the other processes; its last error was: {self.reason(name)}")
