@@ -22,5 +22,10 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
+        from portal.middleware import stamp_login
+
+        user_logged_in.connect(stamp_login, dispatch_uid="portal.stamp_login")
         post_migrate.connect(create_broker_tables, sender=self,
                              dispatch_uid="portal.create_broker_tables")

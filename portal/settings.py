@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "portal.middleware.StaffSessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -467,11 +468,24 @@ INSTALLED_APPS += ["drf_spectacular_sidecar", "subjects.dpo"]
 LOGIN_URL = "dpo:login"
 # Members of this group use the dashboard and the DPO API.
 DPO_GROUP_NAME = env_str("DPO_GROUP_NAME", "DPO")
-# TOTP second factor for DPO accounts and the admin: required unless DEBUG.
+# TOTP second factor for DPO accounts and the admin: required unless DEBUG,
+# and only a DEBUG installation may switch it off.
 REQUIRE_DPO_2FA = env_bool("REQUIRE_DPO_2FA", not DEBUG)
+if not REQUIRE_DPO_2FA and not DEBUG:
+    raise ImproperlyConfigured(
+        "REQUIRE_DPO_2FA=0 is only accepted with DEBUG=1: with DEBUG off every DPO and "
+        "admin login asks for the code from the authenticator app."
+    )
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Face Rights Portal")
-# A DPO tool's API key stops working this many days after it was made.
+# A DPO tool's API key stops working this many days after it was made; a
+# crawler key after CRAWLER_API_KEY_DAYS.
 DPO_API_KEY_DAYS = env_int("DPO_API_KEY_DAYS", 90, minimum=1)
+CRAWLER_API_KEY_DAYS = env_int("CRAWLER_API_KEY_DAYS", 365, minimum=1)
+# A signed-in staff session (dashboard or admin) ends this long after the
+# login, or after this long without a request, whichever comes first.
+STAFF_SESSION_SECONDS = env_int("STAFF_SESSION_SECONDS", 8 * 3600, minimum=60)
+STAFF_SESSION_IDLE_SECONDS = env_int("STAFF_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+SESSION_COOKIE_AGE = STAFF_SESSION_SECONDS
 # Calls per key (or account, or address) and period: N/s, N/m, N/h, N/d or N/15m;
 # "off" for no limit.
 API_RATES = {
@@ -513,6 +527,9 @@ ART19_MAX_REMINDERS = env_int("ART19_MAX_REMINDERS", 3, minimum=0)
 # with "Authorization: Bearer <HEALTH_TOKEN>", or a DPO signed in with the
 # second factor; the public /healthz says only ok or not.
 HEALTH_TOKEN = env_secret("HEALTH_TOKEN")
+# /healthz runs its check at most this often per process (anonymous probes
+# and visitors share the answer); 0 checks on every call.
+HEALTHZ_CACHE_SECONDS = env_int("HEALTHZ_CACHE_SECONDS", 5, minimum=0)
 
 # --- logging: request references only, never personal data --------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

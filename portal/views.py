@@ -1,4 +1,5 @@
 import secrets
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -17,28 +18,51 @@ def home(request):
     return render(request, "portal/home.html")
 
 
+# The last answer of /healthz in this process: (monotonic time, healthy).
+_last_health: tuple[float, bool] | None = None
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    """For probes and anyone: ok or not, nothing else (no versions, no errors)."""
-    ok = health.is_healthy()
+    """For probes and anyone: ok or not, nothing else (no versions, no errors).
+    The check behind it (the database, the broker, every queue's heartbeat)
+    runs at most once per HEALTHZ_CACHE_SECONDS in each process, however
+    many anonymous callers ask."""
+    global _last_health
+    now = time.monotonic()
+    if _last_health is None or now - _last_health[0] >= settings.HEALTHZ_CACHE_SECONDS:
+        _last_health = (now, health.is_healthy())
+    ok = _last_health[1]
     return JsonResponse({"status": "ok" if ok else "unavailable"}, status=200 if ok else 503)
 
 
-def _may_see_health_detail(request) -> bool:
+def _health_credentials(request) -> bool | None:
+    """True for HEALTH_TOKEN or a signed-in DPO, False for a bearer value
+    that is not the token (whatever its characters), None for no
+    credentials at all."""
     header = request.headers.get("Authorization", "")
     token = settings.HEALTH_TOKEN
-    if token and header.startswith("Bearer "):
-        return secrets.compare_digest(header.removeprefix("Bearer ").strip(), token)
-    return is_dpo(request.user) and second_factor_done(request.user)
+    if header.startswith("Bearer "):
+        presented = header.removeprefix("Bearer ").strip().encode("utf-8", "replace")
+        return bool(token) and secrets.compare_digest(presented, token.encode("utf-8"))
+    if is_dpo(request.user) and second_factor_done(request.user):
+        return True
+    return None
 
 
 @never_cache
 @require_GET
 def healthz_detail(request):
     """Why the portal is or is not healthy: for operators with HEALTH_TOKEN
-    and for the DPO; everyone else gets a plain 404."""
-    if not _may_see_health_detail(request):
+    and for the DPO; a wrong bearer value gets 401, no credentials a plain
+    404."""
+    allowed = _health_credentials(request)
+    if allowed is False:
+        response = JsonResponse({"detail": "This token is not the health token."}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="healthz"'
+        return response
+    if not allowed:
         raise Http404
     status = health.detail()
     return JsonResponse(status, status=200 if status["status"] == "ok" else 503)

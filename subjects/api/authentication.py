@@ -99,6 +99,19 @@ class IsDpo(BasePermission):
         return is_dpo(request.user) and second_factor_done(request.user)
 
 
+class CanAct(IsDpo):
+    """What changes a request: a DPO key made with the "read and act" scope,
+    or the dashboard's session."""
+
+    message = _("This API key may only read: make a key with the scope \"read and act\" "
+                "on the dashboard's API keys page to act on requests.")
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        return not isinstance(request.auth, ApiKey) or request.auth.scope == ApiKey.Scope.ACT
+
+
 class IsCrawler(BasePermission):
     message = _("Only a crawler key may use this endpoint.")
 

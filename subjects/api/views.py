@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from subjects.api import crawler
 from subjects.api.authentication import (
     ApiKeyAuthentication,
+    CanAct,
     CrawlerThrottle,
     DpoThrottle,
     IsCrawler,
@@ -128,6 +129,7 @@ class RequestDetail(DpoApiView):
 class RequestAction(DpoApiView):
     """POST one action; answers with the request as it is afterwards."""
 
+    permission_classes = [CanAct]
     action_name = ""
 
     def post(self, request, reference):

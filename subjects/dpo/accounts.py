@@ -6,13 +6,19 @@ import base64
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_otp import devices_for_user
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal.ratelimit import client_ip, enforce
+from portal.rates import Rate
+from subjects.dpo.models import ApiKey
 from subjects.dpo.permissions import dpo_group, is_dpo, requires_second_factor
 
 DEVICE_NAME = "authenticator app"
@@ -58,39 +64,75 @@ def create_dpo(email: str, *, password: str, reset: bool = False) -> tuple[objec
         user = User(username=email, email=email)
     validate_password(password, user)
     user.email = email
-    user.is_staff = True
+    # The DPO area checks the group, not is_staff: a DPO account is no staff
+    # account of Django's admin (which is for superusers only).
+    user.is_staff = user.is_superuser
     user.is_active = True
     user.set_password(password)
     user.save()
     user.groups.add(dpo_group())
     TOTPDevice.objects.filter(user=user).delete()
+    if reset:
+        # A reset is what follows a lost phone or a leaked password: no key
+        # made before it keeps working.
+        revoke_keys_of(user)
     device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=True)
     return user, Enrolment(device)
+
+
+def revoke_keys_of(user) -> int:
+    """Revoke every active API key of ``user``; returns how many."""
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now())
+
+
+TOO_MANY_LOGINS = _("Too many login attempts. Please wait a while and try again.")
+WRONG_ADMIN_LOGIN = _("The e-mail address, the password or the code is wrong, or this account "
+                      "has no access to the administration.")
 
 
 class LoginRefused(Exception):
     pass
 
 
-def check_login(request, *, email: str, password: str, code: str):
-    """The account behind a DPO login, with the device that verified the
+def hold_back_guessing(request, email: str) -> None:
+    """Count a login attempt per client address and per account, for every
+    staff door alike (the dashboard and the admin share the counts); raises
+    ``portal.ratelimit.RateLimited`` over the limit."""
+    limit = Rate.parse(settings.RATE_LIMITS["login"])
+    enforce("dpo-login-ip", client_ip(request), limit, TOO_MANY_LOGINS)
+    enforce("dpo-login-email", email.strip().lower(), limit, TOO_MANY_LOGINS)
+
+
+def check_login(request, *, email: str, password: str, code: str, door: str = "dpo"):
+    """The account behind a staff login, with the device that verified the
     code (None where no second factor is required or given); raises
-    ``LoginRefused`` with the same message whatever was wrong."""
+    ``LoginRefused`` with the same message whatever was wrong: the password,
+    the code, or an account that may not use this door ("dpo": the DPO
+    group; "admin": superusers)."""
     user = authenticate(request, username=email.strip().lower(), password=password)
-    if user is None or not is_dpo(user):
+    allowed = is_dpo(user) if door == "dpo" else bool(user and user.is_active
+                                                       and user.is_superuser)
+    if user is None or not allowed:
         raise LoginRefused
     code = code.strip().replace(" ", "")
-    device = None
-    if code:
-        for candidate in devices_for_user(user, confirmed=True):
-            with transaction.atomic():
-                # Re-read under a lock: a code counts once, even in a race.
-                locked = type(candidate).objects.select_for_update().get(pk=candidate.pk)
-                if locked.verify_token(code):
-                    device = locked
-                    break
-        if device is None:
-            raise LoginRefused
-    elif requires_second_factor():
+    device = verified_device(user, code) if code else None
+    if code and device is None:
+        raise LoginRefused
+    if device is None and requires_second_factor():
         raise LoginRefused
     return user, device
+
+
+def verified_device(user, code: str):
+    """The confirmed device of ``user`` that accepts ``code`` now, or None.
+    A code counts once, even when two logins race with it."""
+    code = code.strip().replace(" ", "")
+    if not code:
+        return None
+    for candidate in devices_for_user(user, confirmed=True):
+        with transaction.atomic():
+            locked = type(candidate).objects.select_for_update().get(pk=candidate.pk)
+            if locked.verify_token(code):
+                return locked
+    return None

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.utils.translation import gettext_lazy as _
 
 from subjects.core.deadlines import EXTENSION_GROUNDS
 from subjects.core.faces import pending_claims
 from subjects.core.states import State
+from subjects.dpo import accounts
+from subjects.dpo.models import ApiKey
 from subjects.dpo.selectors import DEFAULT_SORT, SORTS, QueueFilters
 from subjects.models import RightsRequest
 from subjects.review import actions
@@ -152,8 +155,59 @@ ACTION_FORMS = {
 }
 
 
+def _code_field():
+    return forms.CharField(
+        label=_("Code from your authenticator app"), max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                      "pattern": "[0-9 ]*"}))
+
+
+def check_code_last(form, user) -> None:
+    """The authenticator code, checked only once the rest of the form is
+    right: a code counts once, so a form refused for another reason must
+    not use it up."""
+    if "code" not in form.fields or form.errors:
+        return
+    if accounts.verified_device(user, form.cleaned_data.get("code", "")) is None:
+        form.add_error("code", _("This code is wrong or was used already. Enter the code your "
+                                 "authenticator app shows now."))
+
+
 class ApiKeyForm(forms.Form):
+    """A new key: what it is for, what it may do, and the code again (a
+    session left open must not be enough to make a key)."""
+
     name = forms.CharField(label=_("What is this key for?"), max_length=100)
+    scope = forms.ChoiceField(label=_("What may it do?"), choices=ApiKey.Scope.choices,
+                              initial=ApiKey.Scope.READ)
+    code = _code_field()
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not settings.REQUIRE_DPO_2FA:
+            del self.fields["code"]
+
+    def clean(self):
+        cleaned = super().clean()
+        check_code_last(self, self.user)
+        return cleaned
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """A new password, with the old one and (where required) the code."""
+
+    code = _code_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not settings.REQUIRE_DPO_2FA:
+            del self.fields["code"]
+
+    def clean(self):
+        cleaned = super().clean()
+        check_code_last(self, self.user)
+        return cleaned
 
 
 def action_form(name: str, rights_request, data=None):

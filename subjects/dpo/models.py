@@ -36,8 +36,18 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # DPO keys stop working after DPO_API_KEY_DAYS; crawler keys do not expire.
+    # DPO keys stop working after DPO_API_KEY_DAYS, crawler keys after
+    # CRAWLER_API_KEY_DAYS (keys made before that rule have none: see the
+    # migration, which gives them one).
     expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Scope(models.TextChoices):
+        # Reads the queue, requests and figures.
+        READ = "read", _("Read only")
+        # Also acts on requests (approve, reject, extend, ask for information).
+        ACT = "act", _("Read and act")
+
+    scope = models.CharField(max_length=4, choices=Scope.choices, default=Scope.READ)
 
     class Meta:
         ordering = ["-created_at"]
@@ -61,14 +71,17 @@ class ApiKey(models.Model):
         return self.revoked_at is None and not self.is_expired
 
     @classmethod
-    def issue(cls, *, name: str, purpose: str, user=None) -> tuple[ApiKey, str]:
+    def issue(cls, *, name: str, purpose: str, user=None,
+              scope: str = "read") -> tuple[ApiKey, str]:
         """A new key: returns the row and the key, which is never shown again."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         now = timezone.now()
-        expires = (now + dt.timedelta(days=settings.DPO_API_KEY_DAYS)
-                   if purpose == cls.Purpose.DPO else None)
+        days = (settings.DPO_API_KEY_DAYS if purpose == cls.Purpose.DPO
+                else settings.CRAWLER_API_KEY_DAYS)
         row = cls.objects.create(name=name, purpose=purpose, user=user, prefix=key[:10],
-                                 key_hash=hash_key(key), created_at=now, expires_at=expires)
+                                 key_hash=hash_key(key), created_at=now,
+                                 expires_at=now + dt.timedelta(days=days),
+                                 scope=scope if purpose == cls.Purpose.DPO else cls.Scope.READ)
         return row, key
 
     @classmethod

@@ -16,5 +16,6 @@ urlpatterns = [
     path("figures/", views.figures, name="figures"),
     path("register.csv", views.register, name="register"),
     path("keys/", views.api_keys, name="api_keys"),
+    path("password/", views.change_password, name="change_password"),
     path("keys/<int:key_id>/revoke/", views.revoke_api_key, name="revoke_api_key"),
 ]

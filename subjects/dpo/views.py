@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import update_session_auth_hash
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -15,12 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.ratelimit import RateLimited, client_ip, enforce
-from portal.rates import Rate
+from portal.ratelimit import RateLimited
 from subjects.core import notices
 from subjects.core.audit import chain_head
 from subjects.core.faces import confirmed_matches, crop_of_match, pending_claims
@@ -29,6 +28,7 @@ from subjects.dpo.forms import (
     ACTION_FORMS,
     ApiKeyForm,
     LoginForm,
+    PasswordChangeForm,
     QueueFilterForm,
     action_form,
 )
@@ -52,9 +52,6 @@ def _next_url(request, fallback: str) -> str:
     return fallback
 
 
-TOO_MANY_LOGINS = gettext_lazy("Too many login attempts. Please wait a while and try again.")
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login(request):
@@ -65,10 +62,9 @@ def login(request):
     error = None
     if request.method == "POST" and form.is_valid():
         try:
-            # Password guessing is held back per address and per IP, 2FA or not.
-            limit = Rate.parse(settings.RATE_LIMITS["login"])
-            enforce("dpo-login-ip", client_ip(request), limit, TOO_MANY_LOGINS)
-            enforce("dpo-login-email", form.cleaned_data["email"].lower(), limit, TOO_MANY_LOGINS)
+            # Password guessing is held back per address and per IP, 2FA or
+            # not, with the same counts as the admin's login.
+            accounts.hold_back_guessing(request, form.cleaned_data["email"])
         except RateLimited as limited:
             response = render(request, "dpo/login.html",
                               {"form": form, "error": limited.message,
@@ -272,15 +268,37 @@ def register(request):
 @require_http_methods(["GET", "POST"])
 def api_keys(request):
     """A DPO's own keys for DPO tools; a new key is shown once, here."""
-    form = ApiKeyForm(request.POST if request.method == "POST" else None)
+    form = ApiKeyForm(request.POST if request.method == "POST" else None, user=request.user)
     new_key = None
-    if request.method == "POST" and form.is_valid():
-        _row, new_key = ApiKey.issue(name=form.cleaned_data["name"], purpose=ApiKey.Purpose.DPO,
-                                     user=request.user)
-        form = ApiKeyForm()
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            _row, new_key = ApiKey.issue(name=form.cleaned_data["name"],
+                                         purpose=ApiKey.Purpose.DPO, user=request.user,
+                                         scope=form.cleaned_data["scope"])
+            form = ApiKeyForm(user=request.user)
+            status = 201
+        else:
+            status = 400
     keys = ApiKey.objects.filter(user=request.user, purpose=ApiKey.Purpose.DPO)
     return render(request, "dpo/api_keys.html", {"form": form, "keys": keys, "new_key": new_key},
-                  status=201 if new_key else 200)
+                  status=status)
+
+
+@dpo_required
+@require_http_methods(["GET", "POST"])
+def change_password(request):
+    """The signed-in DPO's new password (the old one and the code first);
+    the other sessions of the account end, this one goes on."""
+    form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        update_session_auth_hash(request, user)
+        messages.success(request, _("Your password is changed. Other sessions of your account "
+                                    "have ended."))
+        return redirect("dpo:queue")
+    return render(request, "dpo/password.html", {"form": form},
+                  status=400 if request.method == "POST" else 200)
 
 
 @dpo_required

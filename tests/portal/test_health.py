@@ -61,13 +61,19 @@ def test_the_public_healthz_reveals_no_versions_and_no_error_text(client, settin
 
 
 @pytest.mark.django_db
-def test_the_detail_is_a_plain_404_without_the_token(client, settings, health_token):
+def test_the_detail_is_a_plain_404_without_credentials_and_401_for_a_wrong_token(
+        client, settings, health_token):
     all_queues_beat(settings)
     assert client.get("/healthz/detail").status_code == 404
-    assert detail("a-guessed-token").status_code == 404
     assert Client(HTTP_AUTHORIZATION=TOKEN).get("/healthz/detail").status_code == 404
+    guessed = detail("a-guessed-token")
+    assert guessed.status_code == 401
+    assert guessed["WWW-Authenticate"] == 'Bearer realm="healthz"'
+    assert "versions" not in guessed.content.decode()
+    # Not ASCII: the same 401, not a 500 from comparing the strings.
+    assert detail("jeton-privé-ü€").status_code == 401
     settings.HEALTH_TOKEN = None
-    assert detail().status_code == 404
+    assert detail().status_code == 401
 
 
 @pytest.mark.django_db

@@ -50,8 +50,8 @@ def log_in_verified(client, user):
     return client
 
 
-def dpo_key(user) -> str:
-    return ApiKey.issue(name="tool", purpose=ApiKey.Purpose.DPO, user=user)[1]
+def dpo_key(user, scope: str = "act") -> str:
+    return ApiKey.issue(name="tool", purpose=ApiKey.Purpose.DPO, user=user, scope=scope)[1]
 
 
 def crawler_key() -> str:

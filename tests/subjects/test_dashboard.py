@@ -228,6 +228,7 @@ def dashboard_urls(world):
         ("figures", "GET", "/dpo/figures/", None, {**protected, "dpo": 200}),
         ("register", "GET", "/dpo/register.csv", None, {**protected, "dpo": 200}),
         ("api_keys", "GET", "/dpo/keys/", None, {**protected, "dpo": 200}),
+        ("change_password", "GET", "/dpo/password/", None, {**protected, "dpo": 200}),
         ("action", "POST", f"/dpo/requests/{ref}/actions/ask_for_information/",
          {"ask_for_information-question": "Which of these photos shows you?"},
          {**protected, "dpo": 302}),
@@ -704,7 +705,8 @@ def test_the_register_has_one_row_per_request_and_no_address(dpo_client):
 
 
 def test_a_new_api_key_is_shown_once_and_can_be_revoked(dpo_client, dora):
-    response = dpo_client.post("/dpo/keys/", {"name": "Case tool"})
+    response = dpo_client.post("/dpo/keys/", {"name": "Case tool", "scope": "read",
+                                              "code": accounts.current_code(dora[1].secret)})
     assert response.status_code == 201
     key = re.search(r'class="api-key">(frp_[\w-]+)<', response.content.decode()).group(1)
     assert ApiKey.find(key).user == dora[0]
