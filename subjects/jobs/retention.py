@@ -24,6 +24,7 @@ bounded batches; a full batch queues the next one at once).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -40,6 +41,8 @@ from subjects.jobs.access_package import purge_expired_packages
 from subjects.models import RightsRequest
 from subjects.person.liveness import purge_unused_challenges
 from subjects.person.selfie import SELFIE_DIR
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 #: Folders of private files that belong to one request each.
@@ -165,12 +168,23 @@ def purge_personal_data(*, now: dt.datetime | None = None, batch_size: int = BAT
 
 def run_purges(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     """One round of every purge; the task queues another round at once when
-    a batch came back full."""
-    return {
-        "requests_expired": expire_stale_requests(batch_size=batch_size),
-        "orphan_files_deleted": purge_orphan_files(batch_size=batch_size),
-        "packages_purged": purge_expired_packages(batch_size=batch_size),
-        "selfie_templates_deleted": purge_closed_selfie_templates(batch_size=batch_size),
-        "requests_purged": purge_personal_data(batch_size=batch_size),
-        "camera_checks_purged": purge_unused_challenges(batch_size=batch_size),
+    a batch came back full. Each purge runs on its own: one that fails (a
+    database refusal, a file it cannot delete) is logged by name and counted
+    as -1, and the purges after it still run."""
+    purges = {
+        "requests_expired": expire_stale_requests,
+        "orphan_files_deleted": purge_orphan_files,
+        "packages_purged": purge_expired_packages,
+        "selfie_templates_deleted": purge_closed_selfie_templates,
+        "requests_purged": purge_personal_data,
+        "camera_checks_purged": purge_unused_challenges,
     }
+    done = {}
+    for name, purge in purges.items():
+        try:
+            with transaction.atomic():
+                done[name] = purge(batch_size=batch_size)
+        except Exception:  # noqa: BLE001 - the next purge must still run
+            logger.exception("retention: the purge %s failed; the others go on", name)
+            done[name] = -1
+    return done

@@ -2,18 +2,20 @@
 UPDATE and DELETE, and verify_audit names the first broken event of a trail
 that someone who owns the table rewrote anyway."""
 
+import datetime as dt
 import io
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from subjects.core import tokens
 from subjects.core.audit import record_event, verify_chain
 from subjects.core.states import TransitionNotAllowed
 from subjects.core.transitions import transition
 from subjects.jobs.retention import purge_audit_reasons
-from subjects.models import AuditEvent
+from subjects.models import AuditEvent, RightsRequest
 from subjects.person import intake
 from tests.subjects.audit_helpers import as_table_owner_disabling_the_trigger
 from tests.subjects.helpers import confirm_in
@@ -56,12 +58,20 @@ def test_the_database_refuses_to_change_or_delete_an_audit_event():
     assert verify_chain().intact
 
 
-def test_retention_blanks_reasons_through_its_function_and_the_chain_still_verifies():
+def test_retention_blanks_reasons_through_its_function_and_the_chain_still_verifies(settings):
     request = intake.start_request(email="purged.reasons@example.org", language="en")
     request = intake.verify_email(tokens.verification_token(request))
     record_event(request, actor="dpo", action="info_requested",
                  reason="Is the man next to you in photo 2 your brother Jan?")
     record_event(request, actor="system", action="expired")
+    # Open, the reasons stay, whoever asks (migration 0014).
+    with pytest.raises(DatabaseError, match="it is not closed past its retention"), \
+            transaction.atomic():
+        purge_audit_reasons(request)
+    assert request.events.filter(reason__startswith="Is the man").exists()
+    RightsRequest.objects.filter(pk=request.pk).update(
+        state="expired", closed_at=timezone.now() - dt.timedelta(
+            days=settings.PERSONAL_DATA_RETENTION_DAYS + 1))
     assert purge_audit_reasons(request) == 1
     assert not request.events.exclude(reason="").exists()
     assert verify_chain().intact
