@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal import health, signatures
+from portal import health, metrics, signatures
 from portal.mailbox import read_mailbox
 from subjects.dpo.permissions import is_dpo, second_factor_done
 
@@ -42,6 +42,17 @@ def healthz_detail(request):
         raise Http404
     status = health.detail()
     return JsonResponse(status, status=200 if status["status"] == "ok" else 503)
+
+
+@never_cache
+@require_GET
+def metrics_text(request):
+    """The figures for Prometheus, to the same callers as the health detail
+    (``HEALTH_TOKEN`` as a bearer token, or a signed-in DPO); everyone else
+    gets a plain 404."""
+    if not _may_see_health_detail(request):
+        raise Http404
+    return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
 
 
 @require_GET
