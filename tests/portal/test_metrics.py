@@ -5,9 +5,15 @@ what that journey did."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,6 +29,9 @@ from tests.subjects.dpo_helpers import make_dpo
 from tests.subjects.helpers import live_capture, verified_in, wait_for_state
 
 TOKEN = "metrics-token-for-the-tests-" + "m" * 20
+DEPLOY = Path(django_settings.BASE_DIR) / "deploy"
+RULES = DEPLOY / "prometheus" / "face-rights-portal.rules.yml"
+DASHBOARD = DEPLOY / "grafana" / "face-rights-portal.json"
 
 
 def scrape(client: Client | None = None, token: str | None = TOKEN):
@@ -147,3 +156,27 @@ def test_durations_add_up_in_their_buckets_count_and_sum(transactional_db, setti
     assert found[(f"{series}_bucket", tuple(sorted([kind, ("le", "+Inf")])))] == 3
     assert found[(f"{series}_count", (kind,))] == 3
     assert found[(f"{series}_sum", (kind,))] == 5023.0
+
+
+@pytest.mark.django_db
+def test_the_alert_rules_and_the_dashboard_name_only_series_the_portal_serves(settings):
+    settings.HEALTH_TOKEN = TOKEN
+    served = {family.name for family in
+              text_string_to_metric_families(scrape().content.decode())}
+    dashboard = json.loads(DASHBOARD.read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"]
+                   for target in panel["targets"]]
+    named = set(re.findall(r"portal_[a-z_]+", RULES.read_text() + "\n".join(expressions)))
+    assert named, "no series named"
+    unknown = {name for name in named
+               if re.sub(r"_(bucket|count|sum|total)$", "", name) not in served}
+    assert unknown == set()
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_promtool_accepts_the_rules_and_their_tests_pass():
+    for command in (["check", "rules", str(RULES)],
+                    ["test", "rules", str(RULES.with_name("face-rights-portal.rules.test.yml"))]):
+        done = subprocess.run(["promtool", *command], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
