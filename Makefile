@@ -4,13 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 TEST_STAMP := $(VENV)/.test-stamp
+DOCS_STAMP := $(VENV)/.docs-stamp
 DEBUG ?= 1
 # Milliseconds since the epoch, for the demo's phase timings.
 NOW_MS = $$(date +%s%3N)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install runtime test-deps demo test check-samples lint messages static browser bench clean-data fault-repeat
+.PHONY: install runtime test-deps demo test check-samples lint messages static browser bench clean-data fault-repeat docs
 
 # The runtime dependencies only (no test or benchmark tools).
 $(RUNTIME_STAMP): pyproject.toml
@@ -22,6 +23,10 @@ $(RUNTIME_STAMP): pyproject.toml
 
 $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+$(DOCS_STAMP): $(RUNTIME_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[docs]'
 	touch $@
 
 runtime: $(RUNTIME_STAMP)
@@ -71,11 +76,16 @@ lint: test-deps
 check-samples:
 	@$(PY) -m portal.samples
 
-test: test-deps check-samples messages lint browser
+# The documentation site (mkdocs.yml, from docs/) into build/site, strictly:
+# a broken link or anchor, or a page left out of the navigation, fails it.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+test: test-deps check-samples messages lint browser docs
 	$(VENV)/bin/pytest
 
 # Benchmarks on a database of their own (bench_portal); most of the time goes
-# into HNSW builds over a million faces (README, Performance, gives measured
+# into HNSW builds over a million faces (docs/benchmarks.md gives measured
 # times). Writes bench/results/*.json, docs/performance.md and docs/scaling.md.
 bench: runtime
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -390,7 +390,7 @@ def burst(pose: str, person: int) -> list[bytes]:
     hash apart from everyone else's (measured over 144 people: no frame of a
     burst within 8 bits of another person's; the check refuses a burst with
     half). The same person number gets the same frames in every run: delete
-    the demo's frame fingerprints between runs (README, Load)."""
+    the demo's frame fingerprints between runs (docs/load.md)."""
     import cv2  # only the live mode needs OpenCV
 
     with _video_lock:

@@ -309,7 +309,7 @@ def targets(r: dict) -> list[dict]:
     else:
         rows.append({
             "target": target, "measured": "-", "met": None,
-            "why": "run `bench/load.py` against `make demo` (README, Load)",
+            "why": "run `bench/load.py` against `make demo` (docs/load.md)",
         })
     scans = {s["size"]: s["exhaustive_scan"]["p50_ms"] / 1000
              for s in (search or {}).get("sizes", []) if s.get("exhaustive_scan")}

@@ -40,7 +40,7 @@ duplicated (more than one copy) and lost (none); and for each fault the
 recovery time: from the fault until every piece of work that was waiting
 when it struck, or during it, has moved on (a request changed state or
 recorded a job step, an e-mail was sent). Results go to
-``bench/results/soak.json`` and to the table in the README::
+``bench/results/soak.json`` and to the table in ``docs/faults.md``::
 
     .venv/bin/python bench/soak.py --minutes 15 --people 20
 """
@@ -74,7 +74,8 @@ from portal import embedded_db  # noqa: E402
 from tests.mail import DROP, PERMANENT, TEMPORARY, free_port, start_smtp_server  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results" / "soak.json"
-README = BASE_DIR / "README.md"
+#: The page whose soak table (between its soak markers) a run rewrites.
+SOAK_PAGE = BASE_DIR / "docs" / "faults.md"
 DATABASE = "soak_portal"
 FAULTS = ["db_drop", "sigkill", "smtp_4xx", "smtp_5xx", "smtp_drop", "broker_restart"]
 SMTP_FAULTS = {"smtp_4xx": TEMPORARY, "smtp_5xx": PERMANENT, "smtp_drop": DROP}
@@ -723,7 +724,7 @@ def recovery_figures(faults: list[dict]) -> dict:
     }
 
 
-# -- the README's table -------------------------------------------------------------------
+# -- the soak table of docs/faults.md ------------------------------------------------------
 
 
 def readme_table(figures: dict) -> str:
@@ -773,13 +774,13 @@ def readme_table(figures: dict) -> str:
 
 
 def write_readme(figures: dict) -> None:
-    text = README.read_text()
+    text = SOAK_PAGE.read_text()
     begin, end = "<!-- soak:begin -->", "<!-- soak:end -->"
     if begin not in text:
         return
     head, rest = text.split(begin, 1)
     tail = rest.split(end, 1)[1]
-    README.write_text(f"{head}{begin}\n{readme_table(figures)}\n{end}{tail}")
+    SOAK_PAGE.write_text(f"{head}{begin}\n{readme_table(figures)}\n{end}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -788,9 +789,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=20)
     parser.add_argument("--drain-minutes", type=float, default=15)
     parser.add_argument("--seed", type=int, default=22)
-    parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    parser.add_argument("--no-readme", action="store_true",
+                        help="leave the soak table of docs/faults.md alone")
     parser.add_argument("--summarise-only", action="store_true",
-                        help="no run: the figures and the README's table again from the "
+                        help="no run: the figures and docs/faults.md's table again from the "
                              "faults recorded in bench/results/soak.json")
     options = parser.parse_args(argv)
     if options.summarise_only:

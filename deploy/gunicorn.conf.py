@@ -16,7 +16,7 @@ bind = [os.environ.get("PORTAL_BIND", "127.0.0.1:8000")]
 # Sync workers: one request at a time each. No page runs the face model
 # except an uploaded selfie's check: a camera check's bursts are stored and
 # checked by the search workers (Celery), the page asking for the answer.
-# About 2 per core is the usual start; the README's load test ran 2.
+# About 2 per core is the usual start; the load test (docs/load.md) ran 2.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 
 # A worker silent this long is killed and replaced; 120 s leaves room for
@@ -34,7 +34,7 @@ max_requests = 1000
 max_requests_jitter = 100
 
 # No access log: request paths carry people's link tokens, and the portal
-# logs request references only (README, "Security"). Errors go to stderr.
+# logs request references only (docs/security.md, "Logs"). Errors go to stderr.
 accesslog = None
 errorlog = "-"
 loglevel = "info"

@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -30,3 +31,24 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue}: {self.worker} at {self.ran_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DurationHistogram(models.Model):
+    """One histogram series of ``/metrics`` (``portal.durations``), kept in
+    the database so that every web and worker process, on any machine, adds
+    to the same series: the observations that fell in each bucket (not
+    cumulated: one bucket per observation), their count and their sum."""
+
+    name = models.CharField(max_length=60)
+    label = models.CharField(max_length=60, blank=True)
+    buckets = ArrayField(models.BigIntegerField())
+    count = models.BigIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "label"], name="one_row_per_series"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.label}}}: {self.count}"

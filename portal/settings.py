@@ -1,6 +1,6 @@
 """Settings of the face rights portal, read from environment variables.
 
-Every variable is listed with its default in README.md. Nothing here needs
+Every variable is listed with its default in docs/settings.md. Nothing here needs
 editing for a deployment: set the environment instead.
 """
 
@@ -189,7 +189,7 @@ CELERY_TIMEZONE = "UTC"
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 30, minimum=1)
 # The database, not the broker, is what must happen: beat sweeps it this
 # often for work whose task was lost (a worker killed, a broker restarted) and
-# queues it again (selfie searches, request jobs, e-mails; see the README).
+# queues it again (selfie searches, request jobs, e-mails; see docs/faults.md).
 RECOVERY_SWEEP_SECONDS = env_int("RECOVERY_SWEEP_SECONDS", 15, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     **{

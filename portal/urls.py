@@ -13,6 +13,7 @@ urlpatterns = [
     path(".well-known/receipt-keys.json", views.receipt_keys, name="receipt_keys"),
     path(".well-known/receipt-keys/<str:key_id>.pem", views.receipt_key, name="receipt_key"),
     path("healthz/detail", views.healthz_detail, name="healthz-detail"),
+    path("metrics", views.metrics_text, name="metrics"),
     path("dev/mail/", views.mailbox, name="mailbox"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dpo/", include("subjects.dpo.urls")),

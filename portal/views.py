@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal import health, signatures
+from portal import health, metrics, signatures
 from portal.mailbox import read_mailbox
 from subjects.dpo.permissions import is_dpo, second_factor_done
 
@@ -51,12 +51,10 @@ def _health_credentials(request) -> bool | None:
     return None
 
 
-@never_cache
-@require_GET
-def healthz_detail(request):
-    """Why the portal is or is not healthy: for operators with HEALTH_TOKEN
-    and for the DPO; a wrong bearer value gets 401, no credentials a plain
-    404."""
+def _refused_health_caller(request):
+    """The answer for a caller of the health detail or the metrics who may
+    not see them: 401 for a wrong bearer value, a plain 404 for no
+    credentials; None for one who may."""
     allowed = _health_credentials(request)
     if allowed is False:
         response = JsonResponse({"detail": "This token is not the health token."}, status=401)
@@ -64,8 +62,32 @@ def healthz_detail(request):
         return response
     if not allowed:
         raise Http404
+    return None
+
+
+@never_cache
+@require_GET
+def healthz_detail(request):
+    """Why the portal is or is not healthy: for operators with HEALTH_TOKEN
+    and for the DPO; a wrong bearer value gets 401, no credentials a plain
+    404."""
+    refused = _refused_health_caller(request)
+    if refused is not None:
+        return refused
     status = health.detail()
     return JsonResponse(status, status=200 if status["status"] == "ok" else 503)
+
+
+@never_cache
+@require_GET
+def metrics_text(request):
+    """The figures for Prometheus, to the same callers as the health detail
+    (``HEALTH_TOKEN`` as a bearer token, or a signed-in DPO); a wrong token
+    gets a 401, no credentials a plain 404."""
+    refused = _refused_health_caller(request)
+    if refused is not None:
+        return refused
+    return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
 
 
 @require_GET

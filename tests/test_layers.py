@@ -30,8 +30,8 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("jobs", ("subjects.jobs",)),
     ("interfaces", ("subjects.tasks", "subjects.web", "subjects.dpo", "subjects.api",
                     "subjects.management", "subjects.templatetags", "portal.admin",
-                    "portal.health", "portal.views", "portal.tasks", "portal.urls",
-                    "portal.wsgi", "portal.asgi", "portal.management")),
+                    "portal.health", "portal.metrics", "portal.views", "portal.tasks",
+                    "portal.urls", "portal.wsgi", "portal.asgi", "portal.management")),
 ]
 
 

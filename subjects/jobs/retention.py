@@ -39,7 +39,7 @@ from subjects.core.outbox import queue_email
 from subjects.core.states import FINAL, State
 from subjects.jobs.access_package import purge_expired_packages
 from subjects.models import RightsRequest
-from subjects.person.liveness import purge_unused_challenges
+from subjects.person.camera_check import purge_unused_challenges
 from subjects.person.selfie import SELFIE_DIR
 
 logger = logging.getLogger(__name__)

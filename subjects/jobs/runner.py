@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.durations import observe
 from subjects.core import audit
 from subjects.core.closing import close_request
 from subjects.core.events import Action
@@ -49,10 +50,12 @@ def run_request_jobs(request_id: int, *, owner: str) -> str:
         job.refresh_from_db()
         with lease_kept(job, owner):
             RUNNERS[job.kind](job)
+        finished = timezone.now()
         RequestJob.objects.filter(pk=job.pk).update(
-            status=RequestJob.Status.DONE, finished_at=timezone.now(), lease_owner="",
+            status=RequestJob.Status.DONE, finished_at=finished, lease_owner="",
             lease_until=None, last_error="",
         )
+        observe("request_job", job.kind, (finished - job.created_at).total_seconds())
         checkpoint(f"{job.kind}:done", request.reference)
     try:
         complete_request(request)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from portal.durations import observe
 from search.backends import get_backend
 from search.matching import Tier, find_candidates
 from subjects.core import audit
@@ -59,6 +61,7 @@ def lock_key(request_id: int) -> int:
 
 
 def search_once(request_id: int, selfie_name: str) -> str:
+    began = time.monotonic()
     request = RightsRequest.objects.get(pk=request_id)
     if request.state != State.SEARCHING:
         if selfie_name and selfie_name != request.selfie_review_file:
@@ -119,6 +122,7 @@ def search_once(request_id: int, selfie_name: str) -> str:
             queue_email(request, "dpo_identity_check",
                         event_key=f"dpo_identity_check:{request.reference}:"
                                   f"{request.searches_run}")
+    observe("selfie_search", "", time.monotonic() - began)
     checkpoint("search:done", request.reference)
     logger.info("request %s: search done, %d candidates", request.reference, len(candidates))
     return "done"

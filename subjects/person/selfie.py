@@ -97,7 +97,7 @@ def submit_selfie(request: RightsRequest, data: bytes, *, live: bool,
                   embedding=None) -> RightsRequest:
     """Check a selfie and hand it to the search worker. Nothing is stored
     unless the photo passes every check. ``live``: it came from a passed
-    camera challenge (``subjects.person.liveness``, whose rules include this
+    camera challenge (``subjects.person.camera_check``, whose rules include this
     photo's checks), so its matches may be shown.
 
     The face is detected and embedded once per selfie: the check's own

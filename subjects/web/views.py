@@ -21,7 +21,7 @@ from portal.ratelimit import RateLimited, client_ip
 from subjects.core import audit, faces, tokens
 from subjects.core.states import State, TransitionNotAllowed
 from subjects.models import Match
-from subjects.person import abuse, filing, intake, liveness
+from subjects.person import abuse, camera_check, filing, intake
 from subjects.person import selfie as selfie_jobs
 from subjects.web import transparency
 from subjects.web.forms import SelfieForm, StartForm
@@ -207,10 +207,10 @@ def selfie(request, rights_request, token):
 @takes_selfie
 def live(request, rights_request, token):
     """The camera check's page: the challenge, and none of its poses."""
-    _challenge, challenge_token = liveness.issue_challenge(rights_request)
+    _challenge, challenge_token = camera_check.issue_challenge(rights_request)
     return render(request, "subjects/live.html",
                   {"token": token, "rights_request": rights_request,
-                   "challenge": challenge_token, "frames": liveness.BURST_FRAMES})
+                   "challenge": challenge_token, "frames": camera_check.BURST_FRAMES})
 
 
 @with_request
@@ -225,17 +225,17 @@ def live_step(request, rights_request, token):
     try:
         if step == "begin":
             abuse.check_selfie_allowed(ip=client_ip(request), request=rights_request)
-            return pose_answer(liveness.begin(rights_request, challenge))
+            return pose_answer(camera_check.begin(rights_request, challenge))
         if not step.isdigit():
-            raise liveness.LivenessFailed("frames_missing")
+            raise camera_check.LivenessFailed("frames_missing")
         frames = [selfie_jobs.read_upload(f) for f in request.FILES.getlist("frames")]
-        liveness.queue_burst(rights_request, challenge, int(step), frames, arrived=arrived)
+        camera_check.queue_burst(rights_request, challenge, int(step), frames, arrived=arrived)
     except RateLimited as limited:
         return JsonResponse({"error": str(limited.message)}, status=429,
                             headers={"Retry-After": str(limited.retry_after)})
-    except (liveness.LivenessFailed, selfie_jobs.SelfieRejected) as failure:
+    except (camera_check.LivenessFailed, selfie_jobs.SelfieRejected) as failure:
         return live_failure(failure)
-    except liveness.StepRefused as refused:
+    except camera_check.StepRefused as refused:
         return JsonResponse({"error": str(refused.message)}, status=409)
     return JsonResponse({"checking": True, "answer": reverse("subjects:live_answer",
                                                              args=[token, int(step)])},
@@ -249,10 +249,10 @@ def live_answer(request, rights_request, token, step):
     (202), the next pose, the result, or why the check failed. A POST: it
     starts the next pose's clock, and the challenge stays out of the URL."""
     try:
-        outcome = liveness.burst_answer(rights_request, request.POST.get("challenge", ""), step)
-    except liveness.LivenessFailed as failure:
+        outcome = camera_check.burst_answer(rights_request, request.POST.get("challenge", ""), step)
+    except camera_check.LivenessFailed as failure:
         return live_failure(failure)
-    except liveness.StepRefused as refused:
+    except camera_check.StepRefused as refused:
         return JsonResponse({"error": str(refused.message)}, status=409)
     if outcome is None:
         return JsonResponse({"checking": True}, status=202)
@@ -263,8 +263,8 @@ def live_answer(request, rights_request, token, step):
 
 def pose_answer(outcome) -> JsonResponse:
     return JsonResponse({"step": outcome.step, "pose": outcome.pose,
-                         "label": str(liveness.POSE_LABELS[outcome.pose]),
-                         "frames": liveness.BURST_FRAMES,
+                         "label": str(camera_check.POSE_LABELS[outcome.pose]),
+                         "frames": camera_check.BURST_FRAMES,
                          "seconds": settings.LIVENESS_POSE_SECONDS})
 
 

@@ -106,7 +106,7 @@ def assert_refused_and_nothing_stored(response, request: RightsRequest, case: Ca
 
 
 def queued_frames() -> list[str]:
-    from subjects.person.liveness import QUEUED_DIR
+    from subjects.person.camera_check.frames import QUEUED_DIR
 
     try:
         return default_storage.listdir(QUEUED_DIR)[1]

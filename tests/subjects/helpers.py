@@ -110,7 +110,7 @@ def burst_answer(client, challenge: str, response, *, timeout: float = 120):
     from django.db import connection
 
     from subjects.models import LivenessChallenge
-    from subjects.person import liveness
+    from subjects.person import camera_check
 
     deadline = time.monotonic() + timeout
     answer_at = response.json().get("answer") if response.status_code == 202 else None
@@ -118,7 +118,7 @@ def burst_answer(client, challenge: str, response, *, timeout: float = 120):
         if connection.in_atomic_block:
             for pk, step in LivenessChallenge.objects.filter(
                     checking_step__isnull=False).values_list("pk", "checking_step"):
-                liveness.check_queued_burst(pk, step)
+                camera_check.check_queued_burst(pk, step)
         else:
             time.sleep(0.2)
         assert time.monotonic() < deadline, "no answer to the burst in time"

@@ -22,7 +22,7 @@ from django.core.files.storage import default_storage
 
 from subjects.core import tokens
 from subjects.models import LivenessBurst, LivenessChallenge
-from subjects.person import intake, liveness
+from subjects.person import camera_check, intake
 from tests.fleet import wait_until
 from tests.mail import free_port
 from tests.subjects.capture import passing_bursts
@@ -127,7 +127,7 @@ def test_pages_answer_while_a_search_worker_checks_a_burst(transactional_db, one
     answer = wait_until(lambda: ok_answer(session, base + asking, form, headers), timeout=90,
                         what="the burst's answer")
     assert answer["step"] == 1 and answer["pose"] == challenge.poses[1]
-    assert str(liveness.POSE_LABELS[answer["pose"]]) == answer["label"]
+    assert str(camera_check.POSE_LABELS[answer["pose"]]) == answer["label"]
     assert not any(default_storage.exists(name) for name in queued)
     challenge.refresh_from_db()
     assert challenge.checking_step is None and challenge.revealed == 2
@@ -166,7 +166,7 @@ def test_a_check_whose_task_was_lost_is_queued_again_by_the_sweep(transactional_
     assert waiting.checking_step == 0, "nothing checks a burst whose task was lost"
     assert all(default_storage.exists(name) for name in waiting.checking_files)
 
-    assert liveness.resume_stalled_checks(grace=dt.timedelta(0)) == 1
+    assert camera_check.resume_stalled_checks(grace=dt.timedelta(0)) == 1
     answer = burst_answer(client, challenge, sent)
     assert answer.status_code == 200 and answer.json()["step"] == 1
     assert not any(default_storage.exists(name) for name in waiting.checking_files)

@@ -17,16 +17,18 @@ from search.backends import get_backend
 from search.imaging import load_image
 from subjects.core import tokens
 from subjects.models import FrameFingerprint, LivenessChallenge
-from subjects.person import liveness
-from subjects.person.liveness import (
-    LivenessFailed,
-    check_no_copies,
-    check_scene_kept,
+from subjects.person import camera_check
+from subjects.person.camera_check import LivenessFailed, issue_challenge
+from subjects.person.camera_check.challenge import POSES, open_challenge
+from subjects.person.camera_check.frames import Frame
+from subjects.person.camera_check.rules.background import relative_motion
+from subjects.person.camera_check.rules.copies import check_no_copies
+from subjects.person.camera_check.rules.scene import check_scene_kept, scene_histogram
+from subjects.person.camera_check.rules.turns import (
+    STRAIGHT_MAX,
+    TURN_MIN,
     check_turn_seen,
     check_turns,
-    issue_challenge,
-    open_challenge,
-    scene_histogram,
 )
 from subjects.person.selfie import one_face_in
 from tests.conftest import FACES_DIR
@@ -136,7 +138,7 @@ def test_the_same_frames_replayed_under_a_new_challenge_fail(client):
         other = Client()
         replayer = verified_in(other, f"replayer{n}@example.org")
         response = live_capture(other, tokens.access_token(replayer), {
-            p: frames for p in liveness.POSES})
+            p: frames for p in POSES})
         assert refused(response) == "replayed_frames"
         assert "already sent in an earlier check" in response.json()["error"]
     # Rejected frames are fingerprinted too.
@@ -146,7 +148,7 @@ def test_the_same_frames_replayed_under_a_new_challenge_fail(client):
 def test_a_burst_that_is_one_still_repeated_fails(client):
     request = verified_in(client, "one.still@example.org")
     response = live_capture(client, tokens.access_token(request), {
-        pose: capture.still_repeated("obama_1.jpg") for pose in liveness.POSES})
+        pose: capture.still_repeated("obama_1.jpg") for pose in POSES})
     assert refused(response) == "repeated_frame"
 
 
@@ -179,21 +181,21 @@ def test_frames_of_two_people_fail(client):
     request = verified_in(client, "two.people@example.org")
     response = live_capture(client, tokens.access_token(request), {
         pose: (lambda step, pose=pose: bursts[pose] if step == 0
-               else capture.photo_held_up("kit_harington_3.jpg")) for pose in liveness.POSES})
+               else capture.photo_held_up("kit_harington_3.jpg")) for pose in POSES})
     assert refused(response) == "different_people"
 
 
 def test_a_cut_from_one_photo_to_another_within_a_burst_fails(client):
     request = verified_in(client, "cut@example.org")
     response = live_capture(client, tokens.access_token(request), {
-        pose: capture.cut_between("obama_1.jpg", "obama_4.jpg") for pose in liveness.POSES})
+        pose: capture.cut_between("obama_1.jpg", "obama_4.jpg") for pose in POSES})
     assert refused(response) == "burst_cut"
 
 
 def test_a_failed_check_is_audited_and_keeps_no_frame(client):
     request = verified_in(client, "failed.check@example.org")
     live_capture(client, tokens.access_token(request), {
-        pose: capture.still_repeated("obama_2.jpg") for pose in liveness.POSES})
+        pose: capture.still_repeated("obama_2.jpg") for pose in POSES})
     assert request.events.filter(action="liveness_failed", reason="repeated_frame").exists()
     kept = [b.frame_file for c in request.challenges.all() for b in c.bursts.all()]
     assert not any(default_storage.exists(name) for name in kept)
@@ -203,7 +205,7 @@ def test_the_page_shows_no_pose_before_the_check_reveals_it(client):
     request = verified_in(client, "order@example.org")
     token = tokens.access_token(request)
     page = client.get(f"/r/{token}/live/").content.decode()
-    for label in liveness.POSE_LABELS.values():
+    for label in camera_check.POSE_LABELS.values():
         assert str(label) not in page
     assert "<script>" not in page
     orders = {tuple(issue_challenge(request)[0].poses) for _ in range(12)}
@@ -219,9 +221,9 @@ def test_a_challenge_is_single_use_fresh_and_bound_to_its_request(client, monkey
     challenge, token = issue_challenge(alice)
     with pytest.raises(LivenessFailed, match="challenge_invalid"):
         open_challenge(token, bob)
-    assert liveness.begin(alice, token).step == 0
+    assert camera_check.begin(alice, token).step == 0
     with pytest.raises(LivenessFailed, match="challenge_used"):
-        liveness.begin(alice, token)
+        camera_check.begin(alice, token)
     with pytest.raises(LivenessFailed, match="challenge_invalid"):
         open_challenge(token[:-2] + "xx", alice)
     real = django.core.signing.time.time
@@ -293,13 +295,13 @@ def test_the_turn_measure_follows_the_head():
     backend = get_backend("dlib")
     turns = {n: backend.detect(load_image(FACES_DIR / n))[0].head_turn()
              for n in ("obama_1.jpg", "obama_2.jpg", "obama_4.jpg")}
-    assert abs(turns["obama_1.jpg"]) < liveness.STRAIGHT_MAX
-    assert turns["obama_4.jpg"] > liveness.TURN_MIN > 0 > -liveness.TURN_MIN > turns["obama_2.jpg"]
+    assert abs(turns["obama_1.jpg"]) < STRAIGHT_MAX
+    assert turns["obama_4.jpg"] > TURN_MIN > 0 > -TURN_MIN > turns["obama_2.jpg"]
 
 
 def test_the_relative_motion_measure_tells_a_head_from_a_photo():
     def motion(frames):
-        return liveness.relative_motion([liveness.Frame(f, *framed(f)) for f in frames])
+        return relative_motion([Frame(f, *framed(f)) for f in frames])
 
     assert motion(capture.video_burst(120)) > 1.0
     assert motion(capture.photo_held_up("obama_4.jpg")) < 0.1

@@ -21,7 +21,8 @@ from subjects.core import faces, tokens
 from subjects.dpo.models import ApiKey
 from subjects.jobs.retention import run_purges
 from subjects.models import FrameFingerprint, LivenessBurst, LivenessChallenge, RightsRequest
-from subjects.person import intake, liveness
+from subjects.person import camera_check, intake
+from subjects.person.camera_check.frames import FRAME_DIR
 from subjects.person.selfie import submit_selfie
 from tests.conftest import FACES_DIR
 from tests.subjects.dpo_helpers import dpo_key, log_in_verified, make_dpo
@@ -173,7 +174,7 @@ def test_stored_selfies_and_frames_are_for_the_portals_user_only(client):
     path = Path(settings.MEDIA_ROOT) / "selfies" / name
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    kept = default_storage.save(f"{liveness.FRAME_DIR}/test.img", io.BytesIO(b"frame"))
+    kept = default_storage.save(f"{FRAME_DIR}/test.img", io.BytesIO(b"frame"))
     assert stat.S_IMODE(Path(default_storage.path(kept)).stat().st_mode) == 0o600
     default_storage.delete(kept)
     default_storage.delete(f"selfies/{name}")
@@ -182,9 +183,9 @@ def test_stored_selfies_and_frames_are_for_the_portals_user_only(client):
 @pytest.mark.django_db
 def test_unused_camera_challenges_are_purged_with_their_frames(client):
     request = verified_in(client, "abandoned@example.org")
-    stale, _ = liveness.issue_challenge(request)
-    fresh, _ = liveness.issue_challenge(request)
-    name = default_storage.save(f"{liveness.FRAME_DIR}/left.img", io.BytesIO(b"frame"))
+    stale, _ = camera_check.issue_challenge(request)
+    fresh, _ = camera_check.issue_challenge(request)
+    name = default_storage.save(f"{FRAME_DIR}/left.img", io.BytesIO(b"frame"))
     LivenessBurst.objects.create(challenge=stale, step=0, pose="left",
                                  revealed_at=timezone.now(), received_at=timezone.now(),
                                  frame_file=name)
@@ -206,10 +207,10 @@ def test_a_burst_still_waiting_for_its_check_goes_with_its_challenge(client):
     from tests.subjects.capture import passing_bursts
 
     request = verified_in(client, "never.checked@example.org")
-    challenge, token = liveness.issue_challenge(request)
-    pose = liveness.begin(request, token).pose
+    challenge, token = camera_check.issue_challenge(request)
+    pose = camera_check.begin(request, token).pose
     later = timezone.now() + dt.timedelta(seconds=1)
-    liveness.queue_burst(request, token, 0, passing_bursts()[pose], arrived=later)
+    camera_check.queue_burst(request, token, 0, passing_bursts()[pose], arrived=later)
     challenge.refresh_from_db()
     queued = list(challenge.checking_files)
     assert len(queued) == 6 and all(default_storage.exists(name) for name in queued)

@@ -1,0 +1,92 @@
+"""The frames of a burst: how many, reading them, the one frame of a burst
+that is kept until the decision, and the files a burst waits in for its
+worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+import cv2
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils.translation import gettext_lazy as _
+
+from search.backends import DetectedFace
+from subjects.models import LivenessBurst, LivenessChallenge
+from subjects.person.camera_check.messages import LivenessFailed
+from subjects.person.selfie import SelfieRejected, read_image
+
+FRAME_DIR = "liveness"
+#: Where a burst waits for its worker (readable only by the portal's user,
+#: deleted once checked, or with its challenge when that runs out).
+QUEUED_DIR = f"{FRAME_DIR}/queued"
+
+#: Frames the page sends per pose, 0.2 s apart; the server takes 4 to 10.
+BURST_FRAMES = 6
+MIN_BURST_FRAMES = 4
+MAX_BURST_FRAMES = 10
+
+
+@dataclasses.dataclass
+class Frame:
+    data: bytes
+    image: np.ndarray  # RGB
+    face: DetectedFace
+
+
+def check_frame_count(data: list[bytes]) -> None:
+    if not MIN_BURST_FRAMES <= len(data) <= MAX_BURST_FRAMES or not all(data):
+        raise LivenessFailed("frames_missing")
+
+
+def read_frames(data: list[bytes]) -> list[np.ndarray]:
+    """Enough frames, each a picture we can read."""
+    check_frame_count(data)
+    images = []
+    for number, frame in enumerate(data, start=1):
+        try:
+            images.append(read_image(frame))
+        except SelfieRejected as rejected:
+            raise LivenessFailed(f"frame_{rejected.code}", frame_problem(number, rejected)
+                                 ) from None
+    return images
+
+
+def frame_problem(number: int, rejected: SelfieRejected):
+    return _("Photo %(number)d: %(problem)s") % {"number": number, "problem": rejected.message}
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (80, 60), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def frame_changes(frames: list[Frame]) -> list[float]:
+    """Mean absolute difference of consecutive frames' thumbnails."""
+    thumbs = [thumbnail(f.image) for f in frames]
+    return [float(np.mean(np.abs(b - a))) for a, b in zip(thumbs, thumbs[1:], strict=False)]
+
+
+def store_queued(data: list[bytes]) -> list[str]:
+    """The frames of a burst stored for its worker; their names."""
+    return [default_storage.save(f"{QUEUED_DIR}/{uuid.uuid4().hex}.img", ContentFile(frame))
+            for frame in data]
+
+
+def read_stored(name: str) -> bytes:
+    try:
+        with default_storage.open(name, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise LivenessFailed("frames_missing") from None
+
+
+def keep_burst(challenge: LivenessChallenge, step: int, pose: str, arrived: dt.datetime,
+               frame: Frame, measures: dict) -> LivenessBurst:
+    name = default_storage.save(f"{FRAME_DIR}/{uuid.uuid4().hex}.img", ContentFile(frame.data))
+    return LivenessBurst.objects.create(
+        challenge=challenge, step=step, pose=pose, revealed_at=challenge.revealed_at,
+        received_at=arrived, frame_file=name, measures=measures)
