@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.db import connections
 from django.db.models.signals import post_migrate
 
 
@@ -6,9 +8,6 @@ def write_audit_policy(sender, using="default", **kwargs):
     """Every ``migrate`` writes PERSONAL_DATA_RETENTION_DAYS where the audit
     table's rules read it (migration 0014): the database then lets retention
     blank a closed request's reasons after that period, and not before."""
-    from django.conf import settings
-    from django.db import connections
-
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT to_regclass('subjects_auditpolicy') IS NOT NULL")
         if cursor.fetchone()[0]:
