@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz/detail", views.healthz_detail, name="healthz-detail"),
     path("dev/mail/", views.mailbox, name="mailbox"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("dpo/office/", include("subjects.office.urls")),
     path("dpo/", include("subjects.dpo.urls")),
     path("api/", include("subjects.api.urls")),
     path("admin/", admin_site.urls),

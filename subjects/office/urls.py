@@ -1,0 +1,19 @@
+from django.urls import path
+
+from subjects.office import views
+
+app_name = "office"
+
+urlpatterns = [
+    path("breaches/", views.breach_register, name="breaches"),
+    path("breaches/register.csv", views.register_csv, name="breach_register_csv"),
+    path("breaches/register.json", views.register_json, name="breach_register_json"),
+    path("breaches/<str:reference>/", views.breach_detail, name="breach"),
+    path("breaches/<str:reference>/notify/", views.notify_authority, name="notify_authority"),
+    path("breaches/<str:reference>/decide/", views.decide_communication,
+         name="decide_communication"),
+    path("breaches/<str:reference>/notification.txt", views.notification_text,
+         name="notification_text"),
+    path("breaches/<str:reference>/notification.json", views.notification_json,
+         name="notification_json"),
+]
