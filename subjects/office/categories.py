@@ -14,6 +14,7 @@ DATA_CATEGORIES = {
     "camera_measures": _("Camera-check measures and replay fingerprints"),
     "email_addresses": _("Requesters' e-mail addresses"),
     "request_records": _("Request records, decisions and their reasons"),
+    "access_packages": _("Access packages (copies of a person's data)"),
     "search_logs": _("Customers' search logs"),
     "customer_accounts": _("Customer accounts and their contacts"),
 }

@@ -16,4 +16,7 @@ urlpatterns = [
          name="notification_text"),
     path("breaches/<str:reference>/notification.json", views.notification_json,
          name="notification_json"),
+    path("processing/", views.processing_record, name="processing"),
+    path("processing.json", views.processing_json, name="processing_json"),
+    path("processing.csv", views.processing_csv, name="processing_csv"),
 ]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from subjects.dpo.permissions import actor_name, dpo_required
-from subjects.office import breaches
+from subjects.office import breaches, processing
 from subjects.office.forms import AuthorityNotificationForm, BreachForm, CommunicationForm
 from subjects.office.models import Breach
 
@@ -157,3 +157,25 @@ def register_csv(request):
                 name=f"breach-register-{stamp}.csv")
 
 
+
+
+@dpo_required
+@require_GET
+def processing_record(request):
+    return render(request, "office/processing.html",
+                  {"record": processing.record_of_processing()})
+
+
+@dpo_required
+@require_GET
+def processing_json(request):
+    stamp = timezone.localdate().isoformat()
+    return _json(processing.record_of_processing(), name=f"record-of-processing-{stamp}.json")
+
+
+@dpo_required
+@require_GET
+def processing_csv(request):
+    stamp = timezone.localdate().isoformat()
+    return _csv(processing.record_rows(processing.record_of_processing()),
+                name=f"record-of-processing-{stamp}.csv")

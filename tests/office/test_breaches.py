@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from subjects.core.audit import verify_chain
+from subjects.jobs.delivery import build_message
 from subjects.models import AuditEvent, OutboundEmail
 from subjects.office import breaches
 from subjects.office.models import Breach
@@ -85,6 +86,11 @@ def test_the_clock_shows_on_the_queue_and_alerts_at_24_48_and_68_hours(dora):
         (24, 48, "dpo@localhost"), (48, 24, "dpo@localhost"), (68, 4, "dpo@localhost")]
     events = AuditEvent.objects.filter(reference=breach.reference, action="breach_clock_alert")
     assert [e.details["hour"] for e in events] == [24, 48, 68]
+    last = build_message(mails.last())
+    assert last.subject == f"Breach {breach.reference}: 68 hours since you became aware of it"
+    assert "(4 hours left); after that, Art. 33(1) requires the reasons for the delay." \
+        in last.body
+    assert f"/dpo/office/breaches/{breach.reference}/" in last.body
 
 
 def test_a_breach_recorded_late_alerts_its_last_mark_only(db):
