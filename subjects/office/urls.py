@@ -19,4 +19,7 @@ urlpatterns = [
     path("processing/", views.processing_record, name="processing"),
     path("processing.json", views.processing_json, name="processing_json"),
     path("processing.csv", views.processing_csv, name="processing_csv"),
+    path("impact/", views.impact_assessments, name="impact_list"),
+    path("impact/<int:version>/", views.impact_assessment, name="impact"),
+    path("impact/<int:version>.json", views.impact_assessment_json, name="impact_json"),
 ]

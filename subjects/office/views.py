@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from subjects.dpo.permissions import actor_name, dpo_required
-from subjects.office import breaches, processing
+from subjects.office import breaches, impact, processing
 from subjects.office.forms import AuthorityNotificationForm, BreachForm, CommunicationForm
-from subjects.office.models import Breach
+from subjects.office.models import Breach, ImpactAssessment
 
 
 def _download(body: str | bytes, *, content_type: str, name: str) -> HttpResponse:
@@ -179,3 +179,38 @@ def processing_csv(request):
     stamp = timezone.localdate().isoformat()
     return _csv(processing.record_rows(processing.record_of_processing()),
                 name=f"record-of-processing-{stamp}.csv")
+
+
+@dpo_required
+@require_http_methods(["GET", "POST"])
+def impact_assessments(request):
+    if request.method == "POST":
+        assessment = impact.generate_assessment(actor=actor_name(request.user))
+        messages.success(request, _("Version %(version)d of the impact assessment is generated.")
+                         % {"version": assessment.version})
+        return redirect("office:impact", assessment.version)
+    return render(request, "office/impact_list.html",
+                  {"assessments": ImpactAssessment.objects.only("version", "generated_at",
+                                                                "generated_by")})
+
+
+def _assessment_or_404(version: int) -> ImpactAssessment:
+    assessment = ImpactAssessment.objects.filter(version=version).first()
+    if assessment is None:
+        raise Http404
+    return assessment
+
+
+@dpo_required
+@require_GET
+def impact_assessment(request, version):
+    assessment = _assessment_or_404(version)
+    return render(request, "office/impact.html",
+                  {"assessment": assessment, "d": assessment.document})
+
+
+@dpo_required
+@require_GET
+def impact_assessment_json(request, version):
+    assessment = _assessment_or_404(version)
+    return _json(assessment.document, name=f"impact-assessment-v{version}.json")
