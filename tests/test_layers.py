@@ -34,7 +34,9 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
                     "portal.wsgi", "portal.asgi", "portal.management",
                     # The DPO office's doors (its logic stands on the request core).
                     "subjects.office.views", "subjects.office.urls", "subjects.office.tasks",
-                    "subjects.office.templatetags", "subjects.office.management")),
+                    "subjects.office.templatetags", "subjects.office.management",
+                    # It assembles what the pages publish (transparency figures).
+                    "subjects.office.inspection")),
 ]
 
 

@@ -22,4 +22,5 @@ urlpatterns = [
     path("impact/", views.impact_assessments, name="impact_list"),
     path("impact/<int:version>/", views.impact_assessment, name="impact"),
     path("impact/<int:version>.json", views.impact_assessment_json, name="impact_json"),
+    path("inspection/", views.inspection_export, name="inspection"),
 ]

@@ -16,8 +16,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from subjects.dpo.permissions import actor_name, dpo_required
-from subjects.office import breaches, impact, processing
-from subjects.office.forms import AuthorityNotificationForm, BreachForm, CommunicationForm
+from subjects.office import breaches, impact, inspection, processing
+from subjects.office.forms import (
+    AuthorityNotificationForm,
+    BreachForm,
+    CommunicationForm,
+    PeriodForm,
+)
 from subjects.office.models import Breach, ImpactAssessment
 
 
@@ -214,3 +219,17 @@ def impact_assessment(request, version):
 def impact_assessment_json(request, version):
     assessment = _assessment_or_404(version)
     return _json(assessment.document, name=f"impact-assessment-v{version}.json")
+
+
+@dpo_required
+@require_http_methods(["GET", "POST"])
+def inspection_export(request):
+    """The signed archive for the supervisory authority, for a period."""
+    form = PeriodForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        export = inspection.build_export(since=form.cleaned_data["since"],
+                                         until=form.cleaned_data["until"],
+                                         actor=actor_name(request.user))
+        return _download(export.data, content_type="application/zip", name=export.file_name)
+    return render(request, "office/inspection.html", {"form": form},
+                  status=400 if request.method == "POST" else 200)
