@@ -11,6 +11,7 @@ import io
 import json
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 
@@ -317,3 +318,16 @@ def test_telling_people_emails_each_affected_requester_in_their_language(
     assert outside.reference not in breach.affected_references
     sent = OutboundEmail.objects.filter(kind="breach_notice")
     assert sent.count() == 4 and set(sent.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.worker
+def test_the_beat_task_alerts_the_dpo_through_a_worker(transactional_db, celery_worker, inbox):
+    from portal.celery import app  # the app beat sends to, with its routes
+
+    breach = record(timezone.now() - dt.timedelta(hours=25))
+    result = app.send_task(django_settings.CELERY_BEAT_SCHEDULE["breach-clock-alerts"]["task"])
+    assert result.get(timeout=60) == 1
+    [mail] = inbox.wait_for("dpo@localhost",
+                            subject_contains=f"Breach {breach.reference}: 24 hours")
+    assert "(47 hours left)" in text_part(mail)
+    assert app.send_task("office.breach_clock_alerts").get(timeout=60) == 0
