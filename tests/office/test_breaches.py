@@ -67,7 +67,7 @@ def test_the_clock_shows_on_the_queue_and_alerts_at_24_48_and_68_hours(dora):
     assert breach.reference == f"BR-{timezone.localtime(aware).year}-0001"
     page = dora.get("/dpo/").content.decode()
     assert "Breaches to notify to the supervisory authority" in page
-    assert f"{breach.reference}</a>:" in page and "1 hours since awareness, 70 hours left of 72" \
+    assert f"{breach.reference}</a>:" in page and "1 h since awareness, 70 h left of 72" \
         in " ".join(page.split())
 
     def at(hours: float) -> dt.datetime:
