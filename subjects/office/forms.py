@@ -73,6 +73,11 @@ class CommunicationForm(forms.Form):
         return references
 
 
+#: The longest period one inspection export covers (its transparency figures
+#: are computed month by month).
+MAX_PERIOD_DAYS = 10 * 366
+
+
 class PeriodForm(forms.Form):
     since = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("To (included)"),
@@ -80,6 +85,9 @@ class PeriodForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            raise forms.ValidationError(_("The period ends before it begins."))
+        if data.get("since") and data.get("until"):
+            if data["since"] > data["until"]:
+                raise forms.ValidationError(_("The period ends before it begins."))
+            if (data["until"] - data["since"]).days > MAX_PERIOD_DAYS:
+                raise forms.ValidationError(_("The period can be at most ten years long."))
         return data

@@ -139,6 +139,10 @@ def test_a_bad_period_gets_a_sentence(dora):
                                                      "until": "2026-04-01"})
     assert response.status_code == 400
     assert "The period ends before it begins." in response.content.decode()
+    response = dora.post("/dpo/office/inspection/", {"since": "1900-01-01",
+                                                     "until": "2026-04-01"})
+    assert response.status_code == 400
+    assert "The period can be at most ten years long." in response.content.decode()
     response = dora.post("/dpo/office/inspection/", {"since": "yesterday", "until": ""})
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(action="inspection_exported").exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from subjects.office import inspection
+from subjects.office.forms import MAX_PERIOD_DAYS
 
 
 def _day(value: str) -> dt.date:
@@ -30,6 +31,8 @@ class Command(BaseCommand):
         since, until = _day(since), _day(until)
         if since > until:
             raise CommandError("the period ends before it begins")
+        if (until - since).days > MAX_PERIOD_DAYS:
+            raise CommandError("the period can be at most ten years long")
         export = inspection.build_export(since=since, until=until, actor=actor)
         path = Path(out or export.file_name)
         path.write_bytes(export.data)
