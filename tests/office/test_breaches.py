@@ -202,6 +202,22 @@ def test_bad_input_gets_a_sentence_not_a_500(dora):
                           "affected_references": "FR-NOPE-NOPE-NOPE"})
     assert response.status_code == 400
     assert "No request has the reference FR-NOPE-NOPE-NOPE." in response.content.decode()
+    response = dora.post(f"/dpo/office/breaches/{breach.reference}/decide/",
+                         {"communication": "individual", "reasons": "High risk."})
+    assert response.status_code == 400
+    assert "Say whose requests the breach affects" in response.content.decode()
+    response = dora.post(f"/dpo/office/breaches/{breach.reference}/decide/",
+                         {"communication": "public", "reasons": "  "})
+    assert response.status_code == 400 and "This field is required." in \
+        response.content.decode()
+    later = timezone.localtime() + dt.timedelta(hours=2)
+    response = dora.post(f"/dpo/office/breaches/{breach.reference}/notify/",
+                         {"sent_at": later.strftime("%Y-%m-%dT%H:%M")})
+    assert response.status_code == 400
+    assert "cannot have been sent in the future" in response.content.decode()
+    breach.refresh_from_db()
+    assert (breach.communication, breach.authority_notified_at) == ("undecided", None)
+    assert actions_of(breach.reference) == ["breach_recorded"]
     assert dora.get("/dpo/office/breaches/BR-1999-0001/").status_code == 404
 
 
