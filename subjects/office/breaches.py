@@ -34,6 +34,7 @@ class BreachAction(models.TextChoices):
         "Notification to the supervisory authority recorded (Art. 33)")
     COMMUNICATION_DECIDED = "breach_communication_decided", _(
         "Decision on telling the people affected (Art. 34)")
+    UPDATED = "breach_updated", _("Breach record completed or corrected (Art. 33(4))")
 
 
 class StepRefused(Exception):
@@ -82,6 +83,55 @@ def record_breach(*, actor: str, summary: str, aware_at: dt.datetime,
                      "people_categories": breach.people_categories,
                      "approx_people": approx_people, "approx_records": approx_records,
                      "deadline": _iso(breach.deadline)})
+    return breach
+
+
+#: What the DPO may complete or correct as more is known (Art. 33(4)).
+EDITABLE = ("summary", "occurred_at", "aware_at", "data_categories", "people_categories",
+            "approx_people", "approx_records", "consequences", "measures_taken",
+            "measures_proposed", "decided_by")
+#: Fields whose values are codes, dates or numbers: the audit event names
+#: their old and new values; of free texts it names only that they changed.
+_PLAIN = {"occurred_at", "aware_at", "data_categories", "people_categories", "approx_people",
+          "approx_records"}
+
+
+@transaction.atomic
+def update_breach(breach: Breach, *, actor: str, **fields) -> Breach:
+    """Complete or correct the record (Art. 33(4): information may be given
+    in phases). The clock follows a corrected awareness time; alerts already
+    sent stay. Returns the breach; nothing changed writes no event."""
+    breach = Breach.objects.select_for_update().get(pk=breach.pk)
+    aware_at = fields.get("aware_at", breach.aware_at)
+    occurred_at = fields.get("occurred_at", breach.occurred_at)
+    if aware_at > timezone.now():
+        raise StepRefused(_("The time you became aware of the breach cannot be in the future."))
+    if occurred_at is not None and occurred_at > aware_at:
+        raise StepRefused(_("A breach cannot have happened after you became aware of it."))
+    def same(old, new) -> bool:
+        # The form gives times to the minute: a time it shows back unchanged
+        # is the stored one, seconds and all.
+        if isinstance(old, dt.datetime) and isinstance(new, dt.datetime):
+            return old.replace(second=0, microsecond=0) == new
+        return old == new
+
+    changed = {name: value for name, value in fields.items()
+               if name in EDITABLE and not same(getattr(breach, name), value)}
+    if not changed:
+        return breach
+    before = {name: getattr(breach, name) for name in changed}
+    for name, value in changed.items():
+        setattr(breach, name, value)
+    breach.save(update_fields=list(changed))
+
+    def plain(value):
+        return _iso(value) if isinstance(value, dt.datetime) else value
+
+    record_event(None, reference=breach.reference, actor=actor, action=BreachAction.UPDATED,
+                 details={"changed": sorted(changed),
+                          "values": {name: {"from": plain(before[name]),
+                                            "to": plain(changed[name])}
+                                     for name in sorted(changed) if name in _PLAIN}})
     return breach
 
 

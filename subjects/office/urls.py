@@ -9,6 +9,7 @@ urlpatterns = [
     path("breaches/register.csv", views.register_csv, name="breach_register_csv"),
     path("breaches/register.json", views.register_json, name="breach_register_json"),
     path("breaches/<str:reference>/", views.breach_detail, name="breach"),
+    path("breaches/<str:reference>/update/", views.update_breach, name="update_breach"),
     path("breaches/<str:reference>/notify/", views.notify_authority, name="notify_authority"),
     path("breaches/<str:reference>/decide/", views.decide_communication,
          name="decide_communication"),

@@ -73,8 +73,16 @@ def breach_register(request):
     }, status=status)
 
 
-def _detail(request, breach: Breach, *, notify_form=None, decide_form=None, error=None,
-            status=200):
+def _record_form(breach: Breach) -> BreachForm:
+    initial = {name: getattr(breach, name) for name in breaches.EDITABLE}
+    for name in ("aware_at", "occurred_at"):
+        if initial[name] is not None:
+            initial[name] = timezone.localtime(initial[name]).strftime("%Y-%m-%dT%H:%M")
+    return BreachForm(initial=initial, prefix="record")
+
+
+def _detail(request, breach: Breach, *, notify_form=None, decide_form=None, record_form=None,
+            error=None, status=200):
     return render(request, "office/breach.html", {
         "breach": breach,
         "now": timezone.now(),
@@ -83,6 +91,7 @@ def _detail(request, breach: Breach, *, notify_form=None, decide_form=None, erro
         "notify_form": notify_form or AuthorityNotificationForm(
             initial={"sent_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}),
         "decide_form": decide_form or CommunicationForm(),
+        "record_form": record_form or _record_form(breach),
         "events": breaches.events_of(breach),
         "error": error,
     }, status=status)
@@ -92,6 +101,22 @@ def _detail(request, breach: Breach, *, notify_form=None, decide_form=None, erro
 @require_GET
 def breach_detail(request, reference):
     return _detail(request, _breach_or_404(reference))
+
+
+@dpo_required
+@require_POST
+def update_breach(request, reference):
+    breach = _breach_or_404(reference)
+    form = BreachForm(request.POST, prefix="record")
+    if not form.is_valid():
+        return _detail(request, breach, record_form=form,
+                       error=_("Please correct the form below."), status=400)
+    try:
+        breaches.update_breach(breach, actor=actor_name(request.user), **form.cleaned_data)
+    except breaches.StepRefused as refused:
+        return _detail(request, breach, record_form=form, error=refused.message, status=400)
+    messages.success(request, _("The breach record is updated."))
+    return redirect("office:breach", breach.reference)
 
 
 @dpo_required

@@ -347,3 +347,30 @@ def test_the_beat_task_alerts_the_dpo_through_a_worker(transactional_db, celery_
                             subject_contains=f"Breach {breach.reference}: 24 hours")
     assert "(47 hours left)" in text_part(mail)
     assert app.send_task("office.breach_clock_alerts").get(timeout=60) == 0
+
+
+def test_the_record_is_completed_in_phases_and_each_change_audited(dora):
+    aware = timezone.now() - dt.timedelta(hours=2)
+    breach = record(aware)
+    data = {f"record-{k}": v for k, v in form_data(aware, approx_people="15000",
+                                                     consequences="Phishing of staff.").items()}
+    data["record-data_categories"] = STORY["data_categories"]
+    data["record-people_categories"] = STORY["people_categories"]
+    response = dora.post(f"/dpo/office/breaches/{breach.reference}/update/", data)
+    assert response.status_code == 302
+    breach.refresh_from_db()
+    assert (breach.approx_people, breach.consequences) == (15000, "Phishing of staff.")
+    event = AuditEvent.objects.get(reference=breach.reference, action="breach_updated")
+    assert event.details["changed"] == ["approx_people", "consequences"]
+    # Numbers are named with their values; free text only as changed.
+    assert event.details["values"] == {"approx_people": {"from": 12000, "to": 15000}}
+    draft = dora.get(f"/dpo/office/breaches/{breach.reference}/notification.json").json()
+    assert draft["nature"]["approx_people"] == 15000
+    assert draft["likely_consequences"] == "Phishing of staff."
+    # Saving the same record again changes nothing and writes nothing.
+    assert dora.post(f"/dpo/office/breaches/{breach.reference}/update/", data).status_code == 302
+    assert actions_of(breach.reference) == ["breach_recorded", "breach_updated"]
+    data["record-aware_at"] = (timezone.localtime() + dt.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M")
+    refused = dora.post(f"/dpo/office/breaches/{breach.reference}/update/", data)
+    assert refused.status_code == 400 and "cannot be in the future" in refused.content.decode()

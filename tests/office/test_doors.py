@@ -30,6 +30,7 @@ def paths(world) -> dict[str, tuple[str, str]]:
         "breach_register_csv": ("GET", "/dpo/office/breaches/register.csv"),
         "breach_register_json": ("GET", "/dpo/office/breaches/register.json"),
         "breach": ("GET", f"/dpo/office/breaches/{ref}/"),
+        "update_breach": ("POST", f"/dpo/office/breaches/{ref}/update/"),
         "notify_authority": ("POST", f"/dpo/office/breaches/{ref}/notify/"),
         "decide_communication": ("POST", f"/dpo/office/breaches/{ref}/decide/"),
         "notification_text": ("GET", f"/dpo/office/breaches/{ref}/notification.txt"),
