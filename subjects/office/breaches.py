@@ -2,8 +2,10 @@
 clock's alerts, the notification to the supervisory authority (Art. 33) and
 the decision on telling the people affected (Art. 34). Each step is written
 in one transaction with its audit event (``subjects.core.audit``), keyed by
-the breach's reference; free texts that may name people go into the
-event's reason (which retention may blank), never into its details."""
+the breach's reference. The DPO's free texts may name people and no
+retention reaches events that belong to no request, so the trail keeps only
+their SHA-256 (evidence of what was written, and when), never the texts:
+those stay in the register."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from subjects.core.audit import SYSTEM, record_event
+from subjects.core.audit import SYSTEM, reason_digest, record_event
 from subjects.core.outbox import queue_email
 from subjects.models import AuditEvent, RightsRequest
 from subjects.office.categories import data_label, people_label
@@ -77,7 +79,8 @@ def record_breach(*, actor: str, summary: str, aware_at: dt.datetime,
         measures_taken=measures_taken, measures_proposed=measures_proposed,
         decided_by=decided_by)
     record_event(None, reference=breach.reference, actor=actor, action=BreachAction.RECORDED,
-                 reason=summary, details={
+                 details={
+                     "summary_sha256": reason_digest(summary),
                      "aware_at": _iso(aware_at), "occurred_at": _iso(occurred_at),
                      "data_categories": breach.data_categories,
                      "people_categories": breach.people_categories,
@@ -263,7 +266,8 @@ def record_authority_notification(breach: Breach, *, actor: str, sent_at: dt.dat
                                "authority_notified_by"])
     document = authority_notification(breach)
     record_event(None, reference=breach.reference, actor=actor,
-                 action=BreachAction.AUTHORITY_NOTIFIED, reason=delay_reason, details={
+                 action=BreachAction.AUTHORITY_NOTIFIED, details={
+                     "delay_reason_sha256": reason_digest(delay_reason) if delay_reason else None,
                      "notified_at": _iso(sent_at),
                      "hours_after_awareness": document["timeliness"]["hours_after_awareness"],
                      "within_72_hours": document["timeliness"]["within_72_hours"],
@@ -338,8 +342,9 @@ def decide_communication(breach: Breach, *, actor: str, communication: str, reas
         breach.public_notice_at = now
     breach.save()
     record_event(None, reference=breach.reference, actor=actor,
-                 action=BreachAction.COMMUNICATION_DECIDED, reason=breach.communication_reasons,
+                 action=BreachAction.COMMUNICATION_DECIDED,
                  details={"communication": communication, "people_told": breach.people_told,
+                          "reasons_sha256": reason_digest(breach.communication_reasons),
                           "affects_all_requesters": affects_all_requesters,
                           "affected_requests": len(breach.affected_references),
                           "public_notice": breach.public_notice_at is not None})
