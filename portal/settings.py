@@ -217,6 +217,8 @@ CELERY_BEAT_SCHEDULE = {
                            "schedule": crontab(hour=0, minute=10)},
     "acknowledgement-reminders": {"task": "subjects.send_acknowledgement_reminders",
                                   "schedule": crontab(hour=7, minute=30)},
+    # A breach's 72-hour clock alerts at 24, 48 and 68 hours (subjects.office).
+    "breach-clock-alerts": {"task": "office.breach_clock_alerts", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Beat dies at start when that folder is missing, as it is on a fresh
@@ -465,6 +467,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- DPO dashboard and API (subjects.dpo) ---------------------------------------
 INSTALLED_APPS += ["drf_spectacular_sidecar", "subjects.dpo"]
+# The DPO's office beyond requests: breaches, the Art. 30 record, the Art. 35
+# assessment, the inspection export (subjects.office).
+INSTALLED_APPS += ["subjects.office"]
 LOGIN_URL = "dpo:login"
 # Members of this group use the dashboard and the DPO API.
 DPO_GROUP_NAME = env_str("DPO_GROUP_NAME", "DPO")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("metrics", views.metrics_text, name="metrics"),
     path("dev/mail/", views.mailbox, name="mailbox"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("dpo/office/", include("subjects.office.urls")),
     path("dpo/", include("subjects.dpo.urls")),
     path("api/", include("subjects.api.urls")),
     path("admin/", admin_site.urls),

@@ -31,7 +31,12 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("interfaces", ("subjects.tasks", "subjects.web", "subjects.dpo", "subjects.api",
                     "subjects.management", "subjects.templatetags", "portal.admin",
                     "portal.health", "portal.metrics", "portal.views", "portal.tasks",
-                    "portal.urls", "portal.wsgi", "portal.asgi", "portal.management")),
+                    "portal.urls", "portal.wsgi", "portal.asgi", "portal.management",
+                    # The DPO office's doors (its logic stands on the request core).
+                    "subjects.office.views", "subjects.office.urls", "subjects.office.tasks",
+                    "subjects.office.templatetags", "subjects.office.management",
+                    # It assembles what the pages publish (transparency figures).
+                    "subjects.office.inspection")),
 ]
 
 
