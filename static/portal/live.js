@@ -27,6 +27,7 @@
   // a waiting burst 15 minutes).
   var firstPoll = 250, lastPoll = 2000, patience = 600000;
   var stream = null;
+  var sent = null;  // the pose whose burst the server is checking
 
   function running() {
     return Boolean(stream) && video.readyState >= 2 && video.videoWidth > 0;
@@ -124,13 +125,23 @@
     return item;
   }
 
-  function recorded(item) {
-    item.className = "done";
+  function mark(item, className, text) {
+    item.className = className;
     item.removeAttribute("aria-current");
-    item.querySelector(".state").textContent = "✓ " + (steps.getAttribute("data-recorded") || "");
+    item.querySelector(".state").textContent = text;
+  }
+
+  // A pose is marked recorded only once the server accepted its burst;
+  // a burst it refused is marked as not passed.
+  function settle(ok) {
+    if (!sent) { return; }
+    if (ok) { mark(sent, "done", "✓ " + (steps.getAttribute("data-recorded") || "")); }
+    else { mark(sent, "failed", "✗ " + (steps.getAttribute("data-failed") || "")); }
+    sent = null;
   }
 
   function answer(result) {
+    settle(result.ok);
     if (!result.ok) { fail(result.body.error || ""); return; }
     var body = result.body;
     if (body.done) { stop(); window.location.assign(body.next); return; }
@@ -138,10 +149,14 @@
     prompt.setAttribute("data-step", body.step);
     var item = showPose(body.step, body.label);
     burst().then(function (blobs) {
-      recorded(item);
+      sent = item;
+      mark(item, "checking", steps.getAttribute("data-checking") || "");
       prompt.textContent = start.getAttribute("data-wait") || "";
       return post(String(body.step), blobs);
-    }).then(answer).catch(function () { fail(start.getAttribute("data-denied") || ""); });
+    }).then(answer).catch(function () {
+      settle(false);
+      fail(start.getAttribute("data-denied") || "");
+    });
   }
 
   start.addEventListener("click", function () {

@@ -33,6 +33,7 @@ from subjects.core.outbox import queue_email
 from subjects.core.states import State
 from subjects.jobs.steps import run_step
 from subjects.models import AccessPackage, AuditEvent, RequestJob, RightsRequest
+from subjects.person.camera_check.messages import message_for
 
 SCHEMA_ID = "https://face-rights-portal.example/schemas/access-package/v2"
 
@@ -220,8 +221,25 @@ def report_of(data: dict, plan: dict) -> dict:
                       "kinds": [_label(RightsRequest.Kind, k) for k in r["kinds"]],
                       "created_at": _when(r["created_at"]), "closed_at": _when(r["closed_at"])}
                      for r in data.get("your_requests", [])],
-        "events": [{**e, "at": _when(e["at"])} for e in data.get("audit_events", [])],
+        "events": [{**e, "at": _when(e["at"]), "reason": reason_for_person(e)}
+                   for e in data.get("audit_events", [])],
     }
+
+
+#: Events whose reason the DPO wrote for the person (a ground, a question).
+WRITTEN_FOR_THE_PERSON = {events.Action.EXTENDED, events.Action.REJECTED,
+                          events.Action.INFO_REQUESTED}
+
+
+def reason_for_person(event: dict) -> str:
+    """An event's reason as the report says it: a failed camera check in
+    the person's words, the DPO's own sentences as written, and nothing for
+    the codes and notes the portal keeps for itself (data.json has them)."""
+    if event["action"] == events.Action.LIVENESS_FAILED:
+        return str(message_for(event["reason"] or ""))
+    if event["action"] in WRITTEN_FOR_THE_PERSON:
+        return event["reason"] or ""
+    return ""
 
 
 def _label(choices, code: str) -> str:

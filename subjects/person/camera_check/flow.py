@@ -9,7 +9,7 @@ import datetime as dt
 import numpy as np
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from search.backends import DetectedFace
 from search.imaging import load_image
@@ -19,7 +19,7 @@ from subjects.person.camera_check.challenge import Outcome
 from subjects.person.camera_check.fingerprints import dhash, remember
 from subjects.person.camera_check.frames import frame_changes, keep_burst, read_frames
 from subjects.person.camera_check.measures import measure_burst
-from subjects.person.camera_check.messages import MESSAGES, LivenessFailed
+from subjects.person.camera_check.messages import LivenessFailed
 from subjects.person.camera_check.rules.background import check_moves_against_background
 from subjects.person.camera_check.rules.continuity import check_continuous
 from subjects.person.camera_check.rules.copies import check_no_copies
@@ -102,25 +102,21 @@ def check_capture(bursts: list[LivenessBurst]) -> bytes:
 def fail_burst(challenge: LivenessChallenge, step: int, data: list[bytes], seen: list[str],
                failure: LivenessFailed) -> None:
     """Record a failed burst: its frames fingerprinted (as far as they were
-    read), the challenge ended with the failure's reason and sentence."""
+    read), the challenge ended with the failure's code (the page says it in
+    its own language, ``messages.message_for``)."""
     with transaction.atomic():
         if seen:
             remember(challenge, step, data, seen)
-        message = ""
-        if failure.code not in MESSAGES:
-            with translation.override(challenge.request.language):
-                message = str(failure.message)
-        finish(challenge, passed=False, code=failure.code, message=message)
+        finish(challenge, passed=False, code=failure.code)
 
 
-def finish(challenge: LivenessChallenge, *, passed: bool, code: str = "",
-           message: str = "") -> None:
+def finish(challenge: LivenessChallenge, *, passed: bool, code: str = "") -> None:
     """End the challenge: recorded, audited when it failed, its kept frames
     deleted, its fingerprints marked accepted or rejected."""
     queued = LivenessChallenge.objects.filter(pk=challenge.pk).values_list(
         "checking_files", flat=True).first() or []
     LivenessChallenge.objects.filter(pk=challenge.pk).update(
-        used_at=timezone.now(), passed=passed, failure=code, failure_message=message,
+        used_at=timezone.now(), passed=passed, failure=code, failure_message="",
         checking_step=None, checking_files=[], checking_since=None)
     for name in queued:
         default_storage.delete(name)

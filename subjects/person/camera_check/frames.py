@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.utils.translation import gettext_lazy as _
 
 from search.backends import DetectedFace
 from subjects.models import LivenessBurst, LivenessChallenge
@@ -46,17 +45,12 @@ def read_frames(data: list[bytes]) -> list[np.ndarray]:
     """Enough frames, each a picture we can read."""
     check_frame_count(data)
     images = []
-    for number, frame in enumerate(data, start=1):
+    for frame in data:
         try:
             images.append(read_image(frame))
         except SelfieRejected as rejected:
-            raise LivenessFailed(f"frame_{rejected.code}", frame_problem(number, rejected)
-                                 ) from None
+            raise LivenessFailed(f"frame_{rejected.code}") from None
     return images
-
-
-def frame_problem(number: int, rejected: SelfieRejected):
-    return _("Photo %(number)d: %(problem)s") % {"number": number, "problem": rejected.message}
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:

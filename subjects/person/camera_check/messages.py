@@ -58,11 +58,38 @@ CHECK_ERROR = _("We could not finish checking your camera pictures. Please start
                 "check again.")
 
 
+#: A camera picture a rule could not use (``frame_<code>``, the code of the
+#: selfie's own check). Said of the camera's pictures, with no number: the
+#: page took them itself, six a pose.
+FRAME_MESSAGES = {
+    "no_face": _("In one of the camera pictures we could not find a face. Please keep your "
+                 "whole face in view, in good light, and start the camera check again."),
+    "several_faces": _("One of the camera pictures shows more than one face. Please make sure "
+                       "only you are in view and start the camera check again."),
+    "face_too_small": _("Your face is too small in the camera pictures. Please come closer to "
+                        "the camera and start the camera check again."),
+}
+
+#: Any other picture the worker could not read (the browser sent no image).
+FRAME_UNREADABLE = _("One of the camera pictures could not be read. Please start the camera "
+                     "check again.")
+
+
+def message_for(code: str):
+    """The sentence for a failure's code, in the language active where it
+    is shown (workers record the code only, never a sentence)."""
+    if code in MESSAGES:
+        return MESSAGES[code]
+    if code.startswith("frame_"):
+        return FRAME_MESSAGES.get(code.removeprefix("frame_"), FRAME_UNREADABLE)
+    return CHECK_ERROR
+
+
 class LivenessFailed(Exception):
     def __init__(self, code: str, message=None):
         super().__init__(code)
         self.code = code
-        self.message = message if message is not None else MESSAGES[code]
+        self.message = message if message is not None else message_for(code)
 
 
 class StepRefused(Exception):

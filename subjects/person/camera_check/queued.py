@@ -17,12 +17,7 @@ from subjects.models import LivenessChallenge, RightsRequest
 from subjects.person.camera_check.challenge import Outcome, open_challenge, signed_challenge
 from subjects.person.camera_check.flow import check_burst, fail_burst
 from subjects.person.camera_check.frames import check_frame_count, read_stored, store_queued
-from subjects.person.camera_check.messages import (
-    CHECK_ERROR,
-    MESSAGES,
-    LivenessFailed,
-    StepRefused,
-)
+from subjects.person.camera_check.messages import MESSAGES, LivenessFailed, StepRefused
 from subjects.person.camera_check.rules.timing import check_timing
 from subjects.person.selfie import SelfieRejected, submit_selfie
 
@@ -104,7 +99,7 @@ def give_up_check(challenge_id: int) -> None:
     challenge = LivenessChallenge.objects.filter(pk=challenge_id, used_at__isnull=True).first()
     if challenge is not None:
         fail_burst(challenge, challenge.checking_step or 0, [], [],
-                   LivenessFailed("check_error", CHECK_ERROR))
+                   LivenessFailed("check_error"))
 
 
 def burst_answer(request: RightsRequest, token: str, step: int) -> Outcome | None:
@@ -117,9 +112,7 @@ def burst_answer(request: RightsRequest, token: str, step: int) -> Outcome | Non
     if challenge.used_at is not None:
         if challenge.passed:
             return Outcome(done=True)
-        raise LivenessFailed(challenge.failure,
-                             challenge.failure_message or MESSAGES.get(challenge.failure,
-                                                                       CHECK_ERROR))
+        raise LivenessFailed(challenge.failure)
     if challenge.checking_step == step:
         return None
     if challenge.revealed != step + 2:
