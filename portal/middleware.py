@@ -5,6 +5,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.shortcuts import render
 
 
 class ContentSecurityPolicyMiddleware:
@@ -68,3 +69,22 @@ class StaffSessionTimeoutMiddleware:
             return
         if now - seen >= _SEEN_EVERY:
             session[LAST_SEEN_AT] = now
+
+
+class FriendlyMethodNotAllowedMiddleware:
+    """A page, not a bare status, for an address opened the wrong way (an
+    old link to a form's target, Back onto a posted page): it says what
+    happened and where to go on. The API keeps its own answers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (response.status_code == 405 and not response.content
+                and not request.path.startswith("/api/")):
+            page = render(request, "405.html", status=405)
+            if response.has_header("Allow"):
+                page["Allow"] = response["Allow"]
+            return page
+        return response

@@ -165,6 +165,10 @@ def request_detail(request, reference):
     return render(request, "dpo/request.html", _detail_context(rights_request))
 
 
+#: Actions that cannot be undone: each asks for a confirmation first.
+IRREVERSIBLE = {actions.APPROVE, actions.REJECT, actions.CLOSE_UNFOUNDED}
+
+
 @dpo_required
 @require_POST
 def request_action(request, reference, action):
@@ -176,6 +180,13 @@ def request_action(request, reference, action):
         context = _detail_context(rights_request, forms={action: form},
                                   error=_("Please correct the form below."))
         return render(request, "dpo/request.html", context, status=400)
+    if action in IRREVERSIBLE and request.POST.get("confirmed") != "yes" and \
+            action in actions.available_actions(rights_request):
+        # Nothing that cannot be undone happens in one click: the same
+        # data is shown back with what it will do, and sent from there.
+        return render(request, "dpo/confirm_action.html",
+                      {**_detail_context(rights_request), "action": action,
+                       "label": actions.LABELS[action], "posted": form.data})
     try:
         actions.perform(rights_request, action, actor=actor_name(request.user),
                         data=form.cleaned_data)

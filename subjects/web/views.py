@@ -6,13 +6,16 @@ request's pages nothing but its status."""
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -148,9 +151,20 @@ def request_home(request, rights_request, token):
 
 
 def too_many(request, limited: RateLimited):
-    response = render(request, "subjects/limited.html", {"message": limited.message}, status=429)
+    """The limit's page: why, until when, and what the person can do
+    meanwhile (the DPO's address is on it)."""
+    until = timezone.localtime() + dt.timedelta(seconds=limited.retry_after)
+    response = render(request, "subjects/limited.html",
+                      {"message": limited.message, "until": until,
+                       "same_day": until.date() == timezone.localdate()}, status=429)
     response["Retry-After"] = str(limited.retry_after)
     return response
+
+
+def limit_until(until) -> str:
+    return _("You can try again from %(time)s.") % {
+        "time": date_format(until, "DATETIME_FORMAT" if until.date() != timezone.localdate()
+                            else "TIME_FORMAT")}
 
 
 def while_taking_selfie(view):
@@ -183,7 +197,7 @@ def takes_selfie(view):
 
 @with_request
 @require_http_methods(["GET", "POST"])
-@takes_selfie
+@while_taking_selfie
 def selfie(request, rights_request, token):
     form = SelfieForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     error, status = None, 200
@@ -192,7 +206,13 @@ def selfie(request, rights_request, token):
         if form.is_valid():
             try:
                 data = selfie_jobs.read_upload(form.cleaned_data["photo"])
+                # A file we cannot read costs nothing and is an honest
+                # mistake: only a photo the model will look at counts.
+                selfie_jobs.read_image(data)
+                abuse.check_selfie_allowed(ip=client_ip(request), request=rights_request)
                 selfie_jobs.submit_selfie(rights_request, data, live=False)
+            except RateLimited as limited:
+                return too_many(request, limited)
             except selfie_jobs.SelfieRejected as rejected:
                 error, status = rejected.message, rejected.status
             else:
@@ -231,7 +251,8 @@ def live_step(request, rights_request, token):
         frames = [selfie_jobs.read_upload(f) for f in request.FILES.getlist("frames")]
         camera_check.queue_burst(rights_request, challenge, int(step), frames, arrived=arrived)
     except RateLimited as limited:
-        return JsonResponse({"error": str(limited.message)}, status=429,
+        until = timezone.localtime() + dt.timedelta(seconds=limited.retry_after)
+        return JsonResponse({"error": f"{limited.message} {limit_until(until)}"}, status=429,
                             headers={"Retry-After": str(limited.retry_after)})
     except (camera_check.LivenessFailed, selfie_jobs.SelfieRejected) as failure:
         return live_failure(failure)
@@ -285,7 +306,9 @@ def matches(request, rights_request, token):
                        "usual": transparency.usual_identity_check()})
     if rights_request.state != State.MATCHES_READY:
         return redirect("subjects:home", token)
-    return render(request, "subjects/matches.html", matches_context(rights_request, token))
+    # Answers carried back from the check page ("Change my answers").
+    return render(request, "subjects/matches.html",
+                  matches_context(rights_request, token, posted=request.GET or None))
 
 
 def matches_context(rights_request, token, *, posted=None, **extra):
@@ -335,22 +358,41 @@ def posted_decisions(data) -> dict[int, str]:
     return decisions
 
 
+def answers_query(data) -> str:
+    """The answers of the matches form, for the address of the page that
+    shows them back (nothing else of the form travels)."""
+    keep = [(key, value) for key, values in data.lists() for value in values
+            if key.startswith("decision_") or key in ("kinds", "keep_template")]
+    return urlencode(keep)
+
+
 @with_request
-@require_POST
+@require_http_methods(["GET", "POST"])
 def file(request, rights_request, token):
-    """Step 4. A request that erases faces is shown back first, with the
-    faces it erases, and sent only from there ("checked")."""
-    decisions = posted_decisions(request.POST)
-    kinds = request.POST.getlist("kinds")
+    """Step 4. A request that erases faces is shown back first (a page of
+    its own, by GET: Back and reload never post again), with the faces it
+    erases, and sent only from there ("checked"). Once filed, this address
+    leads to the status page."""
+    if rights_request.state != State.MATCHES_READY:
+        return redirect("subjects:home", token)
+    data = request.POST if request.method == "POST" else request.GET
+    decisions = posted_decisions(data)
+    kinds = data.getlist("kinds")
+    if request.method == "POST" and data.get("change"):
+        return redirect(f"{reverse('subjects:matches', args=[token])}?{answers_query(data)}")
+    if request.method == "GET" and not kinds:
+        return redirect("subjects:matches", token)
     try:
-        if request.POST.get("change"):
-            return render(request, "subjects/matches.html",
-                          matches_context(rights_request, token, posted=request.POST))
         preview = filing.preview_filing(rights_request, kinds=kinds, decisions=decisions)
-        if preview.erases and request.POST.get("checked") != "yes":
+        if preview.erases and request.method == "POST" and data.get("checked") != "yes":
+            return redirect(f"{reverse('subjects:file', args=[token])}?{answers_query(data)}")
+        if request.method == "GET":
+            if not preview.erases:
+                return redirect(f"{reverse('subjects:matches', args=[token])}?"
+                                f"{answers_query(data)}")
             return render(request, "subjects/check_request.html",
                           {"token": token, "rights_request": rights_request,
-                           "preview": preview, "posted": request.POST,
+                           "preview": preview, "posted": data,
                            "answers": sorted(decisions.items())})
         filing.file_request(
             rights_request,
@@ -363,8 +405,7 @@ def file(request, rights_request, token):
             return render(request, "subjects/status.html",
                           status_context(rights_request, token, error=refused.message),
                           status=refused.status)
-        context = matches_context(rights_request, token, error=refused.message,
-                                  posted=request.POST)
+        context = matches_context(rights_request, token, error=refused.message, posted=data)
         return render(request, "subjects/matches.html", context, status=refused.status)
     return redirect("subjects:status", token)
 
@@ -405,8 +446,15 @@ def status(request, rights_request, token):
 
 
 @with_request
-@require_POST
+@require_http_methods(["GET", "POST"])
 def withdraw(request, rights_request, token):
+    """A withdrawal is asked once more, on a page of its own that says what
+    it does; only the button there withdraws."""
+    if not rights_request.can_withdraw:
+        return redirect("subjects:status", token)
+    if request.method == "GET" or request.POST.get("confirmed") != "yes":
+        return render(request, "subjects/withdraw.html",
+                      {"token": token, "rights_request": rights_request})
     try:
         filing.withdraw_request(rights_request)
     except TransitionNotAllowed:

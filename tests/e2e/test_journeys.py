@@ -175,6 +175,9 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     screenshot(desk, "08-dpo-queue")
     desk.click(f"a:has-text('{request.reference}')")
     desk.click("form.action-approve button[type=submit]")
+    # Nothing irreversible in one click: the confirmation says what it does.
+    desk.wait_for_selector("#confirm-action")
+    desk.click("#confirm-action button[type=submit]")
     desk.wait_for_load_state()
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "completed",
              what="the jobs")
@@ -423,6 +426,9 @@ def test_the_citizen_answers_each_face_sees_the_erasure_and_gets_exactly_that_er
     check_accessibility(desk, "dpo request before approval")
     screenshot(desk, f"13-dpo-approval-{language}")
     desk.click("form.action-approve button[type=submit]")
+    desk.wait_for_selector("#confirm-action")
+    assert desk.locator("#confirm-action img").count() == 2
+    desk.click("#confirm-action button[type=submit]")
     desk.wait_for_load_state()
     wait_for(lambda: RightsRequest.objects.get(pk=request.pk).state == "completed",
              what="the erasure")

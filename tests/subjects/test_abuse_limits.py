@@ -1,9 +1,12 @@
 """Abuse limits, on by default: 429 and a sentence."""
 
 import datetime as dt
+import io
+import re
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 
 from portal.models import RateCounter
 from subjects.core import tokens
@@ -64,12 +67,43 @@ def test_selfie_attempts_are_limited_per_ip(client, settings):
     request = verified("prober@example.org", client)
     page = f"/r/{tokens.access_token(request)}/selfie/"
     for _ in range(2):
-        response = client.post(page, {"photo": upload("notes.jpg", b"not a photo")},
+        # A photo the model looks at (and finds no face in) counts.
+        response = client.post(page, {"photo": upload("wall.jpg", faceless_photo())},
                                REMOTE_ADDR="203.0.113.5")
         assert response.status_code == 400
+        assert "We could not find a face" in response.content.decode()
     response = client.post(page, {"photo": upload("obama_2.jpg")}, REMOTE_ADDR="203.0.113.5")
     assert response.status_code == 429
-    assert "Too many selfies" in response.content.decode()
+    text = response.content.decode()
+    assert "Too many selfies" in text
+    # Until when, and what to do meanwhile.
+    assert re.search(r"You can try again from \d{1,2}:\d{2}", text), text
+    assert "write to our Data Protection Officer" in text
+    assert f'href="mailto:{settings.DPO_EMAIL}"' in text
+
+
+def faceless_photo() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (120, 130, 140)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_files_we_cannot_read_do_not_lock_the_address_out(client):
+    """Honest mistakes cost the portal nothing: 7 files that are no photo
+    (or too damaged to read) and 3 camera checks leave the address able to
+    search (the limit is 10 a day)."""
+    request = verified("clumsy@example.org", client)
+    token = tokens.access_token(request)
+    page = f"/r/{token}/selfie/"
+    for n in range(7):
+        response = client.post(page, {"photo": upload(f"notes{n}.jpg", b"not a photo %d" % n)})
+        assert response.status_code == 400
+        assert "This file is not a photo we can read" in response.content.decode()
+    for _ in range(3):
+        assert client.post(f"/r/{token}/live/step/", {"step": "begin", "challenge": "x"}
+                           ).status_code != 429
+    response = client.post(page, {"photo": upload("obama_2.jpg")})
+    assert response.status_code == 302, response.content.decode()[:2000]
 
 
 def test_one_open_request_per_type_per_address(client):

@@ -79,7 +79,8 @@ def test_a_selfie_finds_its_person_only_and_filing_restricts_and_sends_a_receipt
     # Step 4: confirm and file access and erasure.
     decisions = {f"decision_{m.pk}": "mine" for m in request.matches.all()}
     response = client.post(matches_page.replace("/matches/", "/file/"),
-                           {**decisions, "kinds": ["access", "erasure"], "keep_template": "auto"})
+                           {**decisions, "kinds": ["access", "erasure"], "keep_template": "auto"},
+                           follow=True)
     # An erasure is shown back first, with the faces it erases.
     assert response.status_code == 200 and "This face will be erased" in response.content.decode()
     response = client.post(matches_page.replace("/matches/", "/file/"),

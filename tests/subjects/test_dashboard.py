@@ -340,7 +340,7 @@ def test_rejecting_with_a_template_emails_the_reason_and_the_right_to_complain(d
                                                                               settings):
     request = make_request("awaiting_review", email="rita.rejected@example.org", language="en")
     response = dpo_client.post(f"/dpo/requests/{request.reference}/actions/reject/", {
-        "reject-reason_template": "legal_claims",
+        "confirmed": "yes", "reject-reason_template": "legal_claims",
         "reject-reason": "The photos are evidence in a pending court case.",
     })
     assert response.status_code == 302
@@ -365,7 +365,7 @@ def test_rejecting_with_a_template_emails_the_reason_and_the_right_to_complain(d
 def test_a_rejection_template_is_written_in_the_persons_language(dpo_client):
     request = make_request("awaiting_review", language="de")
     dpo_client.post(f"/dpo/requests/{request.reference}/actions/reject/",
-                    {"reject-reason_template": "legal_claims"})
+                    {"reject-reason_template": "legal_claims", "confirmed": "yes"})
     request.refresh_from_db()
     assert request.state == "rejected"
     assert "Art. 17(3)(e)" in request.decision_reason
@@ -374,7 +374,8 @@ def test_a_rejection_template_is_written_in_the_persons_language(dpo_client):
 def test_a_rejection_without_any_reason_is_refused(dpo_client):
     request = make_request("awaiting_review")
     response = dpo_client.post(f"/dpo/requests/{request.reference}/actions/reject/",
-                               {"reject-reason_template": "other", "reject-reason": "  "})
+                               {"reject-reason_template": "other", "reject-reason": "  ",
+                                "confirmed": "yes"})
     assert response.status_code == 400
     assert "A rejection needs a reason" in response.content.decode()
     request.refresh_from_db()
@@ -393,7 +394,8 @@ def test_the_dpo_asks_records_the_answer_extends_and_closes_as_unfounded(dpo_cli
                            {"information_received-note": "Answered by mail"}
                            ).status_code == 302
     assert dpo_client.post(f"{base}/close_unfounded/",
-                           {"close_unfounded-reason": "Fifth identical request this week"}
+                           {"close_unfounded-reason": "Fifth identical request this week",
+                            "confirmed": "yes"}
                            ).status_code == 302
     request.refresh_from_db()
     assert request.state == "rejected" and request.extension_months == 2
@@ -406,8 +408,8 @@ def test_the_dpo_asks_records_the_answer_extends_and_closes_as_unfounded(dpo_cli
 
 def test_approval_starts_the_jobs_and_resume_restarts_failed_ones(dpo_client):
     request = make_request("awaiting_review", kinds=("access", "erasure"))
-    assert dpo_client.post(
-        f"/dpo/requests/{request.reference}/actions/approve/").status_code == 302
+    assert dpo_client.post(f"/dpo/requests/{request.reference}/actions/approve/",
+                           {"confirmed": "yes"}).status_code == 302
     request.refresh_from_db()
     assert request.state == "in_progress"
     assert list(request.jobs.values_list("kind", flat=True)) == ["access", "erasure"]

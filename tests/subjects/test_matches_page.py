@@ -62,7 +62,9 @@ def test_unanswered_faces_are_refused_next_to_the_button_and_nothing_is_erased_u
 
     # Every face answered: the erasure is shown back first, with its one face.
     answers = {f"decision_{m.pk}": "mine" if m.pk in mine else "not_mine" for m in matches}
-    check = person.post(f"/r/{token}/file/", {**answers, "kinds": ["erasure"]})
+    check = person.post(f"/r/{token}/file/", {**answers, "kinds": ["erasure"]}, follow=True)
+    # A page of its own, by GET: Back and reload never post again.
+    assert check.redirect_chain[-1][0].startswith(f"/r/{token}/file/?")
     assert check.status_code == 200
     text = check.content.decode()
     assert "This face will be erased" in text
@@ -72,7 +74,8 @@ def test_unanswered_faces_are_refused_next_to_the_button_and_nothing_is_erased_u
     assert request.state == "matches_ready"
 
     # "Change my answers" goes back with the answers kept.
-    back = person.post(f"/r/{token}/file/", {**answers, "kinds": ["erasure"], "change": "yes"})
+    back = person.post(f"/r/{token}/file/", {**answers, "kinds": ["erasure"], "change": "yes"},
+                       follow=True)
     assert re.search(rf'id="mine_{min(mine)}" value="mine" required checked', back.content.decode())
 
     sent = person.post(f"/r/{token}/file/", {**answers, "kinds": ["erasure"], "checked": "yes"})

@@ -46,7 +46,8 @@ def test_an_objection_runs_from_filing_through_the_dpo_and_the_job_to_suppressio
 
     # The DPO approves it on the dashboard.
     dpo = log_in_verified(Client(), make_dpo()[0])
-    response = dpo.post(f"/dpo/requests/{request.reference}/actions/approve/")
+    response = dpo.post(f"/dpo/requests/{request.reference}/actions/approve/",
+                        {"confirmed": "yes"})
     assert response.status_code == 302
     request = wait_for_state(request, "completed")
     assert request.events.filter(action="approved", actor="dpo:dora.dpo@example.org").exists()

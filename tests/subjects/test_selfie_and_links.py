@@ -159,7 +159,7 @@ def test_an_unverified_requests_pages_do_not_open(client):
 def test_withdrawing_kills_nothing_but_the_request(client):
     request = verified_request(client, "gina.example@example.org")
     token = tokens.access_token(request)
-    response = client.post(f"/r/{token}/withdraw/")
+    response = client.post(f"/r/{token}/withdraw/", {"confirmed": "yes"})
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.state == "withdrawn"
