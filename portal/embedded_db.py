@@ -153,3 +153,13 @@ def stop(data_dir: Path) -> bool:
     type(server)._instances.pop(server.pgdata, None)
     atexit.unregister(server._cleanup)
     return True
+
+
+def already_running(data_dir: Path) -> EmbeddedServer | None:
+    """The embedded server of ``data_dir`` if it runs now; never starts one,
+    never creates anything (for commands that work offline)."""
+    pgdata = data_dir / "pgdata"
+    info = _running_info(pgdata) if pgdata.is_dir() else None
+    if info is None:
+        return None
+    return EmbeddedServer(pgdata=pgdata, socket_dir=str(info.socket_dir), started_here=False)

@@ -33,12 +33,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("PORTAL_DATA_DIR", BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG", False)
+# A command that checks a signed file offline (``portal.checkout``): no
+# database is started and no secret key is needed for it.
+OFFLINE_COMMAND = env_bool("PORTAL_OFFLINE_COMMAND", False)
 
 # --- secret key -----------------------------------------------------------
 _INSECURE_KEYS = {"", "change-me", "changeme", "secret", "django-insecure"}
 SECRET_KEY = env_secret("SECRET_KEY")
 _key_is_weak = not SECRET_KEY or SECRET_KEY in _INSECURE_KEYS
-if _key_is_weak or SECRET_KEY.startswith("django-insecure"):
+if (_key_is_weak or SECRET_KEY.startswith("django-insecure")) and OFFLINE_COMMAND:
+    SECRET_KEY = secrets.token_urlsafe(50)  # signs nothing: the command only reads
+elif _key_is_weak or SECRET_KEY.startswith("django-insecure"):
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is missing or is a well-known default. With DEBUG off the portal "
@@ -123,6 +128,12 @@ DATABASE_URL = env_secret("DATABASE_URL")
 if DATABASE_URL:
     EMBEDDED_DATABASE = None
     DATABASES = {"default": database_from_url(DATABASE_URL)}
+elif OFFLINE_COMMAND:
+    # The embedded server if it runs already (the audit trail is checked
+    # there), else no database at all: nothing is started.
+    EMBEDDED_DATABASE = embedded_db.already_running(DATA_DIR)
+    DATABASES = {"default": EMBEDDED_DATABASE.database() if EMBEDDED_DATABASE
+                 else {"ENGINE": "django.db.backends.dummy"}}
 else:
     # The embedded server is one process on one disk, without the backups,
     # replication or tuning of a real PostgreSQL: fine for the demo and the
@@ -144,7 +155,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Broker and results live in the embedded PostgreSQL unless told otherwise,
 # so the demo needs no other server.
 CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or (
-    EMBEDDED_DATABASE.sqlalchemy_url("portaldb+") if EMBEDDED_DATABASE else None
+    EMBEDDED_DATABASE.sqlalchemy_url("portaldb+") if EMBEDDED_DATABASE
+    else "memory://" if OFFLINE_COMMAND and not DATABASE_URL else None
 )
 if not CELERY_BROKER_URL:
     raise ImproperlyConfigured(
@@ -154,6 +166,7 @@ if not CELERY_BROKER_URL:
 CELERY_RESULT_BACKEND = env_secret("CELERY_RESULT_BACKEND") or (
     EMBEDDED_DATABASE.sqlalchemy_url("db+")
     if EMBEDDED_DATABASE
+    else "cache+memory://" if not DATABASE_URL
     else "db+" + DATABASE_URL.replace("postgres://", "postgresql+psycopg://", 1).replace(
         "postgresql://", "postgresql+psycopg://", 1
     )
@@ -224,8 +237,9 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Beat dies at start when that folder is missing, as it is on a fresh
 # installation with DATABASE_URL (the embedded database would have made it).
-with contextlib.suppress(OSError):
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+if not OFFLINE_COMMAND:
+    with contextlib.suppress(OSError):
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- carrying out requests ---------------------------------------------------
 # A job's claim lasts this long without news from its worker (which renews
