@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import numpy as np
 from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageFile, ImageOps
@@ -80,7 +81,10 @@ class _Params(dict):
 
 
 def _interpolate(template: Any, params: dict[str, Any]) -> str:
-    return str(template) % _Params(params)
+    # Numbers written as the language writes them ("81,0" in German).
+    return str(template) % _Params({
+        key: number_format(value) if isinstance(value, float) else value
+        for key, value in params.items()})
 
 
 # A lazily translated message whose parameters are filled in when it is
@@ -182,8 +186,13 @@ def _read_bytes(data: bytes | bytearray | memoryview | str | os.PathLike | IO[by
     return raw
 
 
-def _megabytes(n: int) -> str:
-    return f"{n / (1024 * 1024):g}"
+def _megabytes(n: int) -> float | int:
+    return _plain(n / (1024 * 1024))
+
+
+def _plain(value: float) -> float | int:
+    """A whole number as one (written "40", not "40.0")."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _looks_like_photo(raw: bytes) -> bool:
@@ -205,9 +214,9 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
-def _bomb_megapixels(exc: Exception) -> str:
+def _bomb_megapixels(exc: Exception) -> float | str:
     found = _BOMB_PIXELS.search(str(exc))
-    return f"{int(found.group(1)) / 1e6:.1f}" if found else "?"
+    return round(int(found.group(1)) / 1e6, 1) if found else "?"
 
 
 def _is_animated(image: Image.Image) -> bool:
@@ -287,7 +296,7 @@ def load_image(
                 raise ImageError(
                     "too_many_pixels",
                     megapixels=_bomb_megapixels(exc),
-                    limit_megapixels=f"{max_pixels / 1e6:g}",
+                    limit_megapixels=_plain(max_pixels / 1e6),
                 ) from exc
             except Exception as exc:  # UnidentifiedImageError, plugin errors
                 # A file that starts like a photo but cannot even be opened was
@@ -303,8 +312,8 @@ def load_image(
                 if width * height > max_pixels:
                     raise ImageError(
                         "too_many_pixels",
-                        megapixels=f"{width * height / 1e6:.1f}",
-                        limit_megapixels=f"{max_pixels / 1e6:g}",
+                        megapixels=round(width * height / 1e6, 1),
+                        limit_megapixels=_plain(max_pixels / 1e6),
                     )
                 if _is_animated(image):
                     raise ImageError("animated")
@@ -320,8 +329,8 @@ def load_image(
                 except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                     raise ImageError(
                         "too_many_pixels",
-                        megapixels=f"{width * height / 1e6:.1f}",
-                        limit_megapixels=f"{max_pixels / 1e6:g}",
+                        megapixels=round(width * height / 1e6, 1),
+                        limit_megapixels=_plain(max_pixels / 1e6),
                     ) from exc
                 except MemoryError:
                     raise
