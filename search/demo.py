@@ -89,7 +89,11 @@ def demo_photos(photos_dir: Path | None = None) -> tuple[list[Path], str]:
     if photos_dir is None and settings.FACE_SAMPLES_DIR and settings.FACE_SAMPLES_DIR.exists():
         photos_dir = settings.FACE_SAMPLES_DIR
     if photos_dir is None:
-        return package_photos(), "sample images of installed packages"
+        # Said, not silent: the demo has far fewer faces to find this way.
+        return package_photos(), (
+            f"the {len(PACKAGE_PHOTOS)} sample images of installed packages, because "
+            f"{settings.FACE_SAMPLES_DIR} is not there (set FACE_SAMPLES_DIR, or run "
+            "seed_demo --photos DIR, to seed the labelled sample photos instead)")
     sentence = samples.problem(photos_dir, needed_by="the demo needs")
     if sentence:
         raise ImproperlyConfigured(sentence)

@@ -36,7 +36,9 @@ def test_without_the_samples_folder_it_seeds_package_images_and_synthetic_faces(
     call_command("seed_demo", "--synthetic-faces", "20")
 
     assert seeded_files() == {path.name for path in shipped}
-    assert "sample images of installed packages" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the 3 sample images of installed packages, because" in out
+    assert f"{settings.FACE_SAMPLES_DIR} is not there (set FACE_SAMPLES_DIR" in out
     faces_per_photo = {name: Face.objects.filter(photo__file_name=name).count()
                        for name in seeded_files()}
     # insightface's group photo holds six people; its aligned crop and
