@@ -28,6 +28,24 @@ class State(models.TextChoices):
     ERROR = "error", _("Stopped by an error")
 
 
+#: The states whose name speaks to the person, in the DPO's words (the DPO's
+#: pages use :func:`dpo_label`).
+DPO_LABELS = {
+    State.IDENTITY_REVIEW: _("Waiting for your identity check"),
+    State.AWAITING_REVIEW: _("Awaiting your review"),
+    State.INFO_REQUESTED: _("Waiting for information from the requester"),
+}
+
+
+def dpo_label(state: str) -> str:
+    """A state's name as the DPO reads it."""
+    try:
+        state = State(state)
+    except ValueError:
+        return state
+    return str(DPO_LABELS.get(state, state.label))
+
+
 S = State
 
 #: Allowed transitions: from -> the states it may go to.

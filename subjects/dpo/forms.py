@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from subjects.core.deadlines import EXTENSION_GROUNDS
 from subjects.core.faces import pending_claims
-from subjects.core.states import State
+from subjects.core.states import DPO_LABELS, State
 from subjects.dpo import accounts
 from subjects.dpo.models import ApiKey
 from subjects.dpo.selectors import DEFAULT_SORT, SORTS, QueueFilters
@@ -58,7 +58,9 @@ SORT_LABELS = {
 
 class QueueFilterForm(forms.Form):
     q = forms.CharField(label=_("Reference"), required=False, max_length=40)
-    state = forms.MultipleChoiceField(label=_("State"), choices=State.choices, required=False)
+    state = forms.MultipleChoiceField(
+        label=_("State"), required=False,
+        choices=[(state.value, DPO_LABELS.get(state, state.label)) for state in State])
     type = forms.MultipleChoiceField(label=_("Type"), choices=RightsRequest.Kind.choices,
                                      required=False)
     language = forms.MultipleChoiceField(label=_("Language"), required=False, choices=())

@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from subjects.core import audit, events
-from subjects.core.states import State
+from subjects.core.states import State, dpo_label
 
 register = template.Library()
 
@@ -24,6 +24,12 @@ def state_label(state: str) -> str:
         return str(State(state).label)
     except ValueError:
         return state
+
+
+@register.filter
+def dpo_state_label(state: str) -> str:
+    """``{{ r.state|dpo_state_label }}``: a state's name as the DPO reads it."""
+    return dpo_label(state)
 
 
 @register.filter

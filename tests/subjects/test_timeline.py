@@ -42,5 +42,5 @@ def test_the_dpos_timeline_shows_sentences_not_codes():
         assert code not in timeline, code
     assert "The camera check did not pass" in timeline
     assert "Confirm your e-mail address to search for your face" in timeline
-    assert "now “Waiting for the check that the photo is yours”" in timeline
+    assert "now “Waiting for your identity check”" in timeline
     assert re.search(r"\(by the person\)", timeline)

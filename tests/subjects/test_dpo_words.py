@@ -1,5 +1,6 @@
-"""The DPO's request page says what a picture is: a frame of the live
-camera check, or a photo the requester uploaded."""
+"""The DPO's pages in the DPO's words: a picture is called what it is (a
+frame of the live camera check, or a photo the requester uploaded), and a
+state is not named as the person reads it ("Information requested from you")."""
 
 import pytest
 from django.core.files.base import ContentFile
@@ -29,3 +30,14 @@ def test_the_dpo_caption_says_what_the_picture_is(live, caption, not_said):
     section = section[:section.index("</section>")]
     assert caption in section
     assert not_said not in section
+
+
+def test_the_dpo_reads_states_in_the_dpos_words():
+    desk = log_in_verified(Client(), make_dpo()[0])
+    request = make_request("info_requested")
+    page = desk.get(f"/dpo/requests/{request.reference}/").content.decode()
+    assert "Waiting for information from the requester" in page
+    assert "Information requested from you" not in page
+    queue = desk.get("/dpo/?everything=on").content.decode()
+    assert "Waiting for information from the requester" in queue
+    assert "from you" not in queue
