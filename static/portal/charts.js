@@ -87,8 +87,11 @@
       var base = 0;
       series.forEach(function (s, k) {
         var value = s.values[i];
-        if (value === null || value === undefined || value === 0) { return; }
+        if (value === null || value === undefined || (value === 0 && stacked)) { return; }
         var top = yOf(base + value, max), bottom = yOf(base, max);
+        // A figure of 0 (a median of 0 days) is shown as a thin bar on the
+        // axis, not as nothing.
+        if (value === 0) { top = bottom - 2; }
         var x = PAD.left + slot * i + (slot - width) / 2 + (stacked ? 0 : k * barWidth);
         var rect = el("rect", { x: x, y: top, width: barWidth,
           height: Math.max(0, bottom - top), "class": "series-" + k });
