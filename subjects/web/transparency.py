@@ -385,8 +385,10 @@ class UsualTime:
 def usual_identity_check(*, days: int = 90) -> UsualTime | None:
     """How long the DPO's identity checks took in the last ``days`` days:
     from the search that sent a request to the check to the DPO's decision
-    (the median, and how many). None when no check was decided: then the
-    pages say nothing of a time they have not measured."""
+    (the median, and how many). None when fewer checks than
+    ``TRANSPARENCY_MIN_COUNT`` were decided: then the pages say nothing of a
+    time they have not measured, nor one that describes one or two people's
+    checks (a requester could tell when someone else's was decided)."""
     from_ = timezone.now() - dt.timedelta(days=days)
     ends = list(AuditEvent.objects.filter(from_state=State.IDENTITY_REVIEW, at__gte=from_)
                 .exclude(to_state__in=[State.IDENTITY_REVIEW, State.WITHDRAWN, State.EXPIRED])
@@ -398,7 +400,7 @@ def usual_identity_check(*, days: int = 90) -> UsualTime | None:
         starts.setdefault(request_id, []).append(at)
     took = sorted(end - max(s for s in starts[r] if s <= end) for r, end in ends
                   if any(s <= end for s in starts.get(r, [])))
-    if not took:
+    if len(took) < settings.TRANSPARENCY_MIN_COUNT:
         return None
     middle = len(took) // 2
     median = took[middle] if len(took) % 2 else (took[middle - 1] + took[middle]) / 2
