@@ -34,6 +34,7 @@ from subjects.core.states import State
 from subjects.core.transitions import transition
 from subjects.models import AuditEvent, Match, OutboundEmail, RightsRequest
 from subjects.person import intake
+from subjects.person.camera_check.messages import message_for
 from tests.conftest import FACES_DIR
 from tests.hostile.make_corpus import IMAGE_CODES, Case, build_corpus
 from tests.subjects.helpers import burst_answer, challenge_of, confirm_in, ingest
@@ -178,7 +179,7 @@ def test_each_upload_gets_its_answer_and_a_refusal_stores_nothing(client, name):
 def test_the_camera_check_refuses_each_bad_frame_and_stores_nothing(client, name):
     """The camera check takes a burst of frames per pose: a hostile file in
     place of the first frame of the first burst gets the same sentence,
-    naming the frame."""
+    about the camera's pictures."""
     case = corpus()[name]
     request = verified_request(name, client)
     step = selfie_page(request).replace("/selfie/", "/live/step/")
@@ -199,7 +200,10 @@ def test_the_camera_check_refuses_each_bad_frame_and_stores_nothing(client, name
     elif case.code == "too_large":
         assert case.message in text  # refused while reading, before any frame is looked at
     else:
-        assert f"Photo 1: {case.message}" in text, f"{case.name}: expected {case.message!r}"
+        # Said of the camera's pictures (the page took them), from the code the
+        # worker recorded.
+        expected = str(message_for(f"frame_{case.code}"))
+        assert text == expected, f"{case.name}: expected {expected!r}"
     request.refresh_from_db()
     assert request.state == State.VERIFIED
     assert request.selfie_embedding is None and not request.matches.exists()
