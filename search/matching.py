@@ -109,11 +109,12 @@ def find_candidates(
     embedding, *, model: str | None = None, include_restricted: bool = False, limit: int = 100
 ) -> list[Candidate]:
     """Approximate search through the model's HNSW index, within the
-    ``possible`` threshold, nearest first: one round trip (:func:`_one_round_trip`)."""
+    ``possible`` threshold, nearest first: its settings, then its query
+    (:func:`_settings_then_query`)."""
     backend = get_backend(model)
     query = vector_literal(embedding)
     with connection.cursor() as cursor:
-        rows = _one_round_trip(
+        rows = _settings_then_query(
             cursor, nearest_faces_sql(backend, include_restricted=include_restricted),
             [query, backend.name, query, limit], limit, filtered=not include_restricted)
     return _candidates(_within(rows, backend.possible_threshold), backend)
@@ -131,7 +132,7 @@ def explain_candidates(
     backend = get_backend(model)
     query = vector_literal(embedding)
     with connection.cursor() as cursor:
-        rows = _one_round_trip(
+        rows = _settings_then_query(
             cursor, f"EXPLAIN {options} "
             + nearest_faces_sql(backend, include_restricted=include_restricted),
             [query, backend.name, query, limit], limit, filtered=not include_restricted)
@@ -139,36 +140,41 @@ def explain_candidates(
     return "\n".join(row[0] if isinstance(row[0], str) else json.dumps(row[0]) for row in rows)
 
 
-def _one_round_trip(cursor, sql: str, params: list, limit: int, *, filtered: bool) -> list:
-    """The search's settings (:func:`_index_settings`) and its query sent as
-    one string: one round trip, no BEGIN or COMMIT of their own.
+def _settings_then_query(cursor, sql: str, params: list, limit: int, *, filtered: bool
+                         ) -> list:
+    """The search's settings (:func:`_index_settings`) and then its query, as
+    separate statements in one transaction.
 
-    PostgreSQL runs the statements of one string in one implicit
-    transaction, so the ``SET LOCAL`` settings end with it. Inside a
-    transaction of the caller they would last to its end: then the string
-    ends by setting them back (``SET LOCAL ... TO DEFAULT``). The parameters
-    are bound on the client (Django's default for psycopg 3), which is what
-    lets one string hold several statements."""
-    text, settings_count = _statement(sql, int(limit), connection.in_atomic_block, filtered)
-    cursor.execute(text, params)
-    # Step over the SET statements' results to the query's own.
-    for _ in range(settings_count):
-        cursor.nextset()
-    return cursor.fetchall()
+    Separate on purpose: Citus keeps the whole string of a ``SET`` it
+    propagates to the workers and sends it again after the ``BEGIN`` of
+    each worker connection, so a string ``SET LOCAL ...; SELECT ... FROM
+    search_face`` would make every worker run the distributed ``SELECT``
+    itself ("cannot execute a distributed query from a query on a shard").
+    The settings alone travel as one string (nothing in it reads a table).
+
+    ``SET LOCAL`` ends with the transaction: outside a transaction of the
+    caller this one is begun and committed here; inside one, the settings
+    are set back afterwards (``SET LOCAL ... TO DEFAULT``). The
+    Citus contract test (tests/search/test_citus_contract.py) keeps it so."""
+    settings, reset = _settings_strings(int(limit), filtered)
+    in_caller = connection.in_atomic_block
+    with transaction.atomic(savepoint=False):
+        cursor.execute(settings)
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        if in_caller:
+            cursor.execute(reset)
+    return rows
 
 
-@functools.lru_cache(maxsize=256)
-def _statement(sql: str, limit: int, in_transaction: bool, filtered: bool
-               ) -> tuple[str, int]:
-    """The string :func:`_one_round_trip` sends, built (and its settings
-    checked) once per query shape."""
+@functools.lru_cache(maxsize=64)
+def _settings_strings(limit: int, filtered: bool) -> tuple[str, str]:
+    """The settings string :func:`_settings_then_query` sends before the
+    query, and the one that sets them back, built (and checked) once per
+    shape."""
     settings = _index_settings(limit, filtered=filtered)
-    statements = set_local_statements(settings)
-    count = len(statements)
-    statements = [*statements, sql]
-    if in_transaction:
-        statements += [f"SET LOCAL {name} TO DEFAULT" for name in settings]
-    return "; ".join(statements), count
+    return ("; ".join(set_local_statements(settings)),
+            "; ".join(f"SET LOCAL {name} TO DEFAULT" for name in settings))
 
 
 def set_local_statements(settings: dict[str, str | int]) -> list[str]:
