@@ -142,7 +142,7 @@ def explain_candidates(
 
 def _settings_then_query(cursor, sql: str, params: list, limit: int, *, filtered: bool
                          ) -> list:
-    """The search's settings (:func:`_index_settings`) and then its query, as
+    """The search's settings (:func:`_index_settings`), then its query, as
     separate statements in one transaction.
 
     Separate on purpose: Citus keeps the whole string of a ``SET`` it
@@ -150,12 +150,16 @@ def _settings_then_query(cursor, sql: str, params: list, limit: int, *, filtered
     each worker connection, so a string ``SET LOCAL ...; SELECT ... FROM
     search_face`` would make every worker run the distributed ``SELECT``
     itself ("cannot execute a distributed query from a query on a shard").
-    The settings alone travel as one string (nothing in it reads a table).
+    The settings travel as one string of ``SET`` statements only. The Citus
+    contract test (tests/search/test_citus_contract.py) keeps it so.
 
     ``SET LOCAL`` ends with the transaction: outside a transaction of the
     caller this one is begun and committed here; inside one, the settings
-    are set back afterwards (``SET LOCAL ... TO DEFAULT``). The
-    Citus contract test (tests/search/test_citus_contract.py) keeps it so."""
+    are set back afterwards (``SET LOCAL ... TO DEFAULT``). Against the
+    single string this was before, that is four round trips instead of one
+    (``BEGIN``, settings, query, ``COMMIT``), or inside a transaction three
+    (settings, query, settings set back): bench/citus_settings_cost.py measures what it costs on
+    one node (docs/scaling.md)."""
     settings, reset = _settings_strings(int(limit), filtered)
     in_caller = connection.in_atomic_block
     with transaction.atomic(savepoint=False):
@@ -169,7 +173,7 @@ def _settings_then_query(cursor, sql: str, params: list, limit: int, *, filtered
 
 @functools.lru_cache(maxsize=64)
 def _settings_strings(limit: int, filtered: bool) -> tuple[str, str]:
-    """The settings string :func:`_settings_then_query` sends before the
+    """The string of settings :func:`_settings_then_query` sends before the
     query, and the one that sets them back, built (and checked) once per
     shape."""
     settings = _index_settings(limit, filtered=filtered)

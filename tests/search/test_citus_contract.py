@@ -21,6 +21,7 @@ import re
 
 import pytest
 from django.db import connection, transaction
+from psycopg.pq import TransactionStatus
 
 import search.matching as matching
 from search.backends import get_backend
@@ -287,3 +288,45 @@ def test_a_key_citus_refuses_fails_the_contract():
     assert len(problems) == 2
     assert any(p.startswith("Foreign key") and "contract_note" in p for p in problems)
     assert any(p.startswith("Unique index contract_sha") for p in problems)
+
+
+# The transaction the settings live in, on both paths.
+
+
+def _setting(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SHOW {name}")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_settings_and_the_query_are_separate_and_end_with_it():
+    assert not connection.in_atomic_block
+    with recorded() as strings:
+        find_candidates([0.0] * 128, model="dlib", limit=10)
+    settings, query = strings
+    assert all(s.startswith("SET LOCAL ") for s in statements_of(settings))
+    assert statements_of(query) == [query] and "search_face" in query
+    assert violations(strings) == []
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    assert (_setting("enable_seqscan"), _setting("hnsw.ef_search")) == ("on", "40")
+    # A failing query (a vector of the wrong dimension) ends its transaction.
+    with pytest.raises(Exception, match="dimensions"):
+        find_candidates([0.0] * 3, model="dlib")
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    assert _setting("enable_seqscan") == "on"
+    assert find_candidates([0.0] * 128, model="dlib") == []
+
+
+def test_inside_a_transaction_the_search_sets_its_settings_back():
+    assert connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '7MB'")
+    with recorded() as strings:
+        find_candidates([0.0] * 128, model="dlib", limit=10)
+    settings, query, reset = strings
+    assert all(s.startswith("SET LOCAL ") for s in statements_of(settings))
+    assert all(s.endswith(" TO DEFAULT") for s in statements_of(reset))
+    assert violations(strings) == []
+    assert (_setting("enable_seqscan"), _setting("hnsw.ef_search")) == ("on", "40")
+    assert _setting("work_mem") == "7MB"
