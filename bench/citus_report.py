@@ -113,8 +113,19 @@ STEPS = [
     "5. `manage.py distribute_face_index --shards N` (`search/distribution.py`, once, after "
     "migrate; N is fixed afterwards, see below). Before changing anything it checks what "
     "it can see and names what is missing in one sentence: no Citus extension, no workers "
-    "in this database, a worker it cannot reach from this database (with the server's "
-    "reason), a worker without the `vector` extension.",
+    "in this database, a worker it cannot reach from this database (with what Citus says "
+    "of it), a worker without the `vector` extension. Seen on the cluster of the check "
+    "below, at commit 169a08e, in three databases made for it: with the coordinator's "
+    "database and its `citus` extension only, \"This Citus coordinator has no workers in "
+    "the database pre_a: run citus_set_coordinator_host and citus_add_node for each worker "
+    "in this database (node membership is per database). Nothing was changed.\"; with "
+    "both workers added but no `migrate` yet, \"The worker 127.0.0.1:55433 has no vector "
+    "extension in the database pre_c: install pgvector there and run migrate on the "
+    "coordinator again (it creates the extension on every worker). Nothing was "
+    "changed.\"; and with that database then dropped on one worker, \"The worker "
+    "127.0.0.1:55434 cannot be reached from the database pre_c (failed to connect to "
+    "127.0.0.1:55434); the database must exist on every worker with the citus extension "
+    "in it. Nothing was changed.\"",
     "6. `make citus-check CITUS_URL=postgresql://...` (`bench/citus_check.py`, below) on a "
     "database of the check's own, prepared as in 2-3: the check empties it first and "
     "refuses a database holding tables it did not make.",

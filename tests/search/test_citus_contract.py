@@ -197,7 +197,8 @@ def test_the_search_access_and_erasure_send_only_what_citus_runs(settings):
     with recorded() as strings:
         obama = embedding_of("obama_2.jpg")
         # The search path: the operators' search and a citizen's, restricted
-        # faces in and out, outside and inside a transaction of the caller.
+        # faces in and out, in a transaction of the caller and nested in
+        # another (outside any: the transactional test below).
         assert find_candidates(obama, model="dlib")
         find_candidates(obama, model="dlib", include_restricted=True, limit=10)
         with transaction.atomic():
