@@ -11,6 +11,7 @@ Two ways to search, on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import json
@@ -19,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 from django.db import connection, transaction
+from psycopg.pq import TransactionStatus
 
 from search.backends import get_backend
 from search.index import distance_operator, embedding_expression, index_expression
@@ -143,42 +146,51 @@ def explain_candidates(
 def _settings_then_query(cursor, sql: str, params: list, limit: int, *, filtered: bool
                          ) -> list:
     """The search's settings (:func:`_index_settings`), then its query, as
-    separate statements in one transaction.
+    separate statements in one transaction, all sent in one round trip (the
+    driver's pipeline mode).
 
     Separate on purpose: Citus keeps the whole string of a ``SET`` it
     propagates to the workers and sends it again after the ``BEGIN`` of
     each worker connection, so a string ``SET LOCAL ...; SELECT ... FROM
     search_face`` would make every worker run the distributed ``SELECT``
     itself ("cannot execute a distributed query from a query on a shard").
-    The settings travel as one string of ``SET`` statements only. The Citus
-    contract test (tests/search/test_citus_contract.py) keeps it so.
+    The Citus contract test (tests/search/test_citus_contract.py) keeps it so.
 
     ``SET LOCAL`` ends with the transaction: outside a transaction of the
-    caller this one is begun and committed here; inside one, the settings
-    are set back afterwards (``SET LOCAL ... TO DEFAULT``). Against the
-    single string this was before, that is four round trips instead of one
-    (``BEGIN``, settings, query, ``COMMIT``), or inside a transaction three
-    (settings, query, settings set back): bench/citus_settings_cost.py measures what it costs on
-    one node (docs/scaling.md)."""
-    settings, reset = _settings_strings(int(limit), filtered)
+    caller the pipeline holds its own ``BEGIN`` and ``COMMIT``; inside one,
+    it ends by setting the settings back (``SET LOCAL ... TO DEFAULT``). One
+    round trip rather than one per statement: bench/citus_settings_cost.py
+    measures both on one node (docs/scaling.md)."""
+    settings, reset = _settings_statements(int(limit), filtered)
     in_caller = connection.in_atomic_block
-    with transaction.atomic(savepoint=False):
-        cursor.execute(settings)
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        if in_caller:
-            cursor.execute(reset)
-    return rows
+    before = settings if in_caller else ("BEGIN", *settings)
+    after = reset if in_caller else ("COMMIT",)
+    driver = connection.connection
+    pipeline = (driver.pipeline() if psycopg.Pipeline.is_supported()
+                else contextlib.nullcontext())
+    try:
+        # The statements after the query on a cursor of their own: the
+        # query's cursor keeps its rows.
+        with pipeline, connection.cursor() as closing:
+            for statement in before:
+                cursor.execute(statement)
+            cursor.execute(sql, params)
+            for statement in after:
+                closing.execute(statement)
+    except Exception:
+        if not in_caller and driver.info.transaction_status != TransactionStatus.IDLE:
+            driver.rollback()
+        raise
+    return cursor.fetchall()
 
 
 @functools.lru_cache(maxsize=64)
-def _settings_strings(limit: int, filtered: bool) -> tuple[str, str]:
-    """The string of settings :func:`_settings_then_query` sends before the
-    query, and the one that sets them back, built (and checked) once per
-    shape."""
+def _settings_statements(limit: int, filtered: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The statements :func:`_settings_then_query` sends before the query,
+    and those that set them back, built (and checked) once per shape."""
     settings = _index_settings(limit, filtered=filtered)
-    return ("; ".join(set_local_statements(settings)),
-            "; ".join(f"SET LOCAL {name} TO DEFAULT" for name in settings))
+    return (tuple(set_local_statements(settings)),
+            tuple(f"SET LOCAL {name} TO DEFAULT" for name in settings))
 
 
 def set_local_statements(settings: dict[str, str | int]) -> list[str]:

@@ -301,12 +301,13 @@ def _setting(name: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_settings_and_the_query_are_separate_and_end_with_it():
+def test_outside_a_transaction_the_search_sends_begin_settings_query_commit_and_leaves_nothing():
     assert not connection.in_atomic_block
     with recorded() as strings:
         find_candidates([0.0] * 128, model="dlib", limit=10)
-    settings, query = strings
-    assert all(s.startswith("SET LOCAL ") for s in statements_of(settings))
+    begin, *settings, query, commit = strings
+    assert (begin, commit) == ("BEGIN", "COMMIT")
+    assert all(statements_of(s) == [s] and s.startswith("SET LOCAL ") for s in settings)
     assert statements_of(query) == [query] and "search_face" in query
     assert violations(strings) == []
     assert connection.connection.info.transaction_status == TransactionStatus.IDLE
@@ -325,9 +326,11 @@ def test_inside_a_transaction_the_search_sets_its_settings_back():
         cursor.execute("SET LOCAL work_mem = '7MB'")
     with recorded() as strings:
         find_candidates([0.0] * 128, model="dlib", limit=10)
-    settings, query, reset = strings
-    assert all(s.startswith("SET LOCAL ") for s in statements_of(settings))
-    assert all(s.endswith(" TO DEFAULT") for s in statements_of(reset))
+    assert "BEGIN" not in strings and "COMMIT" not in strings
+    query = next(s for s in strings if "search_face" in s)
+    before, after = strings[:strings.index(query)], strings[strings.index(query) + 1:]
+    assert all(s.startswith("SET LOCAL ") and not s.endswith(" TO DEFAULT") for s in before)
+    assert after and all(s.endswith(" TO DEFAULT") for s in after)
     assert violations(strings) == []
     assert (_setting("enable_seqscan"), _setting("hnsw.ef_search")) == ("on", "40")
     assert _setting("work_mem") == "7MB"
