@@ -7,12 +7,12 @@ and its query, timed interleaved on the same connection and queries:
 
 - ``single_string``: settings and query in one string, one round trip (what
   ``find_candidates`` sent before issue 38; Citus cannot run it);
-- ``separate`` (shipped, ``search.matching._settings_then_query``): the
-  settings (one string of ``SET`` statements), then the query, in one
-  transaction, each waited for: ``BEGIN``, settings, query, ``COMMIT``,
-  four round trips;
-- ``pipeline``: the same statements one by one (the driver's pipeline mode
-  sends no string of several), all sent in one round trip;
+- ``round_trips``: the settings (one string of ``SET`` statements), then the
+  query, in one transaction, each waited for: ``BEGIN``, settings, query,
+  ``COMMIT``, four round trips;
+- ``pipeline`` (shipped, ``search.matching._settings_then_query``): the
+  same statements one by one (pipeline mode sends no string of several),
+  all in one round trip;
 - ``connection``: the settings carried by the connection (a session ``SET``
   once, before the loop), the query alone: the least any way can cost, and
   not shippable as it is, since the settings (``enable_seqscan = off`` and
@@ -40,7 +40,7 @@ K = 10
 
 def main() -> None:
     common.setup()
-    from django.db import connection
+    from django.db import connection, transaction
 
     from bench import synthetic
     from search import matching
@@ -63,24 +63,20 @@ def main() -> None:
             cursor.nextset()
         return cursor.fetchall()
 
-    def separate(cursor, params):
-        return matching._settings_then_query(cursor, sql, params, K, filtered=False)
+    def round_trips(cursor, params):
+        with transaction.atomic():
+            cursor.execute("; ".join(statements))
+            cursor.execute(sql, params)
+            return cursor.fetchall()
 
     def pipeline(cursor, params):
-        # The statements after the query on a cursor of their own, so that
-        # the query's cursor keeps its rows.
-        with connection.connection.pipeline(), connection.cursor() as closing:
-            for statement in ("BEGIN", *statements):
-                cursor.execute(statement)
-            cursor.execute(sql, params)
-            closing.execute("COMMIT")
-        return cursor.fetchall()
+        return matching._settings_then_query(cursor, sql, params, K, filtered=False)
 
     def by_connection(cursor, params):
         cursor.execute(sql, params)
         return cursor.fetchall()
 
-    ways = {"single_string": single_string, "separate": separate, "pipeline": pipeline,
+    ways = {"single_string": single_string, "round_trips": round_trips, "pipeline": pipeline,
             "connection": by_connection}
     times: dict[str, list[float]] = {name: [] for name in ways}
     answers: dict[str, list] = {name: [] for name in ways}
