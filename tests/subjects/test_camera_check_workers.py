@@ -23,10 +23,10 @@ from django.core.files.storage import default_storage
 from subjects.core import tokens
 from subjects.models import LivenessBurst, LivenessChallenge
 from subjects.person import intake, liveness
-from tests.fleet import wait_until
 from tests.mail import free_port
 from tests.subjects.capture import passing_bursts
 from tests.subjects.helpers import burst_answer, challenge_of, upload, verified_in
+from tests.waiting import BURST_SECONDS, let_time_pass, wait_until
 from tests.workers import Worker
 
 pytestmark = [pytest.mark.worker]
@@ -94,7 +94,7 @@ def test_pages_answer_while_a_search_worker_checks_a_burst(transactional_db, one
                          timeout=30).json()
     challenge = LivenessChallenge.objects.get(request=request)
     (holds / f"hold:camera:check:{challenge.pk}").write_text("hold")
-    time.sleep(0.85)  # as long as a burst takes
+    let_time_pass(BURST_SECONDS, why="the server refuses a burst sent sooner")
     frames = passing_bursts()[begun["pose"]]
     sent = session.post(root + "live/step/", data={**form, "step": "0"}, headers=headers,
                         files=[("frames", (f"f{n}.jpg", f, "image/jpeg"))
@@ -152,7 +152,7 @@ def test_a_check_whose_task_was_lost_is_queued_again_by_the_sweep(transactional_
     frames = passing_bursts()[begun.json()["pose"]]
     celery_worker.stop()
     try:
-        time.sleep(0.85)  # as long as a burst takes
+        let_time_pass(BURST_SECONDS, why="the server refuses a burst sent sooner")
         sent = client.post(f"/r/{token}/live/step/", {
             "challenge": challenge, "step": "0",
             "frames": [upload(f"f{n}.jpg", f) for n, f in enumerate(frames)]})

@@ -14,6 +14,7 @@ from subjects.review import decisions
 from tests.subjects.helpers import wait_for_state
 from tests.subjects.scenario import file_via_worker, seed_world
 from tests.subjects.test_execution import assert_erased_exactly_once
+from tests.waiting import wait_until
 from tests.workers import Worker
 
 pytestmark = [pytest.mark.worker]
@@ -23,14 +24,15 @@ STEPS = ["erasure:plan", "erasure:photo", "erasure:suppress", "erasure:verify",
 
 
 def wait_until_paused(step: str, worker: Worker, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def paused() -> bool:
         for marker in settings.DATA_DIR.glob("job-paused-*"):
             if marker.read_text() == step:
                 marker.unlink()
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"the worker never reached {step}:\n{worker.log_tail()}")
+                return True
+        return False
+
+    wait_until(paused, timeout=timeout,
+               what=lambda: f"the worker reaching {step}:\n{worker.log_tail()}")
 
 
 @pytest.fixture
