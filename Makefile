@@ -64,6 +64,7 @@ demo:
 
 lint: test-deps
 	$(VENV)/bin/ruff check .
+	$(PY) tests/lint_waiting.py
 
 # The tests read labelled photos of real people from FACE_SAMPLES_DIR
 # (default ../shared/faces), never from the repository: without them, one

@@ -44,9 +44,9 @@ def findings(path: Path) -> list[str]:
     sleeps = {"time.sleep"}  # how this module may spell it
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "time":
-            for alias in node.names:
-                if alias.name == "sleep":
-                    sleeps.add(alias.asname or "sleep")
+            sleeps.update(a.asname or "sleep" for a in node.names if a.name == "sleep")
+        elif isinstance(node, ast.Import):
+            sleeps.update(f"{a.asname}.sleep" for a in node.names if a.name == "time" and a.asname)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and path.resolve() != HELPER:
             name = ast.unparse(node.func)
