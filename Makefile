@@ -85,6 +85,8 @@ demo:
 
 lint: test-deps
 	$(VENV)/bin/ruff check .
+	$(PY) tests/lint_waiting.py
+	$(VENV)/bin/bandit --quiet --recursive portal subjects search --exclude '*/migrations/*'
 
 # The tests read labelled photos of real people from FACE_SAMPLES_DIR
 # (default ../shared/faces), never from the repository: without them, one
