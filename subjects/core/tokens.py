@@ -86,10 +86,13 @@ def request_of_used_link(token: str) -> RightsRequest | None:
     return RightsRequest.objects.filter(reference=reference, verified_at__isnull=False).first()
 
 
+def _access_mac(request: RightsRequest, secret: str | None = None) -> str:
+    return salted_hmac(_ACCESS_SALT, f"{request.reference}:{request.access_salt}",
+                       secret=secret, algorithm="sha256").hexdigest()[:40]
+
+
 def access_token(request: RightsRequest) -> str:
-    mac = salted_hmac(_ACCESS_SALT, f"{request.reference}:{request.access_salt}",
-                      algorithm="sha256").hexdigest()[:40]
-    return f"{request.reference}.{mac}"
+    return f"{request.reference}.{_access_mac(request)}"
 
 
 def request_for_access(token: str) -> RightsRequest | None:
@@ -100,9 +103,12 @@ def request_for_access(token: str) -> RightsRequest | None:
     request = RightsRequest.objects.filter(reference=reference).first()
     if request is None or request.verified_at is None:
         return None
-    if not constant_time_compare(access_token(request), token):
-        return None
-    return request
+    # Made with SECRET_KEY, or with a key it replaced (SECRET_KEY_FALLBACKS):
+    # rotating the key does not lock out everyone who holds a link.
+    for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
+        if constant_time_compare(_access_mac(request, secret), mac):
+            return request
+    return None
 
 
 def download_token(package: AccessPackage) -> str:
