@@ -1,7 +1,7 @@
 """A rotated SECRET_KEY keeps every link a person holds working while the
 old key is listed in SECRET_KEY_FALLBACKS (issue 32), and ends them once it
-is removed: the status page in the bound browser, a verification link, the
-acknowledgement link of an Art. 19 notice."""
+is removed: the request's pages in the bound browser (the access token and
+the browser's signed cookie) and a verification link."""
 
 from __future__ import annotations
 
