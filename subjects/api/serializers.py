@@ -276,7 +276,8 @@ class RequestStatusSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField(allow_null=True)
     due_on = serializers.DateField(source="due_date", allow_null=True)
     extension_months = serializers.IntegerField()
-    extension_reason = serializers.CharField(allow_blank=True)
+    # No extension reason, nor any other text the DPO wrote: those reach
+    # the person only by e-mail, to the verified address.
     closed_at = serializers.DateTimeField(allow_null=True)
     timeline = StatusEventSerializer(source="events.all", many=True)
 
