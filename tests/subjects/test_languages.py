@@ -123,7 +123,8 @@ EMAILS = {
                     {"question": "?"}),
     "extended": ("We will answer by %(due)s at the latest.", {"reason": "r", "months": 1}),
     "access_ready": ("The copy of your data that you asked for (Art. 15 GDPR) is ready. "
-                     "Download it here:", {}),
+                     "Download it from your request's status page, in the browser where you "
+                     "confirmed your e-mail address:", {}),
     "erasure_done": ("A final search of the whole database (face models: %(models)s) found no "
                      "face of yours left.",
                      {"faces_erased": 2, "photos_deleted": 1, "photos_redacted": 1,
