@@ -152,7 +152,8 @@ class RequestDetailSerializer(RequestSummarySerializer):
     jobs = serializers.SerializerMethodField()
 
     def get_actions(self, request) -> list[str]:
-        return [name.replace("_", "-") for name in actions.available_actions(request)]
+        return [name.replace("_", "-") for name in actions.available_actions(request)
+                if name in actions.API_ACTIONS]
 
     @extend_schema_field(MatchSerializer(many=True))
     def get_matches(self, request):

@@ -131,6 +131,9 @@ class RequestAction(DpoApiView):
     action_name = ""
 
     def post(self, request, reference):
+        if self.action_name in actions.DASHBOARD_ONLY:
+            raise PermissionDenied(_("Only the dashboard can confirm a requester: it shows the "
+                                     "photo beside the matches, which the API does not."))
         rights_request = request_or_404(reference)
         serializer = ACTION_SERIALIZERS[self.action_name](data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -186,6 +186,10 @@ ACTIONS: dict[str, DpoAction] = {
     SEARCH_AGAIN: DpoAction(_("Search again"), decisions.search_again),
 }
 LABELS = {name: action.label for name, action in ACTIONS.items()}
+#: Actions taken only on the dashboard, where the DPO sees the photo beside
+#: the matches: an API key, which sees neither, cannot confirm a requester.
+DASHBOARD_ONLY = {CONFIRM_REQUESTER}
+API_ACTIONS = [name for name in LABELS if name not in DASHBOARD_ONLY]
 
 
 def perform(request: RightsRequest, action: str, *, actor: str, data: dict | None = None,

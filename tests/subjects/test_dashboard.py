@@ -426,8 +426,10 @@ def test_search_again_runs_the_stored_template_and_hands_the_matches_back(dpo_cl
 
     ingest("obama_1.jpg", "kit_harington_1.jpg")
     selfie = get_backend("dlib").detect(load_image(FACES_DIR / "obama_2.jpg"))[0].embedding
+    # A selfie from a passed camera check: its new matches go back to the
+    # person (an upload's go to the identity check: test_identity_gate).
     request = make_request("awaiting_review", selfie_embedding=selfie.tolist(),
-                           searches_run=1)
+                           searches_run=1, selfie_live=True)
     response = dpo_client.post(f"/dpo/requests/{request.reference}/actions/search_again/")
     assert response.status_code == 302
     request.refresh_from_db()
