@@ -59,11 +59,12 @@ def disclosed_faces(request: RightsRequest) -> dict[int, dict]:
 
 
 def earlier_requests_for_faces(request: RightsRequest, face_ids, *, days: int) -> list:
-    """Other requests (from other addresses) whose selfies matched any of
+    """Other requests (from other addresses, ``x+y@`` being another than
+    ``x@``) whose selfies matched any of
     ``face_ids`` within the last ``days`` days, most recent first."""
     since = timezone.now() - dt.timedelta(days=days)
     others = (Match.objects.filter(face_id__in=list(face_ids), found_at__gte=since)
-              .exclude(request=request).exclude(request__email_hash=request.email_hash)
+              .exclude(request__in=request.same_address())
               .values_list("request_id", flat=True).distinct())
     return list(RightsRequest.objects.filter(pk__in=others).order_by("-created_at"))
 

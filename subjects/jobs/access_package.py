@@ -154,10 +154,9 @@ ACTORS = {audit.REQUESTER: "you", audit.SYSTEM: "system"}
 
 
 def same_person(request: RightsRequest):
-    """The requests made from the person's address (by its hash)."""
-    if not request.email_hash:  # purged: only this request is known to be theirs
-        return RightsRequest.objects.filter(pk=request.pk)
-    return RightsRequest.objects.filter(email_hash=request.email_hash)
+    """The requests made from the person's exact verified address (a purged
+    request: only itself)."""
+    return request.same_address()
 
 
 def requests_and_events_of(request: RightsRequest) -> dict:
