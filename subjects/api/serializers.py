@@ -218,6 +218,7 @@ ACTION_SERIALIZERS = {
     actions.CLOSE_UNFOUNDED: ReasonSerializer,
     actions.RESUME: EmptySerializer,
     actions.SEARCH_AGAIN: EmptySerializer,
+    actions.RENEW_LINKS: EmptySerializer,
 }
 
 

@@ -18,7 +18,7 @@ from subjects.models import OutboundEmail, RightsRequest
 TO_REQUESTER = {
     "verify_email", "matches_ready", "request_received", "request_withdrawn",
     "info_needed", "extended", "access_ready", "erasure_done", "objection_done",
-    "rejected", "request_expired",
+    "rejected", "request_expired", "links_renewed",
 }
 TO_DPO = {"dpo_new_request", "dpo_due_soon", "dpo_due_tomorrow", "dpo_overdue",
           "dpo_job_failed", "dpo_identity_check", "dpo_recipients_without_contact"}

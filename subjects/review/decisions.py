@@ -24,7 +24,7 @@ from subjects.core.outbox import queue_email
 from subjects.core.queueing import CARRY_OUT_REQUEST, queue_on_commit
 from subjects.core.states import State
 from subjects.core.transitions import transition
-from subjects.models import Match, RequestJob, RightsRequest
+from subjects.models import Match, RequestJob, RightsRequest, new_secret
 
 logger = logging.getLogger(__name__)
 
@@ -233,4 +233,22 @@ def search_again(request: RightsRequest, *, actor: str) -> RightsRequest:
                         event_key=f"dpo_identity_check:{request.reference}:"
                                   f"{request.searches_run}")
     logger.info("request %s searched again: %d candidates", request.reference, len(candidates))
+    return request
+
+
+def renew_links(request: RightsRequest, *, actor: str) -> RightsRequest:
+    """A request link is known to have leaked: a new access salt cuts every
+    link made so far (the status link of every e-mail, the pages opened by
+    it), and the person is e-mailed the new status link. The browsers that
+    confirmed the address stay bound; a used download link dies anyway."""
+    if not request.email or request.verified_at is None:
+        raise DecisionRefused(_("This request has no confirmed address to send a new link to."))
+    with transaction.atomic():
+        request = RightsRequest.objects.select_for_update().get(pk=request.pk)
+        RightsRequest.objects.filter(pk=request.pk).update(access_salt=new_secret())
+        request.refresh_from_db()
+        renewed = events.links_renewed(request, actor=actor)
+        queue_email(request, "links_renewed",
+                    event_key=f"links_renewed:{request.reference}:{renewed.pk}")
+    logger.info("request %s: links renewed", request.reference)
     return request

@@ -135,6 +135,9 @@ EMAILS = {
                                  "recipients_notified": 0, "photos": []}),
     "rejected": ("We have decided not to carry out your request, for this reason:",
                  {"reason": "r"}),
+    "links_renewed": ("A link to your request may have reached someone else, so we have "
+                      "stopped every earlier link to it. From now on, follow your request with "
+                      "this link:", {}),
     "request_expired": ("You can start a new request at any time.",
                         {"stage": "matches_ready", "days": 30, "hours": 720}),
     "dpo_recipients_without_contact": ("Please inform them by other means (Art. 19 GDPR) and "
