@@ -21,7 +21,7 @@ from portal.ratelimit import RateLimited, client_ip
 from subjects.core import audit, faces, tokens
 from subjects.core.states import State, TransitionNotAllowed
 from subjects.models import Match
-from subjects.person import abuse, filing, intake, liveness
+from subjects.person import abuse, camera_page, filing, intake, liveness
 from subjects.person import selfie as selfie_jobs
 from subjects.web import transparency
 from subjects.web.forms import SelfieForm, StartForm
@@ -227,11 +227,12 @@ def selfie(request, rights_request, token):
 @require_GET
 @takes_selfie
 def live(request, rights_request, token):
-    """The camera check's page: the challenge, and none of its poses."""
-    _challenge, challenge_token = liveness.issue_challenge(rights_request)
+    """The camera check's page: the challenge (the one waiting unbegun, if
+    any: ``camera_page``), and none of its poses."""
     return render(request, "subjects/live.html",
                   {"token": token, "rights_request": rights_request,
-                   "challenge": challenge_token, "frames": liveness.BURST_FRAMES})
+                   "challenge": camera_page.challenge_for_page(rights_request),
+                   "frames": liveness.BURST_FRAMES})
 
 
 @with_request
