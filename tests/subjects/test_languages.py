@@ -128,7 +128,8 @@ EMAILS = {
     "extended": ("We will answer by %(due)s at the latest.", {"reason": EXTENSION_REASON,
                                                                "months": 1}),
     "access_ready": ("The copy of your data that you asked for (Art. 15 GDPR) is ready. "
-                     "Download it here:", {}),
+                     "Download it from your request's status page, in the browser where you "
+                     "confirmed your e-mail address:", {}),
     "erasure_done": ("A final search of the whole database (face models: %(models)s) found no "
                      "face of yours left.",
                      {"faces_erased": 2, "photos_deleted": 1, "photos_redacted": 1,
@@ -139,6 +140,9 @@ EMAILS = {
                                  "recipients_notified": 0, "photos": []}),
     "rejected": ("We have decided not to carry out your request, for this reason:",
                  {"reason": REJECTION_REASON}),
+    "links_renewed": ("A link to your request may have reached someone else, so we have "
+                      "stopped every earlier link to it. From now on, follow your request with "
+                      "this link:", {}),
     "request_expired": ("You can start a new request at any time.",
                         {"stage": "matches_ready", "days": 30, "hours": 720}),
     "dpo_recipients_without_contact": ("Please inform them by other means (Art. 19 GDPR) and "
