@@ -736,7 +736,8 @@ def test_no_audit_event_names_the_person(dpo_client):
                                    "language": "en", "consent": "on"}).status_code == 302
     withdrawn = confirm_in(person, RightsRequest.objects.get(
         email="private.person@person-domain.example"))
-    assert person.post(f"/r/{tokens.access_token(withdrawn)}/withdraw/").status_code == 302
+    assert person.post(f"/r/{tokens.access_token(withdrawn)}/withdraw/",
+                       {"confirmed": "yes"}).status_code == 302
 
     request = make_request("awaiting_review", email="private.person@person-domain.example",
                            received_days_ago=2)
@@ -746,7 +747,8 @@ def test_no_audit_event_names_the_person(dpo_client):
             ("ask_for_information", {"ask_for_information-question": "Which photo?"}),
             ("information_received", {"information_received-note": "Answered by mail"}),
             ("reject", {"reject-reason_template": "other",
-                        "reject-reason": "The photos are evidence in a court case."})):
+                        "reject-reason": "The photos are evidence in a court case.",
+                        "confirmed": "yes"})):
         assert dpo_client.post(f"{base}/{action}/", form).status_code == 302, action
     assert dpo_client.get(f"/dpo/requests/{request.reference}/").status_code == 200
 
