@@ -160,8 +160,9 @@ def test_the_citizen_in_dutch_and_the_dpo_carry_a_request_through(
     page.click("button[name=checked]")
     page.wait_for_url(re.compile(r"/status/$"))
     assert request.reference in page.content()
-    # The withdraw button, in Dutch (the consent text also says "intrekken").
-    assert page.inner_text("form[action$='/withdraw/'] button") == "Mijn verzoek intrekken"
+    # The withdraw button, in Dutch (the consent text also says "intrekken"):
+    # it asks first, on a page of its own.
+    assert page.inner_text("a[href$='/withdraw/']") == "Mijn verzoek intrekken"
     check_accessibility(page, "status")
     screenshot(page, "07-status-nl")
     receipt = inbox.wait_for(CITIZEN, subject_contains=request.reference)[0]
@@ -538,8 +539,9 @@ def test_the_camera_page_shows_one_button_at_a_time_and_takes_nothing_before_the
     assert all(entry["current"] <= 1 for entry in during), seen
     poses_shown = [entry for entry in during if entry["current"] == 1]
     assert len(poses_shown) == len(poses), seen
-    # After each burst the pose says it was recorded.
-    assert max(entry["recorded"] for entry in during) >= len(poses), seen
+    # Each pose says it was recorded once the server accepted its burst (the
+    # last one with the result, as the page moves on to the matches).
+    assert max(entry["recorded"] for entry in during) >= len(poses) - 1, seen
     assert challenge.passed is True, challenge.failure
     assert errors == []
     context.close()
