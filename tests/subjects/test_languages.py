@@ -136,6 +136,7 @@ EMAILS = {
                  {"reason": "r"}),
     "request_expired": ("You can start a new request at any time.",
                         {"stage": "matches_ready", "days": 30, "hours": 720}),
+    "request_late": ("Your request %(reference)s is late", {"due": "2027-01-01", "days_late": 1}),
     "dpo_recipients_without_contact": ("Please inform them by other means (Art. 19 GDPR) and "
                                        "add a contact address for each to the customer records. "
                                        "The person was told that you do this.",
