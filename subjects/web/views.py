@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.ratelimit import RateLimited, client_ip
 from subjects.core import audit, faces, tokens
 from subjects.core.states import State, TransitionNotAllowed
+from subjects.jobs.erasure import template_kept, withdraw_template_consent
 from subjects.models import Match
 from subjects.person import abuse, camera_check, filing, intake
 from subjects.person import selfie as selfie_jobs
@@ -378,6 +379,7 @@ def status_context(rights_request, token, **extra):
         "events": rights_request.events.order_by("pk"),
         "confirmed": rights_request.matches.filter(decision=Match.Decision.MINE).count(),
         "package": package_offer(rights_request),
+        "template_kept": template_kept(rights_request),
         **extra,
     }
 
@@ -414,6 +416,15 @@ def withdraw(request, rights_request, token):
                       status_context(rights_request, token,
                                      error=_("This request can no longer be withdrawn.")),
                       status=409)
+    return redirect("subjects:status", token)
+
+
+@with_request(once_closed=True)
+@require_POST
+def forget_template(request, rights_request, token):
+    """Art. 7(3): withdrawing the consent to keep the template is as easy as
+    giving it was (one button); the request may be long closed."""
+    withdraw_template_consent(rights_request, actor=audit.REQUESTER)
     return redirect("subjects:status", token)
 
 
