@@ -526,3 +526,32 @@ class StateCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.state} {self.n:+d}"
+
+
+class RightDecision(models.Model):
+    """The DPO's decision on one right of a request (access, erasure or
+    objection): approved, or refused on a ground valid for that right with
+    the reason the person reads. A request asking for several rights has one
+    row per right; only the approved ones are carried out."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE,
+                                related_name="right_decisions")
+    right = models.CharField(max_length=10, choices=RightsRequest.Kind.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    ground = models.CharField(max_length=30, blank=True)
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["request", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "right"], name="one_decision_per_right"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.right} {self.outcome} for {self.request_id}"

@@ -21,6 +21,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from subjects.core.states import State
+
 MAX_EXTENSION_MONTHS = 2
 #: "Due soon" on the dashboard, and the first alert to the DPO.
 DUE_SOON_DAYS = 7
@@ -79,8 +81,6 @@ def answer_due_date(request, now: dt.datetime | None = None) -> dt.date | None:
     started the request (Art. 12(3) counts from the request, and their
     selfie search is one: the answer owed is whether their face is held).
     None for a request that owes nothing now."""
-    from subjects.core.states import State
-
     if request.received_at is not None:
         return request_due_date(request, now)
     if request.state == State.IDENTITY_REVIEW:

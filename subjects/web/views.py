@@ -380,6 +380,7 @@ def status_context(rights_request, token, **extra):
         "confirmed": rights_request.matches.filter(decision=Match.Decision.MINE).count(),
         "package": package_offer(rights_request),
         "template_kept": template_kept(rights_request),
+        "right_decisions": rights_request.right_decisions.all(),
         **extra,
     }
 

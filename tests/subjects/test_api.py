@@ -101,7 +101,7 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
     states = {"information-received": "info_requested", "resume": "error",
               "confirm-requester": "identity_review"}
     bodies = {"reject": {"reason": "No."}, "close-unfounded": {"reason": "Abusive."},
-              "extend": {"months": 1, "reason": "Many photos"},
+              "extend": {"months": 1, "reason": "Many photos", "ground": "complexity"},
               "ask-for-information": {"question": "Which?"}}
     for pattern in api_urls.ACTION_PATHS:
         action = pattern.name.removeprefix("api-")
@@ -134,13 +134,14 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
 
 
 def test_offered_actions_work_through_the_api_and_name_the_key(keys):
-    request = make_request("awaiting_review", received_days_ago=2)
+    # An erasure: Art. 17(3)(b), below, refuses an erasure only.
+    request = make_request("awaiting_review", received_days_ago=2, kinds=("erasure",))
     client = bearer(keys["dpo"])
     detail = client.get(f"/api/v1/requests/{request.reference}").json()
     assert set(detail["actions"]) == {"approve", "reject", "ask-for-information",
                                       "close-unfounded", "search-again", "extend"}
     response = client.post(f"/api/v1/requests/{request.reference}/extend",
-                           {"months": 2, "reason": "Many photos"},
+                           {"months": 2, "reason": "Many photos", "ground": "number"},
                            content_type="application/json")
     assert response.status_code == 200
     assert "extend" not in response.json()["actions"]
@@ -164,8 +165,9 @@ def test_offered_actions_work_through_the_api_and_name_the_key(keys):
 def test_bad_action_input_is_a_400_with_reasons(keys):
     request = make_request("awaiting_review", received_days_ago=2)
     client = bearer(keys["dpo"])
-    for action, body in (("extend", {"months": 3, "reason": "x"}),
-                         ("extend", {"months": 1}),
+    for action, body in (("extend", {"months": 3, "reason": "x", "ground": "complexity"}),
+                         ("extend", {"months": 1, "ground": "complexity"}),
+                         ("extend", {"months": 1, "reason": "Many photos"}),
                          ("reject", {"reason_template": "nonsense"}),
                          ("reject", {"reason": ""}),
                          ("ask-for-information", {"question": "a\x00b"}),

@@ -136,6 +136,9 @@ EMAILS = {
                  {"reason": "r"}),
     "request_expired": ("You can start a new request at any time.",
                         {"stage": "matches_ready", "days": 30, "hours": 720}),
+    "rights_decided": ("We have decided each right you asked for:",
+                       {"outcomes": [{"right": "access", "outcome": "approved", "reason": ""},
+                                     {"right": "erasure", "outcome": "refused", "reason": "r"}]}),
     "request_late": ("Your request %(reference)s is late", {"due": "2027-01-01", "days_late": 1}),
     "dpo_recipients_without_contact": ("Please inform them by other means (Art. 19 GDPR) and "
                                        "add a contact address for each to the customer records. "
