@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from subjects.core.faces import release_faces
+from subjects.core.notices import tell_recipients_of_restriction
 from subjects.core.states import State
 from subjects.core.transitions import transition
 from subjects.models import RightsRequest
@@ -56,5 +57,6 @@ def close_request(request: RightsRequest, to_state: State, *, actor: str, action
                              details=details, closed_at=timezone.now(), selfie_embedding=None,
                              **changes)
         discard_files(request)
-        release_faces(request)
+        # Art. 19: the customers that received them are told of the lifting.
+        tell_recipients_of_restriction(request, release_faces(request), lifted=True)
     return request

@@ -26,7 +26,8 @@ TO_DPO = {"dpo_new_request", "dpo_due_soon", "dpo_due_tomorrow", "dpo_overdue",
           "dpo_job_failed", "dpo_identity_check", "dpo_recipients_without_contact",
           # The 72-hour clock of a breach (subjects.office).
           "dpo_breach_clock"}
-TO_RECIPIENT = {"art19_notice", "art19_reminder"}
+TO_RECIPIENT = {"art19_notice", "art19_reminder", "art19_restricted",
+                "art19_restriction_lifted"}
 
 
 def queue_email(request: RightsRequest | None, kind: str, *, event_key: str,

@@ -157,6 +157,7 @@ def purge_personal_data(*, now: dt.datetime | None = None, batch_size: int = BAT
             request.matches.all().delete()
             request.emails.update(recipient="", context={})
             request.jobs.update(plan={}, result={})
+            request.right_decisions.update(reason="")
             RightsRequest.objects.filter(pk=request.pk).update(
                 email="", email_hash="", selfie_embedding=None, decision_reason="",
                 extension_reason="", verification_nonce="", personal_data_purged_at=now,

@@ -17,6 +17,7 @@ from subjects.core import audit
 from subjects.core.closing import close_request
 from subjects.core.events import Action
 from subjects.core.faces import claimed_face_ids, confirmed_face_ids, pending_claims
+from subjects.core.notices import tell_recipients_of_restriction
 from subjects.core.outbox import queue_email
 from subjects.core.states import OPEN, State
 from subjects.core.transitions import transition
@@ -161,6 +162,8 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
         # request is done (Art. 18(1)(d) while an objection is considered).
         # A ``possible`` face the person claims waits for the DPO's
         # confirmation: a claim alone restricts nothing.
+        newly_restricted = list(Face.objects.filter(pk__in=confirmed, restricted=False)
+                                .values_list("pk", flat=True))
         restricted = Face.objects.filter(pk__in=confirmed).update(restricted=True)
         now = timezone.now()
         request = transition(
@@ -174,6 +177,8 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
             keep_template=keep,
             **{kind: kind in kinds for kind in KINDS},
         )
+        # Art. 19: the customers that received these faces are told.
+        tell_recipients_of_restriction(request, newly_restricted, lifted=False)
         request = transition(request, State.AWAITING_REVIEW, actor=audit.SYSTEM,
                              action=Action.QUEUED_FOR_REVIEW)
         queue_email(request, "request_received", event_key=f"request_received:{request.reference}")

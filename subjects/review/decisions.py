@@ -20,6 +20,7 @@ from subjects.core.closing import close_request, discard_review_selfie
 from subjects.core.deadlines import EXTENSION_GROUNDS, extension_refusal, paused_days_so_far
 from subjects.core.events import Action
 from subjects.core.faces import pending_claims, refresh_matches
+from subjects.core.notices import tell_recipients_of_restriction
 from subjects.core.outbox import queue_email
 from subjects.core.queueing import CARRY_OUT_REQUEST, queue_on_commit
 from subjects.core.states import State
@@ -139,7 +140,10 @@ def decide_claims(request: RightsRequest, *, actor: str, match_ids: list[int]) -
             dpo_decision=Match.DpoDecision.CONFIRMED, dpo_decided_at=now, dpo_decided_by=actor)
         Match.objects.filter(pk__in=set(claims) - set(match_ids)).update(
             dpo_decision=Match.DpoDecision.DECLINED, dpo_decided_at=now, dpo_decided_by=actor)
+        newly = list(Face.objects.filter(pk__in=[m.face_id for m in confirmed], restricted=False)
+                     .values_list("pk", flat=True))
         Face.objects.filter(pk__in=[m.face_id for m in confirmed]).update(restricted=True)
+        tell_recipients_of_restriction(request, newly, lifted=False)
         events.claims_confirmed(request, actor=actor, confirmed=len(confirmed),
                                 declined=len(claims) - len(confirmed))
     return request
