@@ -24,6 +24,7 @@ TO_REQUESTER = {
 }
 TO_DPO = {"dpo_new_request", "dpo_due_soon", "dpo_due_tomorrow", "dpo_overdue",
           "dpo_job_failed", "dpo_identity_check", "dpo_recipients_without_contact",
+          "dpo_answer_received",
           # The 72-hour clock of a breach (subjects.office).
           "dpo_breach_clock"}
 TO_RECIPIENT = {"art19_notice", "art19_reminder", "art19_restricted",

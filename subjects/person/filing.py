@@ -22,7 +22,7 @@ from subjects.core.outbox import queue_email
 from subjects.core.states import OPEN, State
 from subjects.core.transitions import transition
 from subjects.models import Match, RightsRequest
-from subjects.review.decisions import approve_request
+from subjects.review.decisions import approve_request, information_received
 
 logger = logging.getLogger(__name__)
 
@@ -200,3 +200,30 @@ def withdraw_request(request: RightsRequest) -> RightsRequest:
             queue_email(request, "request_withdrawn",
                         event_key=f"request_withdrawn:{request.reference}")
     return request
+
+
+def answer_question(request: RightsRequest, *, text: str) -> RightsRequest:
+    """The person answers the DPO's question on their status page: the
+    answer is kept with the request (its audit trail, on the DPO's page),
+    the time limit runs again, the request goes back to the DPO, who is
+    alerted. Refused unless the request is waiting for an answer."""
+    text = (text or "").strip()
+    if request.state != State.INFO_REQUESTED:
+        raise FilingRefused(_("This request is not waiting for an answer any more."),
+                            status=409)
+    if not text:
+        raise FilingRefused(_("Please write your answer."))
+    with transaction.atomic():
+        request = information_received(request, actor=audit.REQUESTER, note=text)
+        queue_email(request, "dpo_answer_received",
+                    event_key=f"dpo_answer_received:{request.reference}:{request.events.count()}")
+    logger.info("request %s: the person answered the DPO's question", request.reference)
+    return request
+
+
+def open_question(request: RightsRequest) -> str:
+    """The DPO's question the person has not answered yet ("" if none)."""
+    if request.state != State.INFO_REQUESTED:
+        return ""
+    event = request.events.filter(action=Action.INFO_REQUESTED).order_by("-pk").first()
+    return event.reason if event is not None else ""

@@ -20,6 +20,7 @@ urlpatterns = [
     path("r/<str:token>/file/", views.file, name="file"),
     path("r/<str:token>/status/", views.status, name="status"),
     path("r/<str:token>/withdraw/", views.withdraw, name="withdraw"),
+    path("r/<str:token>/answer/", views.answer, name="answer"),
     path("r/<str:token>/forget-template/", views.forget_template, name="forget_template"),
     path("package/<str:token>/", views.download_package, name="package"),
     path("r/<str:token>/receipt.json", evidence.receipt, name="receipt"),

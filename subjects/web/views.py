@@ -25,7 +25,7 @@ from subjects.models import Match
 from subjects.person import abuse, camera_check, filing, intake
 from subjects.person import selfie as selfie_jobs
 from subjects.web import transparency
-from subjects.web.forms import SelfieForm, StartForm
+from subjects.web.forms import AnswerForm, SelfieForm, StartForm
 from subjects.web.responses import package_download, private_jpeg
 
 LANGUAGE_COOKIE = "django_language"
@@ -381,6 +381,8 @@ def status_context(rights_request, token, **extra):
         "package": package_offer(rights_request),
         "template_kept": template_kept(rights_request),
         "right_decisions": rights_request.right_decisions.all(),
+        "question": filing.open_question(rights_request),
+        "answer_form": extra.pop("answer_form", None) or AnswerForm(),
         **extra,
     }
 
@@ -418,6 +420,25 @@ def withdraw(request, rights_request, token):
                                      error=_("This request can no longer be withdrawn.")),
                       status=409)
     return redirect("subjects:status", token)
+
+
+@with_request
+@require_POST
+def answer(request, rights_request, token):
+    """The person answers the DPO's question on the status page."""
+    form = AnswerForm(request.POST)
+    if form.is_valid():
+        try:
+            filing.answer_question(rights_request, text=form.cleaned_data["answer"])
+        except (TransitionNotAllowed, filing.FilingRefused):
+            rights_request.refresh_from_db()
+            return render(request, "subjects/status.html",
+                          status_context(rights_request, token, error=_(
+                              "This request is not waiting for an answer any more.")),
+                          status=409)
+        return redirect("subjects:status", token)
+    return render(request, "subjects/status.html",
+                  status_context(rights_request, token, answer_form=form), status=400)
 
 
 @with_request(once_closed=True)

@@ -149,6 +149,7 @@ EMAILS = {
     "dpo_new_request": ("New request to review: %(reference)s", {}),
     "dpo_job_failed": ("A job failed: request %(reference)s", {"error": "e"}),
     "dpo_due_soon": ("Request %(reference)s is due on %(due)s", {"due": "1.1.2027"}),
+    "dpo_answer_received": ("Answer received: request %(reference)s", {}),
     "dpo_overdue": ("Overdue: request %(reference)s", {"due": "1.1.2027"}),
     "art19_notice": ("Notice of erasure (Art. 19 GDPR)", {"faces": 1, "customer": "c"}),
     "art19_reminder": ("Reminder: please confirm an erasure notice (Art. 19 GDPR)",

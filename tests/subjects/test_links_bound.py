@@ -14,7 +14,7 @@ from tests.subjects.helpers import confirm_in, verified_in
 pytestmark = pytest.mark.django_db
 
 PAGES = ["", "selfie/", "live/", "matches/", "status/", "progress.json", "faces/1.jpg"]
-POSTS = ["selfie/", "live/step/", "file/", "withdraw/"]
+POSTS = ["selfie/", "live/step/", "file/", "withdraw/", "answer/", "forget-template/"]
 
 
 def main_of(response) -> str:
