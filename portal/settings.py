@@ -250,6 +250,9 @@ PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 90, minim
 # search task) before it expires and its template and files are deleted.
 # A state that waits on the controller never expires: its deadline and its
 # alerts apply (subjects.jobs.reminders).
+# Art. 18(3): the person is told before the restriction of their faces is
+# lifted; a rejection lifts it this many days after the e-mail that says so.
+RESTRICTION_LIFT_NOTICE_DAYS = env_int("RESTRICTION_LIFT_NOTICE_DAYS", 14, minimum=1)
 REQUEST_EXPIRY = {
     "unverified": timedelta(days=env_int("EXPIRE_UNVERIFIED_DAYS", 7, minimum=1)),
     "verified": timedelta(days=env_int("EXPIRE_VERIFIED_DAYS", 7, minimum=1)),

@@ -95,6 +95,9 @@ class RightsRequest(models.Model):
     # kept by ``save``: the queue sorts and counts on it through an index.
     due_on = models.DateField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Art. 18(3): a rejected request keeps its faces restricted until then,
+    # the person having been told the date first (``closing.lift_due_restrictions``).
+    restriction_lifts_at = models.DateTimeField(null=True, blank=True, db_index=True)
     decision_reason = models.TextField(blank=True)
     # The ground of an extension or a rejection, as a code the transparency
     # page counts (the reasons themselves are free text for the person).

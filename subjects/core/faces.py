@@ -87,9 +87,11 @@ def release_faces(request: RightsRequest) -> list[int]:
     open request still holds; returns the faces whose restriction was lifted
     (those still in the index and restricted until now)."""
     faces = set(confirmed_face_ids(request))
+    # Held by another open request, or by one whose announced lifting date
+    # has not come yet (Art. 18(3)).
     held = set(
-        Match.objects.filter(face_id__in=faces, decision=Match.Decision.MINE,
-                             request__state__in=OPEN)
+        Match.objects.filter(face_id__in=faces, decision=Match.Decision.MINE)
+        .filter(Q(request__state__in=OPEN) | Q(request__restriction_lifts_at__isnull=False))
         .exclude(request=request).values_list("face_id", flat=True)
     )
     lifted = sorted(Face.objects.filter(pk__in=faces - held, restricted=True)

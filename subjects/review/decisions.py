@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -19,7 +20,7 @@ from subjects.core import events
 from subjects.core.closing import close_request, discard_review_selfie
 from subjects.core.deadlines import EXTENSION_GROUNDS, extension_refusal, paused_days_so_far
 from subjects.core.events import Action
-from subjects.core.faces import pending_claims, refresh_matches
+from subjects.core.faces import confirmed_face_ids, pending_claims, refresh_matches
 from subjects.core.notices import tell_recipients_of_restriction
 from subjects.core.outbox import queue_email
 from subjects.core.queueing import CARRY_OUT_REQUEST, queue_on_commit
@@ -81,7 +82,11 @@ def approve_request(request: RightsRequest, *, actor: str,
                                              defaults={"order": order})
         if refused:
             queue_email(request, "rights_decided", event_key=f"rights_decided:{request.reference}",
-                        context={"outcomes": outcomes_of(request)})
+                        context={"outcomes": outcomes_of(request),
+                                 # Art. 18(3): told before the lifting at completion.
+                                 "restriction_lifts_later": bool(
+                                     {"erasure", "objection"} & set(refused))
+                                 and bool(confirmed_face_ids(request))})
         queue_request_jobs(request)
     return request
 
@@ -168,15 +173,22 @@ def reject_request(request: RightsRequest, *, actor: str, reason: str,
     """``ground``: the code the transparency page counts the rejection under."""
     if not reason.strip():
         raise DecisionRefused(_("A rejection needs a reason: the person is told it."))
+    # Art. 18(3): faces restricted for this request stay so for a while,
+    # and the rejection's e-mail says until when, before it is lifted.
+    lifts_at = None
+    if confirmed_face_ids(request):
+        lifts_at = timezone.now() + dt.timedelta(days=settings.RESTRICTION_LIFT_NOTICE_DAYS)
     with transaction.atomic():
         record_right_decisions(request, actor=actor,
                                refused={kind: (ground, reason) for kind in request.kinds})
         discard_reference_frame(request, actor=actor)
         request = close_request(request, State.REJECTED, actor=actor, action=Action.REJECTED,
                                 reason=reason, decision_reason=reason, paused_since=None,
-                                rejection_ground=ground, details={"ground": ground})
+                                rejection_ground=ground, details={"ground": ground},
+                                restriction_lifts_at=lifts_at)
         queue_email(request, "rejected", event_key=f"rejected:{request.reference}",
-                    context={"reason": reason})
+                    context={"reason": reason, **({"restriction_lifts_on": timezone.localdate(
+                        lifts_at).isoformat()} if lifts_at else {})})
     return request
 
 

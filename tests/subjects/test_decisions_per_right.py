@@ -93,6 +93,9 @@ def test_access_approved_and_erasure_refused_delivers_the_package_and_says_both(
         assert "(Art. 17(3)(e) GDPR)" in part
         assert "The photos are evidence in a pending court case." in part
         assert "go to court (Art. 77 and 79 GDPR)" in part
+        # Art. 18(3): told before the restriction lifts (at completion).
+        assert "until we have carried out the rest of your request; then their restriction " \
+               "is lifted (Art. 18(3) GDPR)" in part.replace("&#x27;", "'")
     assert "We have decided not to carry out your request" not in decided.body
     ready = delivery.build_message(OutboundEmail.objects.get(request=request,
                                                              kind="access_ready"))

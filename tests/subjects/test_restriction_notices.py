@@ -2,11 +2,14 @@
 faces are restricted and when the restriction is lifted, every customer
 whose searches returned them is told."""
 
+import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 
 from search.models import Face
+from subjects.core.closing import lift_due_restrictions
 from subjects.jobs.delivery import build_message
 from subjects.models import OutboundEmail
 from subjects.review import decisions
@@ -43,7 +46,25 @@ def test_restriction_and_its_lifting_are_told_to_the_customers_that_received_the
 
     decisions.reject_request(request, actor="dpo", reason="Not found any more.",
                              ground="not_found")
+    # Art. 18(3): the person is told first, with the date; the faces stay
+    # restricted until then, and no customer hears of a lifting yet.
+    request.refresh_from_db()
+    lifts_on = timezone.localdate(request.restriction_lifts_at)
+    assert lifts_on == timezone.localdate() + dt.timedelta(days=14)
+    rejected = build_message(OutboundEmail.objects.get(request=request, kind="rejected")).body
+    assert (f"The faces you confirmed stay out of our customers' searches until "
+            f"{lifts_on.isoformat()}; then their restriction is lifted (Art. 18(3) GDPR).") \
+        in rejected
+    assert Face.objects.filter(pk__in=his, restricted=True).count() == len(his)
+    assert lift_due_restrictions(now=timezone.now() + dt.timedelta(days=13)) == 0
+    assert not OutboundEmail.objects.filter(request=request,
+                                            kind="art19_restriction_lifted").exists()
+    # The announced day: lifted, and the customers told.
+    assert lift_due_restrictions(now=timezone.now() + dt.timedelta(days=14, hours=1)) == 1
     assert not Face.objects.filter(pk__in=his, restricted=True).exists()
+    request.refresh_from_db()
+    assert request.restriction_lifts_at is None
+    assert lift_due_restrictions(now=timezone.now() + dt.timedelta(days=15)) == 0
     lifted = sent(request, "art19_restriction_lifted")
     assert set(lifted) == {police.contact_email, bank.contact_email}
     assert "We have lifted the restriction of processing (Art. 18 GDPR) of 1 face" in \
