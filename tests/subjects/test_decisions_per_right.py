@@ -110,6 +110,7 @@ def test_access_approved_and_erasure_refused_delivers_the_package_and_says_both(
     assert "Erasure (Art. 17)</dt><dd>Refused, for this reason:" in page
     assert "The photos are evidence in a pending court case." in page
     assert "Download the copy of your data (ZIP)" in page
+    assert "and the right to go to court (Art. 77 and 79 GDPR)" in page
 
 
 def test_an_extension_needs_a_ground_and_the_email_quotes_it(dpo_client):
