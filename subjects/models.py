@@ -74,6 +74,9 @@ class RightsRequest(models.Model):
     # has checked it is the requester's; one live frame of the camera check
     # until the DPO decides the filed request (or the request closes).
     selfie_review_file = models.CharField(max_length=200, blank=True)
+    # A photo the person sent with their answer to the DPO's question (where
+    # the DPO asked for one), re-encoded without its metadata; private.
+    answer_photo_file = models.CharField(max_length=200, blank=True)
     # Hashes of the secrets in the signed cookies of the browsers that
     # confirmed the address: only those browsers open the request's pages.
     bound_browsers = models.JSONField(default=list, blank=True)

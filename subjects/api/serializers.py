@@ -207,6 +207,8 @@ class ExtendSerializer(serializers.Serializer):
 
 class QuestionSerializer(serializers.Serializer):
     question = serializers.CharField(**TEXT)
+    photo = serializers.BooleanField(required=False, default=False,
+                                     help_text="The person may answer with a photo.")
 
 
 class NoteSerializer(serializers.Serializer):

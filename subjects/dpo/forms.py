@@ -141,6 +141,7 @@ class ExtendForm(forms.Form):
 class QuestionForm(forms.Form):
     question = forms.CharField(label=_("What do you need to know?"), max_length=4000,
                                widget=forms.Textarea(attrs={"rows": 3}))
+    photo = forms.BooleanField(label=_("The person may answer with a photo"), required=False)
 
 
 class NoteForm(forms.Form):

@@ -232,7 +232,10 @@ def extend_deadline(request: RightsRequest, *, actor: str, months: int, reason: 
     return request
 
 
-def ask_for_information(request: RightsRequest, *, actor: str, question: str) -> RightsRequest:
+def ask_for_information(request: RightsRequest, *, actor: str, question: str,
+                        photo: bool = False) -> RightsRequest:
+    """``photo``: the person may answer with a photo too (their status page
+    then offers to send one)."""
     if not question.strip():
         raise DecisionRefused(_("Write what you need to know from the person."))
     # Art. 12(3)'s clock runs only once the request is filed: an identity
@@ -241,6 +244,7 @@ def ask_for_information(request: RightsRequest, *, actor: str, question: str) ->
     with transaction.atomic():
         request = transition(request, State.INFO_REQUESTED, actor=actor,
                              action=Action.INFO_REQUESTED, reason=question,
+                             details={"photo": True} if photo else None,
                              paused_since=timezone.now() if filed else None)
         queue_email(request, "info_needed",
                     event_key=f"info_needed:{request.reference}:{request.events.count()}",

@@ -383,6 +383,7 @@ def status_context(rights_request, token, **extra):
         "right_decisions": (decided := list(rights_request.right_decisions.all())),
         "right_refused": any(d.outcome == "refused" for d in decided),
         "question": filing.open_question(rights_request),
+        "photo_asked": filing.photo_asked(rights_request),
         "answer_form": extra.pop("answer_form", None) or AnswerForm(),
         **extra,
     }
@@ -427,16 +428,22 @@ def withdraw(request, rights_request, token):
 @require_POST
 def answer(request, rights_request, token):
     """The person answers the DPO's question on the status page."""
-    form = AnswerForm(request.POST)
+    form = AnswerForm(request.POST, request.FILES)
     if form.is_valid():
+        upload = form.cleaned_data.get("photo")
         try:
-            filing.answer_question(rights_request, text=form.cleaned_data["answer"])
-        except (TransitionNotAllowed, filing.FilingRefused):
+            filing.answer_question(rights_request, text=form.cleaned_data["answer"],
+                                   photo=upload.read() if upload else None)
+        except TransitionNotAllowed:
             rights_request.refresh_from_db()
             return render(request, "subjects/status.html",
                           status_context(rights_request, token, error=_(
                               "This request is not waiting for an answer any more.")),
                           status=409)
+        except filing.FilingRefused as refused:
+            return render(request, "subjects/status.html",
+                          status_context(rights_request, token, error=refused.message,
+                                         answer_form=form), status=refused.status)
         return redirect("subjects:status", token)
     return render(request, "subjects/status.html",
                   status_context(rights_request, token, answer_form=form), status=400)

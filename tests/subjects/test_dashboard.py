@@ -223,6 +223,9 @@ def dashboard_urls(world):
          None, {**protected, "dpo": 200}),
         ("review_selfie", "GET", f"/dpo/requests/{ref}/selfie.jpg", None,
          {**protected, "dpo": 404}),
+        # No photo sent with an answer (test_questions has one).
+        ("answer_photo", "GET", f"/dpo/requests/{ref}/answer-photo.jpg", None,
+         {**protected, "dpo": 404}),
         ("access_package", "GET", f"/dpo/requests/{ref}/package.zip", None,
          {**protected, "dpo": 404}),  # no package yet
         ("figures", "GET", "/dpo/figures/", None, {**protected, "dpo": 200}),

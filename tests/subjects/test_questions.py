@@ -4,13 +4,16 @@ DPO's page, and the DPO is alerted; a reply to the e-mail goes to the DPO."""
 
 import pytest
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.test import Client
 
 from subjects.core import tokens
 from subjects.jobs.delivery import build_message
 from subjects.models import OutboundEmail
+from subjects.review import decisions
+from tests.conftest import FACES_DIR
 from tests.subjects.dpo_helpers import log_in_verified, make_dpo, make_request
-from tests.subjects.helpers import confirmed_again_in
+from tests.subjects.helpers import confirmed_again_in, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +64,61 @@ def test_an_answer_on_the_status_page_reaches_the_dpos_page():
     # The person's own data stays theirs: the DPO's alert does not quote it.
     alert = build_message(OutboundEmail.objects.get(request=request, kind="dpo_answer_received"))
     assert answer not in alert.body and request.reference in alert.body
+
+
+def test_where_asked_the_person_answers_with_a_photo_that_the_dpo_sees_and_closing_deletes():
+    dpo = log_in_verified(Client(), make_dpo()[0])
+    request = make_request("awaiting_review", email="photo.answer@example.org")
+    dpo.post(f"/dpo/requests/{request.reference}/actions/ask_for_information/",
+             {"ask_for_information-question": "Please send a recent photo of your face.",
+              "ask_for_information-photo": "on"})
+    request.refresh_from_db()
+    assert request.state == "info_requested"
+    person = Client()
+    confirmed_again_in(person, request)
+    token = tokens.access_token(request)
+    page = person.get(f"/r/{token}/status/").content.decode()
+    assert "A photo, if we asked for one" in page
+    # Not a picture: refused with a sentence, the question still open.
+    bad = person.post(f"/r/{token}/answer/", {
+        "answer": "Here it is.", "photo": upload("notes.jpg", b"not an image at all")})
+    assert bad.status_code == 400
+    assert "This file is not a photo we can read" in bad.content.decode()
+    request.refresh_from_db()
+    assert request.state == "info_requested" and request.answer_photo_file == ""
+
+    response = person.post(f"/r/{token}/answer/", {"answer": "Here it is, taken today.",
+                                                   "photo": upload("obama_2.jpg")})
+    assert response.status_code == 302
+    request.refresh_from_db()
+    name = request.answer_photo_file
+    assert request.state == "awaiting_review" and name and default_storage.exists(name)
+    # Re-encoded: not the bytes sent (no metadata travels with them).
+    assert default_storage.open(name).read() != (FACES_DIR / "obama_2.jpg").read_bytes()
+    page = dpo.get(f"/dpo/requests/{request.reference}/").content.decode()
+    assert "The photo the person sent with their answer" in page
+    image = dpo.get(f"/dpo/requests/{request.reference}/answer-photo.jpg")
+    assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    assert Client().get(f"/dpo/requests/{request.reference}/answer-photo.jpg").status_code \
+        in (302, 403)
+    # Closing deletes it with the rest of the biometric data.
+    decisions.reject_request(request, actor="dpo", reason="Not the same person.",
+                             ground="other")
+    request.refresh_from_db()
+    assert request.answer_photo_file == "" and not default_storage.exists(name)
+
+
+def test_a_photo_is_refused_where_none_was_asked():
+    request = make_request("awaiting_review", email="no.photo@example.org")
+    decisions.ask_for_information(request, actor="dpo", question="Which city?")
+    person = Client()
+    confirmed_again_in(person, request)
+    token = tokens.access_token(request)
+    assert "A photo, if we asked for one" not in \
+        person.get(f"/r/{token}/status/").content.decode()
+    response = person.post(f"/r/{token}/answer/", {"answer": "Lyon.",
+                                                   "photo": upload("obama_2.jpg")})
+    assert response.status_code == 400
+    assert "No photo was asked for" in response.content.decode()
+    request.refresh_from_db()
+    assert request.state == "info_requested" and request.answer_photo_file == ""
