@@ -11,7 +11,7 @@ NOW_MS = $$(date +%s%3N)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install lock runtime test-deps demo test check-samples lint messages static browser bench clean-data fault-repeat docs
+.PHONY: install lock runtime test-deps demo test check-samples lint messages static browser bench clean-data fault-repeat docs citus-check
 
 # The runtime dependencies only (no test or benchmark tools).
 $(RUNTIME_STAMP): pyproject.toml
@@ -85,6 +85,8 @@ demo:
 
 lint: test-deps
 	$(VENV)/bin/ruff check .
+	$(PY) tests/lint_waiting.py
+	$(VENV)/bin/bandit --quiet --recursive portal subjects search --exclude '*/migrations/*'
 
 # The tests read labelled photos of real people from FACE_SAMPLES_DIR
 # (default ../shared/faces), never from the repository: without them, one
@@ -106,6 +108,13 @@ test: test-deps check-samples messages lint browser docs
 bench: runtime
 	$(PY) -m pip install --quiet -e '.[bench]'
 	DEBUG=$(DEBUG) $(PY) -m bench.run
+
+# The shipped paths on an existing Citus cluster against one node: builds and
+# starts nothing (docs/scaling.md, Running on Citus). CITUS_URL names a
+# database of the check's own on the coordinator; it is emptied first.
+citus-check: runtime
+	@test -n "$(CITUS_URL)" || { echo "make citus-check CITUS_URL=postgresql://user@host:port/database (docs/scaling.md)"; exit 2; }
+	CITUS_URL='$(CITUS_URL)' $(PY) -m bench.citus_check
 
 clean-data:
 	-$(PY) manage.py embedded_db stop

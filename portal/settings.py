@@ -425,6 +425,11 @@ SUPERVISORY_AUTHORITY_ADDRESS = env_str(
 # --- faces ----------------------------------------------------------------------
 FACE_BACKEND = env_str("FACE_BACKEND", "dlib")
 INSIGHTFACE_MODEL_DIR = env_path("INSIGHTFACE_MODEL_DIR", DATA_DIR / "models" / "buffalo_l")
+# The SHA-256 each file of the model pack must have, as the operator vetted
+# it ("det_10g.onnx=<hex> w600k_r50.onnx=<hex>"): install_face_models refuses
+# any other file. Unset, the hashes are recorded (SHA256SUMS) but not pinned.
+INSIGHTFACE_PACK_SHA256 = dict(
+    pair.split("=", 1) for pair in env_str("INSIGHTFACE_PACK_SHA256", "").split() if "=" in pair)
 # SCRFD's input side in pixels, and the score a detection needs.
 INSIGHTFACE_DET_SIZE = env_int("INSIGHTFACE_DET_SIZE", 640, minimum=160)
 INSIGHTFACE_DET_THRESH = env_float("INSIGHTFACE_DET_THRESH", 0.5, minimum=0.0, maximum=1.0)

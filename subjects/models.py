@@ -183,10 +183,22 @@ class RightsRequest(models.Model):
         due = self.due_date
         return bool(due and self.is_open and timezone.localdate() > due)
 
+    def same_address(self) -> models.QuerySet:
+        """This request and the verified ones made from exactly its address
+        (in any case): what may be disclosed to the person. ``email_hash``
+        (normalised: ``x+y@`` counts as ``x@``) serves only the abuse
+        limits, since ``x+y@domain`` may be another person's mailbox."""
+        if not self.email or self.verified_at is None:
+            return RightsRequest.objects.filter(pk=self.pk)
+        return RightsRequest.objects.filter(
+            models.Q(pk=self.pk)
+            | models.Q(email__iexact=self.email.strip(), verified_at__isnull=False))
+
     @staticmethod
     def hash_email(email: str) -> str:
-        """Hash of the address as one person's: lower case, without a
-        ``+tag``, without dots for Gmail (``portal.ratelimit.address_identity``)."""
+        """Hash of the address as one person's, for the abuse limits only:
+        lower case, without a ``+tag``, without dots for Gmail
+        (``portal.ratelimit.address_identity``)."""
         return hashlib.sha256(address_identity(email).encode()).hexdigest()
 
 

@@ -152,7 +152,8 @@ class RequestDetailSerializer(RequestSummarySerializer):
     jobs = serializers.SerializerMethodField()
 
     def get_actions(self, request) -> list[str]:
-        return [name.replace("_", "-") for name in actions.available_actions(request)]
+        return [name.replace("_", "-") for name in actions.available_actions(request)
+                if name in actions.API_ACTIONS]
 
     @extend_schema_field(MatchSerializer(many=True))
     def get_matches(self, request):
@@ -233,6 +234,7 @@ ACTION_SERIALIZERS = {
     actions.CLOSE_UNFOUNDED: ReasonSerializer,
     actions.RESUME: EmptySerializer,
     actions.SEARCH_AGAIN: EmptySerializer,
+    actions.RENEW_LINKS: EmptySerializer,
 }
 
 
@@ -292,7 +294,8 @@ class RequestStatusSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField(allow_null=True)
     due_on = serializers.DateField(source="due_date", allow_null=True)
     extension_months = serializers.IntegerField()
-    extension_reason = serializers.CharField(allow_blank=True)
+    # No extension reason, nor any other text the DPO wrote: those reach
+    # the person only by e-mail, to the verified address.
     closed_at = serializers.DateTimeField(allow_null=True)
     timeline = StatusEventSerializer(source="events.all", many=True)
 

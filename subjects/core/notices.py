@@ -83,9 +83,7 @@ def notices_of(request: RightsRequest) -> list[RecipientNotice]:
 
 
 def notices_of_person(request: RightsRequest) -> list[RecipientNotice]:
-    """The notices of every erasure the same person (by their address's
-    hash) asked for, oldest first."""
-    if not request.email_hash:
-        return notices_of(request)
-    return list(RecipientNotice.objects.filter(request__email_hash=request.email_hash)
+    """The notices of every erasure the same person (by their exact
+    verified address) asked for, oldest first."""
+    return list(RecipientNotice.objects.filter(request__in=request.same_address())
                 .select_related("customer", "request"))

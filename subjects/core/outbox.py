@@ -18,7 +18,7 @@ from subjects.models import OutboundEmail, RightsRequest
 TO_REQUESTER = {
     "verify_email", "matches_ready", "request_received", "request_withdrawn",
     "info_needed", "extended", "access_ready", "erasure_done", "objection_done",
-    "rejected", "request_expired", "request_late", "rights_decided",
+    "rejected", "request_expired", "request_late", "rights_decided", "links_renewed",
     # Art. 34: a personal-data breach told to a person with a request here.
     "breach_notice",
 }

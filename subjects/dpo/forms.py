@@ -182,6 +182,7 @@ ACTION_FORMS = {
     actions.CLOSE_UNFOUNDED: ReasonForm,
     actions.RESUME: EmptyForm,
     actions.SEARCH_AGAIN: EmptyForm,
+    actions.RENEW_LINKS: EmptyForm,
 }
 
 

@@ -1,10 +1,11 @@
 """The access job (Art. 15): one ZIP with ``report.html`` in the person's
 language, ``data.json`` (the same content; schema in
 docs/access-package.schema.json) and the photos, each with every other
-face blurred and the person's outlined. Delivered by a signed link scoped
-to the request (``subjects.core.tokens.download_token``), valid
-``ACCESS_PACKAGE_DAYS`` days; downloads are audited and the file is purged
-at expiry."""
+face blurred and the person's outlined. Kept ``ACCESS_PACKAGE_DAYS`` days and
+downloaded from the status page, in the browser that confirmed the
+address, by a short-lived single-use link made there
+(``subjects.core.tokens.download_token``; the e-mail carries only the
+status link); downloads are audited and the file is purged at expiry."""
 
 from __future__ import annotations
 
@@ -165,10 +166,9 @@ ACTORS = {audit.REQUESTER: "you", audit.SYSTEM: "system"}
 
 
 def same_person(request: RightsRequest):
-    """The requests made from the person's address (by its hash)."""
-    if not request.email_hash:  # purged: only this request is known to be theirs
-        return RightsRequest.objects.filter(pk=request.pk)
-    return RightsRequest.objects.filter(email_hash=request.email_hash)
+    """The requests made from the person's exact verified address (a purged
+    request: only itself)."""
+    return request.same_address()
 
 
 def requests_and_events_of(request: RightsRequest) -> dict:
@@ -295,11 +295,18 @@ def run_access_job(job: RequestJob) -> None:
     run_step(job, "notify", lambda: notify_ready(job))
 
 
-def record_download(package: AccessPackage, *, actor: str = audit.REQUESTER) -> None:
+def record_download(package: AccessPackage, *, actor: str = audit.REQUESTER) -> bool:
+    """Record a download in the audit trail. The person's download uses up
+    its link: claimed by the download count the link signed, so of two
+    clicks on one link only one gets the file (False for the other)."""
     with transaction.atomic():
         if actor == audit.REQUESTER:
-            AccessPackage.objects.filter(pk=package.pk).update(downloads=F("downloads") + 1)
+            claimed = AccessPackage.objects.filter(
+                pk=package.pk, downloads=package.downloads).update(downloads=F("downloads") + 1)
+            if not claimed:
+                return False
         events.package_downloaded(package.request, actor=actor)
+    return True
 
 
 def purge_expired_packages(*, now=None, batch_size: int = 200) -> int:

@@ -43,9 +43,8 @@ def links_for(outbound: OutboundEmail) -> dict:
         return {}
     links = {"dpo_url": absolute(f"/dpo/requests/{request.reference}/")}
     if outbound.kind == "access_ready" and hasattr(request, "package"):
-        links["package_url"] = absolute(
-            reverse("subjects:package", args=[tokens.download_token(request.package)])
-        )
+        # Only the date: the package is downloaded from the status page, in
+        # the browser that confirmed the address, never by a mailed link.
         links["package_expires_at"] = request.package.expires_at
     if outbound.kind == "verify_email":
         links["verify_url"] = absolute(

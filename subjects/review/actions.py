@@ -34,6 +34,7 @@ RESUME = "resume"
 SEARCH_AGAIN = "search_again"
 CONFIRM_REQUESTER = "confirm_requester"
 DECIDE_CLAIMS = "decide_claims"
+RENEW_LINKS = "renew_links"
 
 #: Reasons a DPO starts a rejection from; the free text follows. Each is
 #: written to the person, in their language. "We cannot identify you" is not
@@ -114,6 +115,10 @@ def available_actions(request: RightsRequest, *, today: dt.date | None = None) -
             offered.add(REJECT)
     if extension_refusal(request, today) is None:
         offered.add(EXTEND)
+    if request.email and request.verified_at is not None:
+        # Whenever a link is known to have leaked, closed requests too (their
+        # status page stays reachable until the address is purged).
+        offered.add(RENEW_LINKS)
     return [name for name in LABELS if name in offered]
 
 
@@ -261,8 +266,14 @@ ACTIONS: dict[str, DpoAction] = {
                                decisions.close_as_unfounded, {"reason": _text("reason")}),
     RESUME: DpoAction(_("Resume after the error"), decisions.resume_request),
     SEARCH_AGAIN: DpoAction(_("Search again"), decisions.search_again),
+    RENEW_LINKS: DpoAction(_("Cut the request's links and e-mail a new one"),
+                           decisions.renew_links),
 }
 LABELS = {name: action.label for name, action in ACTIONS.items()}
+#: Actions taken only on the dashboard, where the DPO sees the photo beside
+#: the matches: an API key, which sees neither, cannot confirm a requester.
+DASHBOARD_ONLY = {CONFIRM_REQUESTER}
+API_ACTIONS = [name for name in LABELS if name not in DASHBOARD_ONLY]
 
 
 def perform(request: RightsRequest, action: str, *, actor: str, data: dict | None = None,

@@ -20,13 +20,13 @@ from subjects.core import events
 from subjects.core.closing import close_request, discard_review_selfie
 from subjects.core.deadlines import EXTENSION_GROUNDS, extension_refusal, paused_days_so_far
 from subjects.core.events import Action
-from subjects.core.faces import confirmed_face_ids, pending_claims, refresh_matches
+from subjects.core.faces import confirmed_face_ids, pending_claims, refresh_matches, shown_at_once
 from subjects.core.notices import tell_recipients_of_restriction
 from subjects.core.outbox import queue_email
 from subjects.core.queueing import CARRY_OUT_REQUEST, queue_on_commit
 from subjects.core.states import State
 from subjects.core.transitions import transition
-from subjects.models import Match, RequestJob, RightDecision, RightsRequest
+from subjects.models import Match, RequestJob, RightDecision, RightsRequest, new_secret
 
 logger = logging.getLogger(__name__)
 
@@ -271,10 +271,13 @@ def resume_request(request: RightsRequest, *, actor: str) -> RightsRequest:
 
 
 def search_again(request: RightsRequest, *, actor: str) -> RightsRequest:
-    """Run the person's search again from their stored face template (the
-    selfie itself is long gone): new faces ingested since, or a re-embedded
-    index, may match now. The request goes back to the person, who confirms
-    the new matches and files again; their earlier answers are kept."""
+    """Run the person's search again from their stored face template: new
+    faces ingested since, or a re-embedded index, may match now. The new
+    matches pass the same gate as the first search
+    (``faces.shown_at_once``): the person confirms them and files again
+    (their earlier answers kept) only when their selfie is known to be
+    theirs and no one else searched those faces lately; otherwise the DPO's
+    identity check comes first, with the picture kept for it."""
     if request.selfie_embedding is None:
         raise DecisionRefused(_("This request has no face template left to search with."))
     backend = get_backend(request.selfie_model or None)
@@ -284,13 +287,39 @@ def search_again(request: RightsRequest, *, actor: str) -> RightsRequest:
         candidates = find_candidates(request.selfie_embedding, model=backend.name,
                                      include_restricted=True)
         found = refresh_matches(request, candidates)
+        preview, others = shown_at_once(request, candidates)
         request = transition(
-            request, State.MATCHES_READY, actor=actor, action=Action.SEARCH_DONE,
-            details={**found, "model": backend.name, "by": "dpo"},
+            request, State.MATCHES_READY if preview else State.IDENTITY_REVIEW,
+            actor=actor, action=Action.SEARCH_DONE,
+            details={**found, "model": backend.name, "by": "dpo", "live": request.selfie_live,
+                     "searched_by_others": len(others)},
             searches_run=request.searches_run + 1,
         )
-        queue_email(request, "matches_ready",
-                    event_key=f"matches_ready:{request.reference}:{request.searches_run}",
-                    context={"count": len(candidates)})
+        if preview:
+            queue_email(request, "matches_ready",
+                        event_key=f"matches_ready:{request.reference}:{request.searches_run}",
+                        context={"count": len(candidates)})
+        else:
+            queue_email(request, "dpo_identity_check",
+                        event_key=f"dpo_identity_check:{request.reference}:"
+                                  f"{request.searches_run}")
     logger.info("request %s searched again: %d candidates", request.reference, len(candidates))
+    return request
+
+
+def renew_links(request: RightsRequest, *, actor: str) -> RightsRequest:
+    """A request link is known to have leaked: a new access salt cuts every
+    link made so far (the status link of every e-mail, the pages opened by
+    it), and the person is e-mailed the new status link. The browsers that
+    confirmed the address stay bound; a used download link dies anyway."""
+    if not request.email or request.verified_at is None:
+        raise DecisionRefused(_("This request has no confirmed address to send a new link to."))
+    with transaction.atomic():
+        request = RightsRequest.objects.select_for_update().get(pk=request.pk)
+        RightsRequest.objects.filter(pk=request.pk).update(access_salt=new_secret())
+        request.refresh_from_db()
+        renewed = events.links_renewed(request, actor=actor)
+        queue_email(request, "links_renewed",
+                    event_key=f"links_renewed:{request.reference}:{renewed.pk}")
+    logger.info("request %s: links renewed", request.reference)
     return request

@@ -8,6 +8,7 @@ urlpatterns = [
     path("start/", views.start, name="start"),
     path("start/sent/", views.start_sent, name="start_sent"),
     path("verify/<str:token>/", views.verify, name="verify"),
+    path("verify/<str:token>/again/", views.verify_again, name="verify_again"),
     path("r/<str:token>/", views.request_home, name="home"),
     path("r/<str:token>/selfie/", views.selfie, name="selfie"),
     path("r/<str:token>/live/", views.live, name="live"),

@@ -14,7 +14,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ import requests
 from django.conf import settings
 
 from portal.celery import app
+from tests.waiting import wait_until
 from tests.workers import database_url
 
 ROOT = Path(settings.BASE_DIR)
@@ -80,15 +80,14 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"nothing listens on {port}:\n{log.read_text()[-3000:]}")
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(listening, timeout=timeout, interval=0.2,
+               what=lambda: f"something listening on {port}:\n{log.read_text()[-3000:]}")
 
 
 def site_for_test(tmp: Path, *, http: int, https: int, upstream: int, static: Path) -> str:
@@ -266,9 +265,8 @@ def test_nginx_refuses_oversized_uploads_and_never_serves_media(stack):
 def test_the_access_log_holds_no_paths_with_tokens(stack):
     requests.get(stack["https"] + "/r/some-secret-token/status/", verify=stack["cert"],
                  timeout=30)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not stack["access_log"].exists():
-        time.sleep(0.2)
+    wait_until(stack["access_log"].exists, timeout=10, interval=0.2,
+               what="the access log being written")
     log = stack["access_log"].read_text()
     assert '"GET" 404' in log
     assert "some-secret-token" not in log
