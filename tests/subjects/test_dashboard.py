@@ -748,7 +748,8 @@ def test_no_audit_event_names_the_person(dpo_client):
                            received_days_ago=2)
     base = f"/dpo/requests/{request.reference}/actions"
     for action, form in (
-            ("extend", {"extend-months": "1", "extend-reason": "Hundreds of photos"}),
+            ("extend", {"extend-months": "1", "extend-ground": "complexity",
+                        "extend-reason": "Hundreds of photos"}),
             ("ask_for_information", {"ask_for_information-question": "Which photo?"}),
             ("information_received", {"information_received-note": "Answered by mail"}),
             ("reject", {"reject-reason_template": "other",
