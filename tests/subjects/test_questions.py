@@ -99,8 +99,9 @@ def test_where_asked_the_person_answers_with_a_photo_that_the_dpo_sees_and_closi
     assert "The photo the person sent with their answer" in page
     image = dpo.get(f"/dpo/requests/{request.reference}/answer-photo.jpg")
     assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
-    assert Client().get(f"/dpo/requests/{request.reference}/answer-photo.jpg").status_code \
-        in (302, 403)
+    # Someone not signed in is sent to the DPO's login, and gets no picture.
+    stranger = Client().get(f"/dpo/requests/{request.reference}/answer-photo.jpg")
+    assert stranger.status_code == 302 and stranger["Location"].startswith("/dpo/login/")
     # Closing deletes it with the rest of the biometric data.
     decisions.reject_request(request, actor="dpo", reason="Not the same person.",
                              ground="other")
