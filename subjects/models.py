@@ -74,6 +74,9 @@ class RightsRequest(models.Model):
     # has checked it is the requester's; one live frame of the camera check
     # until the DPO decides the filed request (or the request closes).
     selfie_review_file = models.CharField(max_length=200, blank=True)
+    # A photo the person sent with their answer to the DPO's question (where
+    # the DPO asked for one), re-encoded without its metadata; private.
+    answer_photo_file = models.CharField(max_length=200, blank=True)
     # Hashes of the secrets in the signed cookies of the browsers that
     # confirmed the address: only those browsers open the request's pages.
     bound_browsers = models.JSONField(default=list, blank=True)
@@ -95,6 +98,9 @@ class RightsRequest(models.Model):
     # kept by ``save``: the queue sorts and counts on it through an index.
     due_on = models.DateField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Art. 18(3): a rejected request keeps its faces restricted until then,
+    # the person having been told the date first (``closing.lift_due_restrictions``).
+    restriction_lifts_at = models.DateTimeField(null=True, blank=True, db_index=True)
     decision_reason = models.TextField(blank=True)
     # The ground of an extension or a rejection, as a code the transparency
     # page counts (the reasons themselves are free text for the person).
@@ -538,3 +544,32 @@ class StateCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.state} {self.n:+d}"
+
+
+class RightDecision(models.Model):
+    """The DPO's decision on one right of a request (access, erasure or
+    objection): approved, or refused on a ground valid for that right with
+    the reason the person reads. A request asking for several rights has one
+    row per right; only the approved ones are carried out."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE,
+                                related_name="right_decisions")
+    right = models.CharField(max_length=10, choices=RightsRequest.Kind.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    ground = models.CharField(max_length=30, blank=True)
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["request", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "right"], name="one_decision_per_right"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.right} {self.outcome} for {self.request_id}"

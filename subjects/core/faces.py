@@ -111,16 +111,22 @@ def refresh_matches(request: RightsRequest, candidates: Iterable[Candidate]) -> 
             "possible": sum(1 for c in candidates if c.tier == Tier.POSSIBLE)}
 
 
-def release_faces(request: RightsRequest) -> int:
+def release_faces(request: RightsRequest) -> list[int]:
     """Lift the restriction of this request's faces, except those another
-    open request still holds."""
+    open request still holds; returns the faces whose restriction was lifted
+    (those still in the index and restricted until now)."""
     faces = set(confirmed_face_ids(request))
+    # Held by another open request, or by one whose announced lifting date
+    # has not come yet (Art. 18(3)).
     held = set(
-        Match.objects.filter(face_id__in=faces, decision=Match.Decision.MINE,
-                             request__state__in=OPEN)
+        Match.objects.filter(face_id__in=faces, decision=Match.Decision.MINE)
+        .filter(Q(request__state__in=OPEN) | Q(request__restriction_lifts_at__isnull=False))
         .exclude(request=request).values_list("face_id", flat=True)
     )
-    return Face.objects.filter(pk__in=faces - held).update(restricted=False)
+    lifted = sorted(Face.objects.filter(pk__in=faces - held, restricted=True)
+                    .values_list("pk", flat=True))
+    Face.objects.filter(pk__in=lifted).update(restricted=False)
+    return lifted
 
 
 def matches_by_photo(request: RightsRequest) -> list[list[Match]]:

@@ -92,6 +92,9 @@ def build_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
         to=[outbound.recipient],
+        # The person's answer ("reply to this e-mail") goes to the DPO, not
+        # to the portal's sending address.
+        reply_to=[settings.DPO_EMAIL] if outbound.kind in TO_REQUESTER else None,
         headers={"Message-ID": message_id(outbound),
                  **({"X-Request-Reference": outbound.reference} if outbound.reference else {})},
     )

@@ -23,11 +23,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.ratelimit import RateLimited, client_ip
 from subjects.core import audit, faces, tokens
 from subjects.core.states import State, TransitionNotAllowed
+from subjects.jobs.erasure import template_kept, withdraw_template_consent
 from subjects.models import Match
 from subjects.person import abuse, camera_check, filing, intake
 from subjects.person import selfie as selfie_jobs
 from subjects.web import transparency
-from subjects.web.forms import SelfieForm, StartForm
+from subjects.web.forms import AnswerForm, SelfieForm, StartForm
 from subjects.web.responses import package_download, private_jpeg
 
 LANGUAGE_COOKIE = "django_language"
@@ -441,6 +442,12 @@ def status_context(rights_request, token, **extra):
         "events": rights_request.events.order_by("pk"),
         "confirmed": rights_request.matches.filter(decision=Match.Decision.MINE).count(),
         "package": package_offer(rights_request),
+        "template_kept": template_kept(rights_request),
+        "right_decisions": (decided := list(rights_request.right_decisions.all())),
+        "right_refused": any(d.outcome == "refused" for d in decided),
+        "question": filing.open_question(rights_request),
+        "photo_asked": filing.photo_asked(rights_request),
+        "answer_form": extra.pop("answer_form", None) or AnswerForm(),
         **extra,
     }
 
@@ -484,6 +491,40 @@ def withdraw(request, rights_request, token):
                       status_context(rights_request, token,
                                      error=_("This request can no longer be withdrawn.")),
                       status=409)
+    return redirect("subjects:status", token)
+
+
+@with_request
+@require_POST
+def answer(request, rights_request, token):
+    """The person answers the DPO's question on the status page."""
+    form = AnswerForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data.get("photo")
+        try:
+            filing.answer_question(rights_request, text=form.cleaned_data["answer"],
+                                   photo=upload.read() if upload else None)
+        except TransitionNotAllowed:
+            rights_request.refresh_from_db()
+            return render(request, "subjects/status.html",
+                          status_context(rights_request, token, error=_(
+                              "This request is not waiting for an answer any more.")),
+                          status=409)
+        except filing.FilingRefused as refused:
+            return render(request, "subjects/status.html",
+                          status_context(rights_request, token, error=refused.message,
+                                         answer_form=form), status=refused.status)
+        return redirect("subjects:status", token)
+    return render(request, "subjects/status.html",
+                  status_context(rights_request, token, answer_form=form), status=400)
+
+
+@with_request(once_closed=True)
+@require_POST
+def forget_template(request, rights_request, token):
+    """Art. 7(3): withdrawing the consent to keep the template is as easy as
+    giving it was (one button); the request may be long closed."""
+    withdraw_template_consent(rights_request, actor=audit.REQUESTER)
     return redirect("subjects:status", token)
 
 

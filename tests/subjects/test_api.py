@@ -104,7 +104,7 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
     states = {"information-received": "info_requested", "resume": "error",
               "confirm-requester": "identity_review"}
     bodies = {"reject": {"reason": "No."}, "close-unfounded": {"reason": "Abusive."},
-              "extend": {"months": 1, "reason": "Many photos"},
+              "extend": {"months": 1, "reason": "Many photos", "ground": "complexity"},
               "ask-for-information": {"question": "Which?"}}
     for pattern in api_urls.ACTION_PATHS:
         action = pattern.name.removeprefix("api-")
@@ -142,14 +142,15 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
 
 
 def test_offered_actions_work_through_the_api_and_name_the_key(keys):
-    request = make_request("awaiting_review", received_days_ago=2)
+    # An erasure: Art. 17(3)(b), below, refuses an erasure only.
+    request = make_request("awaiting_review", received_days_ago=2, kinds=("erasure",))
     client = bearer(keys["dpo"])
     detail = client.get(f"/api/v1/requests/{request.reference}").json()
     assert set(detail["actions"]) == {"approve", "reject", "ask-for-information",
                                       "close-unfounded", "search-again", "extend",
                                       "renew-links"}
     response = client.post(f"/api/v1/requests/{request.reference}/extend",
-                           {"months": 2, "reason": "Many photos"},
+                           {"months": 2, "reason": "Many photos", "ground": "number"},
                            content_type="application/json")
     assert response.status_code == 200
     assert "extend" not in response.json()["actions"]
@@ -173,8 +174,9 @@ def test_offered_actions_work_through_the_api_and_name_the_key(keys):
 def test_bad_action_input_is_a_400_with_reasons(keys):
     request = make_request("awaiting_review", received_days_ago=2)
     client = bearer(keys["dpo"])
-    for action, body in (("extend", {"months": 3, "reason": "x"}),
-                         ("extend", {"months": 1}),
+    for action, body in (("extend", {"months": 3, "reason": "x", "ground": "complexity"}),
+                         ("extend", {"months": 1, "ground": "complexity"}),
+                         ("extend", {"months": 1, "reason": "Many photos"}),
                          ("reject", {"reason_template": "nonsense"}),
                          ("reject", {"reason": ""}),
                          ("ask-for-information", {"question": "a\x00b"}),
@@ -260,7 +262,7 @@ def test_the_status_api_never_returns_the_dpos_free_text():
     request = make_request("awaiting_review", received_days_ago=2, email="told@example.org")
     reason = "Dora is on leave; the colleague who knows this file returns in March."
     actions.perform(request, actions.EXTEND, actor="dpo:dora",
-                    data={"months": 2, "reason": reason, "ground": ""})
+                    data={"months": 2, "reason": reason, "ground": "number"})
     browser = bound_requester(request, HTTP_X_ACCESS_TOKEN=requester_token(request))
     data = browser.get(f"/api/v1/status/{request.reference}").json()
     assert data["extension_months"] == 2 and "extended" in [e["action"] for e in data["timeline"]]

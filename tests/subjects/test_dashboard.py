@@ -224,6 +224,9 @@ def dashboard_urls(world):
          None, {**protected, "dpo": 200}),
         ("review_selfie", "GET", f"/dpo/requests/{ref}/selfie.jpg", None,
          {**protected, "dpo": 404}),
+        # No photo sent with an answer (test_questions has one).
+        ("answer_photo", "GET", f"/dpo/requests/{ref}/answer-photo.jpg", None,
+         {**protected, "dpo": 404}),
         ("access_package", "GET", f"/dpo/requests/{ref}/package.zip", None,
          {**protected, "dpo": 404}),  # no package yet
         ("figures", "GET", "/dpo/figures/", None, {**protected, "dpo": 200}),
@@ -342,7 +345,8 @@ def test_an_action_the_state_does_not_offer_is_refused_with_409(dpo_client):
 
 def test_rejecting_with_a_template_emails_the_reason_and_the_right_to_complain(dpo_client,
                                                                               settings):
-    request = make_request("awaiting_review", email="rita.rejected@example.org", language="en")
+    request = make_request("awaiting_review", email="rita.rejected@example.org", language="en",
+                           kinds=("erasure",))
     response = dpo_client.post(f"/dpo/requests/{request.reference}/actions/reject/", {
         "confirmed": "yes", "reject-reason_template": "legal_claims",
         "reject-reason": "The photos are evidence in a pending court case.",
@@ -367,7 +371,7 @@ def test_rejecting_with_a_template_emails_the_reason_and_the_right_to_complain(d
 
 
 def test_a_rejection_template_is_written_in_the_persons_language(dpo_client):
-    request = make_request("awaiting_review", language="de")
+    request = make_request("awaiting_review", language="de", kinds=("erasure",))
     dpo_client.post(f"/dpo/requests/{request.reference}/actions/reject/",
                     {"reject-reason_template": "legal_claims", "confirmed": "yes"})
     request.refresh_from_db()
@@ -389,7 +393,11 @@ def test_a_rejection_without_any_reason_is_refused(dpo_client):
 def test_the_dpo_asks_records_the_answer_extends_and_closes_as_unfounded(dpo_client):
     request = make_request("awaiting_review", received_days_ago=2)
     base = f"/dpo/requests/{request.reference}/actions"
+    # Art. 12(3) allows an extension on its grounds only: none chosen, refused.
     assert dpo_client.post(f"{base}/extend/", {"extend-months": "2",
+                                               "extend-reason": "Hundreds of photos"}
+                           ).status_code == 400
+    assert dpo_client.post(f"{base}/extend/", {"extend-months": "2", "extend-ground": "complexity",
                                                "extend-reason": "Hundreds of photos"}
                            ).status_code == 302
     assert dpo_client.post(f"{base}/ask_for_information/",
@@ -743,7 +751,8 @@ def test_no_audit_event_names_the_person(dpo_client):
                            received_days_ago=2)
     base = f"/dpo/requests/{request.reference}/actions"
     for action, form in (
-            ("extend", {"extend-months": "1", "extend-reason": "Hundreds of photos"}),
+            ("extend", {"extend-months": "1", "extend-ground": "complexity",
+                        "extend-reason": "Hundreds of photos"}),
             ("ask_for_information", {"ask_for_information-question": "Which photo?"}),
             ("information_received", {"information_received-note": "Answered by mail"}),
             ("reject", {"reject-reason_template": "other",

@@ -69,7 +69,9 @@ def assert_erased_exactly_once(world, request, inbox, address):
     assert FileToDelete.objects.count() == 0
     # Art. 19: both customers told once; the person told once, exactly.
     for customer in world["customers"]:
-        assert len(inbox.wait_for(customer.contact_email)) == 1
+        # Art. 19 covers the restriction at filing and the erasure: one notice each.
+        for subject in ("Notice of erasure", "Notice of restriction"):
+            assert len(inbox.wait_for(customer.contact_email, subject_contains=subject)) == 1
     [done] = inbox.wait_for(address, subject_contains="Your data has been erased")
     body = text_part(done)
     assert "We have erased 3 faces of yours" in body

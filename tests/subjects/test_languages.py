@@ -145,6 +145,10 @@ EMAILS = {
                       "this link:", {}),
     "request_expired": ("You can start a new request at any time.",
                         {"stage": "matches_ready", "days": 30, "hours": 720}),
+    "rights_decided": ("We have decided each right you asked for:",
+                       {"outcomes": [{"right": "access", "outcome": "approved", "reason": ""},
+                                     {"right": "erasure", "outcome": "refused", "reason": "r"}]}),
+    "request_late": ("Your request %(reference)s is late", {"due": "2027-01-01", "days_late": 1}),
     "dpo_recipients_without_contact": ("Please inform them by other means (Art. 19 GDPR) and "
                                        "add a contact address for each to the customer records. "
                                        "The person was told that you do this.",
@@ -154,6 +158,7 @@ EMAILS = {
     "dpo_new_request": ("New request to review: %(reference)s", {}),
     "dpo_job_failed": ("A job failed: request %(reference)s", {"error": "e"}),
     "dpo_due_soon": ("Request %(reference)s is due on %(due)s", {"due": "1.1.2027"}),
+    "dpo_answer_received": ("Answer received: request %(reference)s", {}),
     "dpo_overdue": ("Overdue: request %(reference)s", {"due": "1.1.2027"}),
     "art19_notice": ("Notice of erasure (Art. 19 GDPR)", {"faces": 1, "customer": "c"}),
     "art19_reminder": ("Reminder: please confirm an erasure notice (Art. 19 GDPR)",
