@@ -35,7 +35,7 @@ from subjects.dpo.forms import (
 from subjects.dpo.models import ApiKey
 from subjects.dpo.permissions import actor_name, dpo_required, is_dpo, second_factor_done
 from subjects.dpo.register import register_csv
-from subjects.models import Match
+from subjects.models import Match, RightsRequest
 from subjects.review import actions
 from subjects.review.decisions import DecisionRefused
 from subjects.web.charts import section
@@ -185,9 +185,18 @@ def request_action(request, reference, action):
             action in actions.available_actions(rights_request):
         # Nothing that cannot be undone happens in one click: the same
         # data is shown back with what it will do, and sent from there.
+        context = _detail_context(rights_request)
+        # What approving does, with the rights refused here left out.
+        refused = [kind for kind in rights_request.kinds
+                   if form.cleaned_data.get(f"{kind}_refusal")]
+        if context["approval"] is not None:
+            context["approval"]["erases"] = any(
+                kind in ("erasure", "objection") and kind not in refused
+                for kind in rights_request.kinds)
         return render(request, "dpo/confirm_action.html",
-                      {**_detail_context(rights_request), "action": action,
-                       "label": actions.LABELS[action], "posted": form.data})
+                      {**context, "action": action, "label": actions.LABELS[action],
+                       "posted": form.data,
+                       "refused": [RightsRequest.Kind(kind).label for kind in refused]})
     try:
         actions.perform(rights_request, action, actor=actor_name(request.user),
                         data=form.cleaned_data)

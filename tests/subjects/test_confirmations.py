@@ -80,7 +80,7 @@ def test_approve_needs_a_confirmation_that_says_what_it_does(desk):
 
 
 def test_reject_is_confirmed_with_the_reason_carried_over(desk):
-    request = make_request("awaiting_review", language="en")
+    request = make_request("awaiting_review", language="en", kinds=("erasure",))
     url = f"/dpo/requests/{request.reference}/actions/reject/"
     data = {"reject-reason_template": "legal_claims", "reject-reason": "Evidence in a case."}
     text = desk.post(url, data).content.decode()
@@ -106,3 +106,14 @@ def test_a_reversible_action_needs_no_confirmation(desk):
     response = desk.post(f"/dpo/requests/{request.reference}/actions/ask_for_information/",
                          {"ask_for_information-question": "Which years?"})
     assert response.status_code == 302
+
+
+def test_the_approval_confirmation_leaves_out_a_right_refused_there(desk):
+    request = make_request("awaiting_review", kinds=("access", "erasure"))
+    url = f"/dpo/requests/{request.reference}/actions/approve/"
+    data = {"approve-erasure_refusal": "legal_claims",
+            "approve-erasure_reason": "Evidence in a case."}
+    text = desk.post(url, data).content.decode()
+    assert 'id="refused-rights"' in text and "Erasure" in text
+    assert "Approving erases" not in text
+    assert 'name="approve-erasure_refusal" value="legal_claims"' in text
