@@ -89,10 +89,11 @@ def test_a_continuous_capture_of_one_person_turning_as_asked_passes(client):
     assert request.state == "searching" and request.selfie_live is True
     challenge = request.challenges.get()
     assert challenge.passed is True and challenge.failure == ""
-    # Every frame fingerprinted as accepted; no frame kept by the check itself.
+    # Every frame fingerprinted as accepted; no burst and no frame kept by
+    # the check itself.
     assert FrameFingerprint.objects.filter(challenge=challenge, accepted=True).count() == 18
-    kept = [burst.frame_file for burst in challenge.bursts.all()]
-    assert len(kept) == 3 and not any(default_storage.exists(name) for name in kept)
+    assert not challenge.bursts.exists()
+    assert not default_storage.exists("liveness") or default_storage.listdir("liveness")[1] == []
 
 
 def test_three_photos_of_one_person_sent_as_the_three_poses_fail(client):

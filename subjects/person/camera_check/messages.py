@@ -46,6 +46,10 @@ MESSAGES = {
                        "appears."),
     "mirrored_frame": _("One photo is a mirror image of another. Please take a new photo for "
                         "each instruction, turning your head."),
+    "frame_not_jpeg": _("A camera picture was not a JPEG photo as the camera page takes it. "
+                        "Please start the camera check again on this page."),
+    "frame_too_large": _("A camera picture was larger than a webcam takes. Please start the "
+                         "camera check again on this page."),
     "resized_frame": _("One photo is a cropped or resized copy of another. Please take a new "
                        "photo for each instruction."),
 }
