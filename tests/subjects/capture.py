@@ -190,3 +190,29 @@ def replayed(frames: list[bytes], kind: str) -> list[bytes]:
             raise ValueError(kind)
         out.append(jpeg(image, quality))
     return out
+
+
+def sheared(frames: list[bytes], amount: float) -> list[bytes]:
+    """Frames squeezed and sheared about their centre: a flat picture
+    warped in 2-D to fake a turn (``amount`` > 0 moves the chin right)."""
+    out = []
+    for data in frames:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        height, width = image.shape[:2]
+        squeeze = 1 - abs(amount)
+        matrix = np.float32([[squeeze, amount, (1 - squeeze) * width / 2 - amount * height / 2],
+                             [0, 1, 0]])
+        out.append(jpeg(cv2.warpAffine(image, matrix, (width, height),
+                                       borderMode=cv2.BORDER_REPLICATE)))
+    return out
+
+
+def puppet(name: str, pose: str, *, seed: int = 1) -> list[bytes]:
+    """A face from one press photo, moved about by hand in front of a room,
+    and for a turn squeezed and sheared toward it, a little more each
+    frame (as a canvas puppet would be drawn)."""
+    frames = photo_held_up(name, seed=seed)
+    if pose == "straight":
+        return frames
+    sign = 1 if pose == "left" else -1
+    return [sheared([frame], sign * 0.04 * n)[0] for n, frame in enumerate(frames)]

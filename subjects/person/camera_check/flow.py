@@ -17,11 +17,12 @@ from subjects.models import FrameFingerprint, LivenessBurst, LivenessChallenge
 from subjects.person.camera_check.challenge import Outcome
 from subjects.person.camera_check.fingerprints import dhash, face_hash, remember
 from subjects.person.camera_check.frames import frame_changes, keep_burst, read_frames
-from subjects.person.camera_check.measures import kept_face, measure_burst
+from subjects.person.camera_check.measures import chosen_frame, kept_face, measure_burst
 from subjects.person.camera_check.messages import MESSAGES, LivenessFailed
 from subjects.person.camera_check.rules.background import check_moves_against_background
 from subjects.person.camera_check.rules.continuity import check_continuous
 from subjects.person.camera_check.rules.copies import check_no_copies
+from subjects.person.camera_check.rules.known_photo import check_not_known_photo
 from subjects.person.camera_check.rules.one_face import check_one_face_each
 from subjects.person.camera_check.rules.repeats import check_no_repeats_in_burst
 from subjects.person.camera_check.rules.replay import (
@@ -66,12 +67,14 @@ def check_burst(challenge: LivenessChallenge, step: int, data: list[bytes],
              for f in frames]
     seen.faces.extend(face for face, _mirrored in faces)
     replay_bits = check_face_not_replayed(faces, challenge)
+    pose = challenge.poses[step]
+    pick = frames[chosen_frame([f.face.head_turn() for f in frames], pose)]
+    known = check_not_known_photo(pick.image, pick.face)
     check_no_repeats_in_burst(frames)
     changes = frame_changes(frames)
     check_not_still(frames, changes)
     check_continuous(frames, changes)
-    pose = challenge.poses[step]
-    measures = measure_burst(frames, pose, replay_bits)
+    measures = measure_burst(frames, pose, replay_bits, known)
     earlier = list(challenge.bursts.order_by("step"))
     kept = [kept_face(b) for b in earlier]
     check_same_person([f.face.embedding for f in frames], [face.embedding for *_, face in kept])

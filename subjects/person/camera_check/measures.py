@@ -19,7 +19,7 @@ from subjects.person.camera_check.rules.background import relative_motion
 from subjects.person.selfie import SelfieRejected, one_face_in
 
 #: The only keys a burst's measures may hold (a test reads every burst).
-SCALAR_KEYS = ("turns", "motion", "chosen", "replay_bits")
+SCALAR_KEYS = ("turns", "motion", "chosen", "replay_bits", "nearest_scraped", "copy_score")
 
 
 def chosen_frame(turns: list[float], pose: str) -> int:
@@ -31,7 +31,8 @@ def chosen_frame(turns: list[float], pose: str) -> int:
     return int(np.argmax([sign * t for t in turns]))
 
 
-def measure_burst(frames: list[Frame], pose: str, replay_bits: list[int]) -> dict:
+def measure_burst(frames: list[Frame], pose: str, replay_bits: list[int],
+                  known: tuple[float | None, float]) -> dict:
     """What the capture-wide rules need of a burst, as JSON scalars."""
     turns = [f.face.head_turn() for f in frames]
     return {
@@ -39,6 +40,8 @@ def measure_burst(frames: list[Frame], pose: str, replay_bits: list[int]) -> dic
         "motion": round(relative_motion(frames), 4),
         "chosen": chosen_frame(turns, pose),
         "replay_bits": min(replay_bits, default=256),
+        "nearest_scraped": None if known[0] is None else round(known[0], 4),
+        "copy_score": round(known[1], 4),
     }
 
 
