@@ -406,6 +406,10 @@ class LivenessChallenge(models.Model):
     checking_step = models.PositiveSmallIntegerField(null=True, blank=True)
     checking_files = models.JSONField(default=list, blank=True)
     checking_since = models.DateTimeField(null=True, blank=True)
+    # What the DPO sees of a finished check: each rule's measured value
+    # against its threshold and the nearest scraped face (scalars only;
+    # ``camera_check.evidence``).
+    evidence = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"challenge {self.pk} of {self.request_id}"

@@ -5,10 +5,12 @@
   a challenge still running lose those keys (its check then ends with
   ``check_error`` and the person starts again).
 - ``FrameFingerprint.face_hash``: the replay fingerprint of the aligned face.
+- ``LivenessChallenge.evidence``: each rule's value against its threshold,
+  for the DPO (scalars).
 """
 
 import pgvector.django
-from django.db import migrations
+from django.db import migrations, models
 
 TEMPLATE_KEYS = ("embeddings", "landmarks", "box", "scene")
 
@@ -32,6 +34,11 @@ class Migration(migrations.Migration):
             model_name="framefingerprint",
             name="face_hash",
             field=pgvector.django.BitField(blank=True, length=256, null=True),
+        ),
+        migrations.AddField(
+            model_name="livenesschallenge",
+            name="evidence",
+            field=models.JSONField(blank=True, default=dict),
         ),
         migrations.RunPython(forget_templates, migrations.RunPython.noop),
     ]

@@ -15,6 +15,7 @@ from search.backends import DetectedFace
 from subjects.core import events
 from subjects.models import FrameFingerprint, LivenessBurst, LivenessChallenge
 from subjects.person.camera_check.challenge import Outcome
+from subjects.person.camera_check.evidence import of_bursts
 from subjects.person.camera_check.fingerprints import dhash, face_hash, remember
 from subjects.person.camera_check.frames import frame_changes, keep_burst, read_frames
 from subjects.person.camera_check.measures import chosen_frame, kept_face, measure_burst
@@ -140,7 +141,8 @@ def finish(challenge: LivenessChallenge, *, passed: bool, code: str = "",
         "checking_files", flat=True).first() or []
     LivenessChallenge.objects.filter(pk=challenge.pk).update(
         used_at=timezone.now(), passed=passed, failure=code, failure_message=message,
-        checking_step=None, checking_files=[], checking_since=None)
+        checking_step=None, checking_files=[], checking_since=None,
+        evidence=of_bursts(list(challenge.bursts.all())))
     for name in queued:
         default_storage.delete(name)
     FrameFingerprint.objects.filter(challenge=challenge).update(accepted=passed)

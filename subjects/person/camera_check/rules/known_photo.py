@@ -21,9 +21,18 @@ from search.models import Face
 from subjects.person.camera_check.messages import LivenessFailed
 
 #: Normalised correlation of two affine-aligned faces at or above which the
-#: live face is a copy of the scraped one. Measured 2026-12-07
-#: (``bench/known_photo.py``): see ``docs/camera-check-bench.md``.
+#: live face is a copy of the scraped one. Measured 2026-12-07 with
+#: ``bench/known_photo.py`` (dlib): different photos of one person (28
+#: pairs of five people) 0.010-0.646, median 0.421; frames of the sample
+#: video against its performer's press photo 0.092-0.532; copies (a press
+#: photo held up and shaken, or cut out and sheared 12 % toward a turn; 84
+#: frames of 14 photos) 0.830-0.998, median 0.971. The threshold sits
+#: between 0.646 and 0.830.
 COPY_MIN = 0.74
+#: At or above this, the DPO's page flags the live face as looking like a
+#: copy of a scraped photo (the highest score of two different photos of one
+#: person measured 0.646): the DPO looks before any match is shown.
+COPY_REVIEW = 0.60
 #: Scraped faces compared, nearest by embedding first.
 CANDIDATES = 3
 
