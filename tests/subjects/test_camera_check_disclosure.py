@@ -25,10 +25,3 @@ def test_an_access_request_resting_on_the_camera_check_waits_for_the_dpo(setting
     actions.perform(request, actions.APPROVE, actor="dora")
     assert RequestJob.objects.filter(request=request, kind="access").exists()
 
-
-def test_an_erasure_alone_is_still_approved_automatically_where_configured(settings):
-    settings.AUTO_APPROVE_REQUESTS = True
-    request = make_request("matches_ready", kinds=(), received_days_ago=None, selfie_live=True)
-    request = filing.file_request(request, kinds=["erasure"], keep_template="no", decisions={})
-    request.refresh_from_db()
-    assert request.state != "awaiting_review"
