@@ -11,7 +11,7 @@ NOW_MS = $$(date +%s%3N)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install runtime test-deps demo test check-samples lint messages static browser bench clean-data fault-repeat docs
+.PHONY: install lock runtime test-deps demo test check-samples lint messages static browser bench clean-data fault-repeat docs citus-check
 
 # The runtime dependencies only (no test or benchmark tools).
 $(RUNTIME_STAMP): pyproject.toml
@@ -32,9 +32,25 @@ $(DOCS_STAMP): $(RUNTIME_STAMP)
 runtime: $(RUNTIME_STAMP)
 test-deps: $(TEST_STAMP)
 
-# What an operator runs in a checkout (see docs/operations.md): runtime
-# dependencies, compiled translations, collected static files.
-install: runtime messages static
+# What an operator runs in a checkout (see docs/operations.md): the runtime
+# dependencies at the versions and hashes of requirements.lock (pip refuses
+# any file whose hash differs), compiled translations, collected static files.
+LOCKED_STAMP := $(VENV)/.locked-stamp
+$(LOCKED_STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -c 'import django, celery, insightface, cv2, honcho'
+	touch $@ $(RUNTIME_STAMP)
+
+install: $(LOCKED_STAMP)
+	$(MAKE) --no-print-directory messages static
+
+# requirements.lock again from pyproject.toml's ranges (needs PyPI).
+lock: test-deps
+	$(PY) -m pip install --quiet --disable-pip-version-check pip-tools
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file=requirements.lock pyproject.toml
 
 messages: runtime
 	$(PY) -m portal.compile_translations
@@ -69,6 +85,8 @@ demo:
 
 lint: test-deps
 	$(VENV)/bin/ruff check .
+	$(PY) tests/lint_waiting.py
+	$(VENV)/bin/bandit --quiet --recursive portal subjects search --exclude '*/migrations/*'
 
 # The tests read labelled photos of real people from FACE_SAMPLES_DIR
 # (default ../shared/faces), never from the repository: without them, one
@@ -90,6 +108,13 @@ test: test-deps check-samples messages lint browser docs
 bench: runtime
 	$(PY) -m pip install --quiet -e '.[bench]'
 	DEBUG=$(DEBUG) $(PY) -m bench.run
+
+# The shipped paths on an existing Citus cluster against one node: builds and
+# starts nothing (docs/scaling.md, Running on Citus). CITUS_URL names a
+# database of the check's own on the coordinator; it is emptied first.
+citus-check: runtime
+	@test -n "$(CITUS_URL)" || { echo "make citus-check CITUS_URL=postgresql://user@host:port/database (docs/scaling.md)"; exit 2; }
+	CITUS_URL='$(CITUS_URL)' $(PY) -m bench.citus_check
 
 clean-data:
 	-$(PY) manage.py embedded_db stop

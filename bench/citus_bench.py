@@ -86,8 +86,10 @@ def search_execution_ms(query: np.ndarray, limit: int) -> float:
     return float(re.findall(r"Execution Time: ([\d.]+) ms", plan)[0])
 
 
-def main() -> None:
-    common.setup()
+def measure(size: int, shards: int, count: int) -> dict:
+    """One run on the database Django is connected to (distributed first on
+    a Citus coordinator): what :func:`main` appends, and what
+    ``make citus-check`` (bench/citus_check.py) times beside one node."""
     from django.core.management import call_command
     from django.db import connection
 
@@ -95,9 +97,6 @@ def main() -> None:
     from search.distribution import distributed_tables
     from search.matching import find_candidates
 
-    size = common.env_int("BENCH_CITUS_SIZE", 200_000)
-    shards = common.env_int("BENCH_CITUS_SHARDS", 4)
-    count = common.env_int("BENCH_QUERIES", 200)
     with connection.cursor() as cursor:
         citus = is_citus(cursor)
         settings = {}
@@ -140,7 +139,7 @@ def main() -> None:
     execution = [search_execution_ms(vector, K) for vector in queries[:50]]
     print(f"plan: {plans['hnsw_index_scans']} HNSW index scans over {plans['tasks']} task(s), "
           f"{plans['seq_scans']} sequential scans, {plans['sorts']} sorts", flush=True)
-    run = {
+    return {
         "label": label,
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "size": size,
@@ -155,10 +154,17 @@ def main() -> None:
         "search_execution_p50_ms": round(common.percentile(execution, 50), 3),
         "plan": {key: value for key, value in plans.items() if key != "plan"},
     }
+
+
+def main() -> None:
+    common.setup()
+    run = measure(common.env_int("BENCH_CITUS_SIZE", 200_000),
+                  common.env_int("BENCH_CITUS_SHARDS", 4), common.env_int("BENCH_QUERIES", 200))
     # Every run is kept, in order: one-node and Citus runs taken one after
     # the other are the pairs docs/scaling.md compares.
     earlier = (common.read_result("citus") or {}).get("runs", [])
     common.write_result("citus", {"runs": [*earlier, run]})
+
 
 if __name__ == "__main__":
     main()

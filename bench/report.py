@@ -13,6 +13,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.citus_report import citus_section  # noqa: E402
 from bench.common import read_result  # noqa: E402
 
 DOCS = BASE_DIR / "docs"
@@ -923,206 +924,6 @@ def performance_md(r: dict, goals: list[dict], plotted: bool) -> str:
     return "\n".join(lines)
 
 
-CITUS_RATIO_LIMIT = 3.0
-
-
-def citus_runs_table(runs: list[dict]) -> list[str]:
-    rows = ["| measured (UTC) | setup | load avg. (1 min) | find_candidates limit 10: "
-            "p50 / p95 ms | limit 100: p50 / p95 ms | recall@10 | one HNSW search ms (p50) | "
-            "HNSW index scans |",
-            "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for run in runs:
-        ten, hundred = run["find_candidates"]["limit_10"], run["find_candidates"]["limit_100"]
-        setup = f"Citus, {run['shards']} shards" if run["citus"] else "one node"
-        rows.append(
-            f"| {run['measured_at'][:16].replace('T', ' ')} | {setup} | "
-            f"{run['load_average_before'][0]:.1f} | {ms(ten['p50_ms'])} / {ms(ten['p95_ms'])} | "
-            f"{ms(hundred['p50_ms'])} / {ms(hundred['p95_ms'])} | {ten['recall_at_10']:.4f} | "
-            f"{ms(run['search_execution_p50_ms'])} | "
-            f"{run['plan']['hnsw_index_scans']} of {run['plan']['tasks']} |")
-    return rows
-
-
-def citus_pairs(runs: list[dict], shards: int = 4) -> list[dict]:
-    """Each one-node run followed by a Citus run with ``shards`` shards: their
-    p50 ratios."""
-    pairs = []
-    for single, citus in zip(runs, runs[1:], strict=False):
-        if not single["citus"] and citus["citus"] and citus["shards"] == shards:
-            pairs.append({key: citus["find_candidates"][key]["p50_ms"]
-                          / single["find_candidates"][key]["p50_ms"]
-                          for key in ("limit_10", "limit_100")}
-                         | {"shard_ms": citus["search_execution_p50_ms"],
-                            "single_ms": single["search_execution_p50_ms"]})
-    return pairs
-
-
-def citus_section(result: dict | None) -> list[str]:
-    """What was run on a Citus cluster (2026-11-30) and what it measured."""
-    out = [
-        "## Running on Citus with pgvector",
-        "",
-        "Run on 2026-11-30 on this machine, whose 2 cores other work shared (the load "
-        "average is given with each figure): Citus 13.2.2 and pgvector 0.8.1, built from "
-        "their sources against Debian's PostgreSQL 15.20 (`postgresql-server-dev-15`; to "
-        "build, Citus's compatibility header's own copy of `have_createdb_privilege`, which "
-        "Debian's 15.20 headers already declare, was renamed in the build tree). Four "
-        "PostgreSQL 15 clusters made with `initdb`, on loopback: a coordinator (port 55432) "
-        "and two workers (55433, 55434) with `shared_preload_libraries = 'citus'`, and a "
-        "plain one (55435) with pgvector only, for the one-node figures. All four: "
-        "`shared_buffers = 512MB`, `maintenance_work_mem = 1GB` (a shard's HNSW graph is "
-        "built in memory on its worker), `max_connections = 200`, "
-        "`max_prepared_transactions = 200`; on the coordinator "
-        "`citus.max_adaptive_executor_pool_size = 1` (see the figures). In each node's "
-        "database `CREATE EXTENSION citus`, and on the coordinator "
-        "`citus_set_coordinator_host('127.0.0.1', 55432)` and `citus_add_node` for each "
-        "worker. Nothing else was done by hand, and none of it is in the repository. The same "
-        "steps ran on the plain PostgreSQL, and gave the same results where both apply:",
-        "",
-        "1. `manage.py migrate` with `DATABASE_URL` pointing at the coordinator, unchanged: "
-        "every table is an ordinary table on the coordinator, and Citus passes migration "
-        "0001's `CREATE EXTENSION vector` on to the workers. Run again after distributing: "
-        "no migrations to apply.",
-        "2. `manage.py distribute_face_index --shards 4` (`search/distribution.py`): gives "
-        "`search_face` the primary key `(photo_id, id)` (Citus needs every unique key of a "
-        "distributed table to include the distribution column; Django still addresses a "
-        "face by its id); distributes `search_photo` on `id` in 4 shards and `search_face` "
-        "on `photo_id`, colocated with it (a photo and its faces share a shard, so the "
-        "photo-to-face foreign key holds on every shard and erasing a photo touches one "
-        "shard); distributes `search_photosource` on its key; and clears the coordinator's "
-        "own copy of rows that were there before. It prints each step and that the shard "
-        "count is fixed. A second run printed that the index was already distributed and "
-        "changed nothing; `--shards 8` afterwards was refused. The shard count is fixed "
-        "because `alter_distributed_table(..., shard_count := 8)` refuses a table with an "
-        "identity column (which Django's `BigAutoField` makes): \"cannot complete operation "
-        "on a table with identity column\". On the plain PostgreSQL the command refused "
-        "with \"This database has no Citus extension: ...\" and changed nothing. Run on a "
-        "database already seeded (`migrate`, `seed_demo`, then this command), it moved the "
-        "rows to the shards and emptied the coordinator's copies, and `search_face` then gave "
-        "the same results as on one node.",
-        "3. Indexes: the partial HNSW index of each model (migration 0003) was created on "
-        "every shard when the table was distributed (`search_face_dlib_128_hnsw_102012` and "
-        "so on), built by the workers; the benchmark's `DROP INDEX` and `CREATE INDEX` on "
-        "the coordinator reached every shard the same way.",
-        "4. `manage.py seed_demo`: 23 photos with 32 faces, 3,000 synthetic faces, 9 "
-        "customers and 60 customer searches, as on one node.",
-        "5. Search: `manage.py search_face --json --largest` for each of the 23 labelled "
-        "photos returned the same faces, boxes, distances and tiers as on one node. "
-        "`find_candidates`' query is one `SELECT ... FROM search_face ... ORDER BY distance "
-        "LIMIT k` (`search.matching.nearest_faces_sql`; the threshold is applied to the rows "
-        "it returns): Citus sent it to every shard with its own `ORDER BY ... LIMIT k` and "
-        "merged the rows on the coordinator (a Sort and Limit over the Citus scan, no "
-        "intermediate result). Its settings are `SET LOCAL` statements after `SET LOCAL "
-        "citus.propagate_set_commands = 'local'`, and Citus sent them with the `BEGIN` of "
-        "each worker connection (seen with `citus.log_remote_commands`). `EXPLAIN` with "
-        "`citus.explain_all_tasks` showed an index scan on the shard's HNSW index in 4 of 4 "
-        "tasks on the demo data, and in every task at 200,000 faces with 4 and with 32 "
-        "shards (table below). `jit` is turned off the same way: with `enable_sort` off, "
-        "the coordinator's merge Sort is priced so high that JIT compilation would start.",
-        "6. The exhaustive scan (`find_all_candidates`, for access and erasure): its "
-        "`SET LOCAL enable_indexscan = off` and `enable_bitmapscan = off` reach the workers "
-        "the same way; 4 of 4 tasks ran a sequential scan on the demo data.",
-        "7. Access and erasure, one person from start to end in one process with the "
-        "project's functions (no Celery worker): a live selfie (`obama_2.jpg`), "
-        "`run_selfie_search`, `file_request` for access and erasure with every match "
-        "confirmed, `approve_request`, `run_request_jobs` (the access package, then the "
-        "erasure's plan, photos, suppression, verification and Art. 19 notices). The same "
-        "on the cluster as on one node: 9 matches (the crop of each could be read: a join "
-        "of a match on the coordinator to its face and photo on the shards), request "
-        "completed, 9 faces erased, 7 photos deleted and 2 redacted, the verifying "
-        "exhaustive search found none of them left, 8 customers notified, the 9 matches "
-        "and 26 customer search results left without their face (`face_erased_at` set), "
-        "and every one of the 3,016 remaining photos with its duplicate key.",
-        "8. Duplicate photos: `manage.py ingest` of the same two photos twice stored them "
-        "once (the second run counted 2 duplicates), and an `INSERT` of an existing key "
-        "into `search_photosource` was refused by the shard's primary key.",
-        "",
-        "What stays on the coordinator: every other table, as an ordinary table: the rights "
-        "requests and all that belongs to them (matches, jobs, audit events, e-mails), the "
-        "customers, their searches and search results, the suppression list, the files to "
-        "delete, Django's own tables. Their links into the face table "
-        "(`subjects_match.face`, `search_customersearchresult.face`) have no database "
-        "constraint on either setup (a table on the coordinator cannot hold a foreign key "
-        "to a distributed one); Django's `SET_NULL` nulls them in the erasure's "
-        "transaction (`tests/search/test_distribution.py`). Duplicate photos are refused "
-        "by `search_photosource`, keyed on the hash of the scraped content and its source "
-        "URL and distributed on that key, so its primary key holds across shards (a unique "
-        "constraint on `search_photo` would have to include the photo id, which makes it "
-        "useless). No table is a reference table: that is for small tables that "
-        "distributed tables point at or join on the workers, and none does.",
-        "",
-    ]
-    if not result:
-        return out + ["Figures: not measured (`python -m bench.citus_bench`).", ""]
-    runs = result["runs"]
-    out += [
-        f"Figures at {runs[0]['size']:,} synthetic faces (`bench/citus_bench.py`, "
-        f"`BENCH_DATABASE_URL` pointing at the one node or the coordinator; "
-        f"{runs[0]['queries']} selfies per run; pgvector "
-        f"{runs[0]['extensions']['vector']}, the `citus` extension "
-        f"{next((r['extensions']['citus'] for r in runs if r['citus']), '-')}). A one-node "
-        f"run and a Citus run taken one after the other make a pair. \"One HNSW search\" "
-        f"is the execution time the server that runs it reports: on Citus one shard's "
-        f"search on its worker, on one node the whole search.",
-        "",
-    ]
-    out += citus_runs_table(runs)
-    pairs = citus_pairs(runs)
-    if pairs:
-        within = all(p["limit_10"] <= CITUS_RATIO_LIMIT for p in pairs)
-        shard = sorted(p["shard_ms"] for p in pairs)[len(pairs) // 2]
-        single = sorted(p["single_ms"] for p in pairs)[len(pairs) // 2]
-        out += [
-            "",
-            f"Target: `find_candidates` with 4 shards within {CITUS_RATIO_LIMIT:.0f}x of one "
-            f"node at this size: " + ("**met**" if within else "**not met** here") + ". "
-            "Citus over one node, pair by pair (p50, limit 10): "
-            + ", ".join(f"{p['limit_10']:.1f}x" for p in pairs)
-            + "; limit 100: " + ", ".join(f"{p['limit_100']:.1f}x" for p in pairs) + ". "
-            f"One shard's search (a quarter of the faces) took {shard:.2f} ms p50 on its "
-            f"worker, against {single:.2f} ms for the whole search on one node: an HNSW "
-            f"search costs about as much on a quarter of the rows (the partition figures in "
-            f"performance.md), so four shards are at least four times the work of one "
-            f"search, and here the two workers, the coordinator, the client and other work "
-            f"share 2 cores, so the shards are not searched side by side and each exchange "
-            f"between the coordinator and a worker (the `BEGIN` with the `SET LOCAL`s, each "
-            f"shard's query, the `COMMIT`) waits for a core. Workers on machines of their "
-            f"own, where the shards are searched at the same time, were not run.",
-        ]
-    out += [
-        "",
-        "`citus.max_adaptive_executor_pool_size = 1`: by default Citus opens a second "
-        "connection to a worker for the second shard of a query, and since it keeps one "
-        "connection per worker between transactions "
-        "(`citus.max_cached_conns_per_worker = 1`), it opened that one anew for every "
-        "search. In a comparison on the same 200,000 faces (a script outside the "
-        "repository), the default took 41-62 ms p50 where a pool of one connection per "
-        "worker, or keeping 4 connections per worker, took 30-39 ms. With one connection a "
-        "worker's shards are searched one after the other; on workers with cores to spare, "
-        "keeping as many connections as shards per worker would search them at the same "
-        "time (not measured).",
-        "",
-        "Recall@10 on Citus was that of one node at the same `ef_search`: every shard is "
-        "asked for the full k, never k divided by the shards, since one person's faces may "
-        "all sit on one shard.",
-        "",
-        "Measured before this change by the run reported in issue 21 (the query in a "
-        "materialized CTE, its settings by `set_config`, which stays on the coordinator), "
-        "not repeated here: at 200,000 faces `find_candidates` took 197 ms p50 with 32 "
-        "shards and 75 ms with 4 (one node 5 ms), because the CTE first collected rows on "
-        "the coordinator; at 20,000 faces 32 of 32 shards ran a sequential scan and a sort.",
-        "",
-        "Not run: workers on machines (or cores) of their own; more than 200,000 faces on "
-        "Citus; adding or removing workers, moving or splitting shards, a worker failing; "
-        "the web server and Celery workers against the cluster (the jobs ran in one process "
-        "with the functions the tasks call); the insightface model and `halfvec` storage on "
-        "Citus; `ALTER DATABASE ... SET` for the search settings (not needed: the "
-        "`SET LOCAL`s travel with each search).",
-        "",
-    ]
-    return out
-
-
 def crossover_section(r: dict) -> list[str]:
     """Where the exhaustive scan (access and erasure) stops fitting a job's
     time budget, and what comes next."""
@@ -1224,9 +1025,11 @@ def scaling_md(r: dict) -> str:
     return "\n".join(lines)
 
 
+RESULTS = ("search", "selfie", "ingest", "erasure", "queue", "scale", "load", "load_1worker")
+
+
 def main() -> None:
-    names = ("search", "selfie", "ingest", "erasure", "queue", "scale", "load", "load_1worker")
-    results = {name: read_result(name) for name in names}
+    results = {name: read_result(name) for name in RESULTS}
     goals = targets(results)
     plotted = plot(results, goals)
     DOCS.mkdir(exist_ok=True)

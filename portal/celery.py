@@ -7,7 +7,7 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import before_task_publish
+from celery.signals import after_setup_logger, after_setup_task_logger, before_task_publish
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -30,3 +30,14 @@ def stamp_sent_at(headers=None, **kwargs):
     it waited, and the health detail how long a queue's oldest task has."""
     if headers is not None:
         headers.setdefault("sent_at", time.time())
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def cut_tokens_from_worker_logs(logger=None, **kwargs):
+    """Celery sets up its own handlers in workers and beat, replacing
+    Django's: theirs cut the tokens of request paths out too."""
+    from portal.logredact import redact_handlers  # imported once Celery logs
+
+    if logger is not None:
+        redact_handlers(logger)

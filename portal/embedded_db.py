@@ -36,7 +36,7 @@ class EmbeddedServer:
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
             "USER": "postgres",
-            "PASSWORD": "",
+            "PASSWORD": "",  # nosec B105 - local socket, trust auth
             "HOST": self.socket_dir,
             "PORT": "",
         }

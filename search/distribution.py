@@ -88,13 +88,57 @@ def _foreign_keys_into(cursor, table: str) -> list[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
+def worker_problem(workers: list[tuple[str, int]], reached: list[tuple[str, int, bool, str]],
+                   vector: list[tuple[str, int, bool, str]], database: str) -> str | None:
+    """What keeps the workers from holding the face index, in one sentence
+    (``None`` if nothing): ``workers`` as ``citus_get_active_worker_nodes()``
+    gives them in this database, ``reached`` and ``vector`` as
+    ``run_command_on_workers`` answers ``SELECT 1`` and the ``vector``
+    extension's version on each."""
+    if not workers:
+        return (f"This Citus coordinator has no workers in the database {database}: run "
+                f"citus_set_coordinator_host and citus_add_node for each worker in this "
+                f"database (node membership is per database). Nothing was changed.")
+    for host, port, success, result in reached:
+        if not success:
+            reason = " ".join(str(result).split())
+            return (f"The worker {host}:{port} cannot be reached from the database {database} "
+                    f"({reason}); the database must exist on every worker with the citus "
+                    f"extension in it. Nothing was changed.")
+    for host, port, success, result in vector:
+        if not success or not result:
+            return (f"The worker {host}:{port} has no vector extension in the database "
+                    f"{database}: install pgvector there and run migrate on the coordinator "
+                    f"again (it creates the extension on every worker). Nothing was changed.")
+    return None
+
+
+def _worker_problem(cursor) -> str | None:
+    cursor.execute("SELECT current_database()")
+    database = cursor.fetchone()[0]
+    cursor.execute("SELECT node_name::text, node_port FROM citus_get_active_worker_nodes()"
+                   " ORDER BY 1, 2")
+    workers = cursor.fetchall()
+    runs = []
+    for command in ("SELECT 1",
+                    "SELECT extversion FROM pg_extension WHERE extname = 'vector'"):
+        if not workers:
+            runs.append([])
+            continue
+        cursor.execute("SELECT nodename::text, nodeport, success, result"
+                       " FROM run_command_on_workers(%s) ORDER BY 1, 2", [command])
+        runs.append(cursor.fetchall())
+    return worker_problem(workers, runs[0], runs[1], database)
+
+
 def distribute_face_index(shards: int) -> Distribution:
     """Distribute the face index in ``shards`` shards on a Citus coordinator.
 
     Idempotent: what is done already is left as it is, so a second run
     changes nothing. Raises :class:`DistributionRefused` (nothing changed)
-    on a database without Citus, or for another shard count than the one
-    the index already has."""
+    on a database without Citus, without workers in this database, with a
+    worker it cannot reach or one without the ``vector`` extension, or for
+    another shard count than the one the index already has."""
     if shards < 1:
         raise DistributionRefused("The shard count must be at least 1. Nothing was changed.")
     with connection.cursor() as cursor:
@@ -103,6 +147,9 @@ def distribute_face_index(shards: int) -> Distribution:
                 "This database has no Citus extension: the face index can only be distributed "
                 "on a Citus coordinator (CREATE EXTENSION citus there first). Nothing was "
                 "changed.")
+        problem = _worker_problem(cursor)
+        if problem:
+            raise DistributionRefused(problem)
         done = distributed_tables(cursor)
         counts = {done[table] for table, _, _ in TABLES if table in done}
         if counts and counts != {shards}:

@@ -11,6 +11,7 @@ Two ways to search, on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import json
@@ -19,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 from django.db import connection, transaction
+from psycopg.pq import TransactionStatus
 
 from search.backends import get_backend
 from search.index import distance_operator, embedding_expression, index_expression
@@ -80,7 +83,7 @@ def nearest_faces_sql(backend, *, include_restricted: bool) -> str:
     restricted = "" if include_restricted else "AND NOT f.restricted"
     # Only validated identifiers and numbers are formatted in (search/index.py).
     return (
-        f"SELECT f.id, f.photo_id, f.restricted,"
+        f"SELECT f.id, f.photo_id, f.restricted,"  # nosec B608 - validated identifiers and numbers
         f" {expression} {operator} %s::vector({dimension}) AS distance"
         " FROM search_face f"
         f" WHERE f.model = %s {restricted}"
@@ -109,11 +112,12 @@ def find_candidates(
     embedding, *, model: str | None = None, include_restricted: bool = False, limit: int = 100
 ) -> list[Candidate]:
     """Approximate search through the model's HNSW index, within the
-    ``possible`` threshold, nearest first: one round trip (:func:`_one_round_trip`)."""
+    ``possible`` threshold, nearest first: its settings, then its query
+    (:func:`_settings_then_query`)."""
     backend = get_backend(model)
     query = vector_literal(embedding)
     with connection.cursor() as cursor:
-        rows = _one_round_trip(
+        rows = _settings_then_query(
             cursor, nearest_faces_sql(backend, include_restricted=include_restricted),
             [query, backend.name, query, limit], limit, filtered=not include_restricted)
     return _candidates(_within(rows, backend.possible_threshold), backend)
@@ -131,7 +135,7 @@ def explain_candidates(
     backend = get_backend(model)
     query = vector_literal(embedding)
     with connection.cursor() as cursor:
-        rows = _one_round_trip(
+        rows = _settings_then_query(
             cursor, f"EXPLAIN {options} "
             + nearest_faces_sql(backend, include_restricted=include_restricted),
             [query, backend.name, query, limit], limit, filtered=not include_restricted)
@@ -139,36 +143,54 @@ def explain_candidates(
     return "\n".join(row[0] if isinstance(row[0], str) else json.dumps(row[0]) for row in rows)
 
 
-def _one_round_trip(cursor, sql: str, params: list, limit: int, *, filtered: bool) -> list:
-    """The search's settings (:func:`_index_settings`) and its query sent as
-    one string: one round trip, no BEGIN or COMMIT of their own.
+def _settings_then_query(cursor, sql: str, params: list, limit: int, *, filtered: bool
+                         ) -> list:
+    """The search's settings (:func:`_index_settings`), then its query, as
+    separate statements in one transaction, all sent in one round trip (the
+    driver's pipeline mode).
 
-    PostgreSQL runs the statements of one string in one implicit
-    transaction, so the ``SET LOCAL`` settings end with it. Inside a
-    transaction of the caller they would last to its end: then the string
-    ends by setting them back (``SET LOCAL ... TO DEFAULT``). The parameters
-    are bound on the client (Django's default for psycopg 3), which is what
-    lets one string hold several statements."""
-    text, settings_count = _statement(sql, int(limit), connection.in_atomic_block, filtered)
-    cursor.execute(text, params)
-    # Step over the SET statements' results to the query's own.
-    for _ in range(settings_count):
-        cursor.nextset()
+    Separate on purpose: Citus keeps the whole string of a ``SET`` it
+    propagates to the workers and sends it again after the ``BEGIN`` of
+    each worker connection, so a string ``SET LOCAL ...; SELECT ... FROM
+    search_face`` would make every worker run the distributed ``SELECT``
+    itself ("cannot execute a distributed query from a query on a shard").
+    The Citus contract test (tests/search/test_citus_contract.py) keeps it so.
+
+    ``SET LOCAL`` ends with the transaction: outside a transaction of the
+    caller the pipeline holds its own ``BEGIN`` and ``COMMIT``; inside one,
+    it ends by setting the settings back (``SET LOCAL ... TO DEFAULT``). One
+    round trip rather than one per statement: bench/citus_settings_cost.py
+    measures both on one node (docs/scaling.md)."""
+    settings, reset = _settings_statements(int(limit), filtered)
+    in_caller = connection.in_atomic_block
+    before = settings if in_caller else ("BEGIN", *settings)
+    after = reset if in_caller else ("COMMIT",)
+    driver = connection.connection
+    pipeline = (driver.pipeline() if psycopg.Pipeline.is_supported()
+                else contextlib.nullcontext())
+    try:
+        # The statements after the query on a cursor of their own: the
+        # query's cursor keeps its rows.
+        with pipeline, connection.cursor() as closing:
+            for statement in before:
+                cursor.execute(statement)
+            cursor.execute(sql, params)
+            for statement in after:
+                closing.execute(statement)
+    except Exception:
+        if not in_caller and driver.info.transaction_status != TransactionStatus.IDLE:
+            driver.rollback()
+        raise
     return cursor.fetchall()
 
 
-@functools.lru_cache(maxsize=256)
-def _statement(sql: str, limit: int, in_transaction: bool, filtered: bool
-               ) -> tuple[str, int]:
-    """The string :func:`_one_round_trip` sends, built (and its settings
-    checked) once per query shape."""
+@functools.lru_cache(maxsize=64)
+def _settings_statements(limit: int, filtered: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The statements :func:`_settings_then_query` sends before the query,
+    and those that set them back, built (and checked) once per shape."""
     settings = _index_settings(limit, filtered=filtered)
-    statements = set_local_statements(settings)
-    count = len(statements)
-    statements = [*statements, sql]
-    if in_transaction:
-        statements += [f"SET LOCAL {name} TO DEFAULT" for name in settings]
-    return "; ".join(statements), count
+    return (tuple(set_local_statements(settings)),
+            tuple(f"SET LOCAL {name} TO DEFAULT" for name in settings))
 
 
 def set_local_statements(settings: dict[str, str | int]) -> list[str]:
@@ -232,7 +254,7 @@ def find_all_candidates(
         # shard too: set_local).
         set_local(cursor, {"enable_indexscan": "off", "enable_bitmapscan": "off"})
         cursor.execute(
-            "SELECT id, photo_id, restricted, distance FROM ("
+            "SELECT id, photo_id, restricted, distance FROM ("  # nosec B608 - validated identifiers and numbers
             f" SELECT f.id, f.photo_id, f.restricted,"
             f" {expression} {operator} %s::vector({dimension}) AS distance"
             " FROM search_face f WHERE f.model = %s) AS scored"
@@ -251,7 +273,7 @@ def is_suppressed(embedding, *, model: str | None = None) -> bool:
     operator = distance_operator(backend)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM search_suppression WHERE model = %s"
+            f"SELECT EXISTS (SELECT 1 FROM search_suppression WHERE model = %s"  # nosec B608 - validated identifiers and numbers
             f" AND {expression} {operator} %s::vector({int(backend.dimension)}) <= %s)",
             [backend.name, vector_literal(embedding), backend.possible_threshold],
         )

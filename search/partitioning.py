@@ -126,7 +126,7 @@ class ShardedFaceIndex:
         source = embedding_expression(self.backend, "f.embedding")
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {self.table} (face_id, embedding)"  # noqa: S608
+                f"INSERT INTO {self.table} (face_id, embedding)"  # noqa: S608  # nosec B608
                 f" SELECT f.id, {source}::{self._type()} FROM search_face f"
                 " WHERE f.model = %s ON CONFLICT (face_id) DO NOTHING",
                 [self.backend.name],
@@ -182,7 +182,7 @@ class ShardedFaceIndex:
                 )
                 part_table, part_indexes, part_hnsw = cursor.fetchone()
                 table, indexes, hnsw = table + part_table, indexes + part_indexes, hnsw + part_hnsw
-                cursor.execute(f"SELECT count(*) FROM {name}")  # noqa: S608
+                cursor.execute(f"SELECT count(*) FROM {name}")  # noqa: S608  # nosec B608
                 rows += cursor.fetchone()[0]
         return {"table": table, "indexes": indexes, "hnsw": hnsw, "rows": rows}
 
@@ -194,7 +194,7 @@ class ShardedFaceIndex:
         operator = distance_operator(self.backend)
         query = f"%(q)s::{self._type()}"
         shards = " UNION ALL ".join(
-            f"(SELECT face_id, embedding {operator} {query} AS distance FROM {name}"  # noqa: S608
+            f"(SELECT face_id, embedding {operator} {query} AS distance FROM {name}"  # noqa: S608  # nosec B608
             f" ORDER BY embedding {operator} {query} LIMIT %(k)s)"
             for name in self.partition_tables()
         )
@@ -205,7 +205,7 @@ class ShardedFaceIndex:
             conditions.append("s.distance <= %(threshold)s")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return (
-            f"SELECT s.face_id, f.photo_id, f.restricted, s.distance FROM ({shards}) AS s"  # noqa: S608
+            f"SELECT s.face_id, f.photo_id, f.restricted, s.distance FROM ({shards}) AS s"  # noqa: S608  # nosec B608
             f" JOIN search_face f ON f.id = s.face_id{where}"
             " ORDER BY s.distance, s.face_id LIMIT %(k)s"
         )

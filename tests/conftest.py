@@ -1,4 +1,5 @@
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,39 @@ def pytest_configure(config):
         pytest.exit(sentence, returncode=2)
 
 
+#: A test run leaves the working tree as it found it: whatever the suite
+#: writes (screenshots, media, the database, compiled messages) goes to
+#: ignored folders. What ``git status`` shows at the start, to compare.
+GIT_STATUS_BEFORE = pytest.StashKey[list[str] | None]()
+
+
+def git_status() -> list[str] | None:
+    """``git status`` of the checkout, one line per path, untracked files
+    listed one by one; None where the tests run outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                              cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.splitlines() if done.returncode == 0 else None
+
+
 def pytest_sessionstart(session):
     # Files of an earlier run's photos would only confuse this one.
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
     Path(settings.ERASURE_JOURNAL).unlink(missing_ok=True)
+    session.config.stash[GIT_STATUS_BEFORE] = git_status()
 
 
 def pytest_sessionfinish(session, exitstatus):
+    before, after = session.config.stash.get(GIT_STATUS_BEFORE, None), git_status()
+    if before is not None and after is not None:
+        new = sorted(set(after) - set(before))
+        if new:
+            session.config.get_terminal_writer().line(
+                "\nThe test run left the working tree changed (git status gained: "
+                + ", ".join(new) + "); the tests must write only to ignored folders.", red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     # The suite stops the embedded server only if it was the one to start it,
     # so a running `make demo` keeps its database.
     server = settings.EMBEDDED_DATABASE

@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from django.conf import settings
 
 from portal.celery import app
 from tests.mail import free_port
+from tests.waiting import wait_until
 from tests.workers import Worker
 
 #: Settings of the fleet's processes: short leases and fast sweeps, so that
@@ -35,19 +35,6 @@ FAST_RECOVERY = {
     # limit is for one hiccup at a time.
     "JOB_MAX_RETRIES": "30",
 }
-
-
-def wait_until(condition, *, timeout: float, what: str, interval: float = 0.1):
-    """Poll ``condition`` until it returns something true; fail naming
-    ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
-        time.sleep(interval)
 
 
 class RedisServer:

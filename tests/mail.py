@@ -6,11 +6,12 @@ import email
 import email.policy
 import socket
 import threading
-import time
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+
+from tests.waiting import wait_until
 
 
 def free_port() -> int:
@@ -107,15 +108,13 @@ class Inbox:
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 60,
                  subject_contains: str = "") -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def found() -> list[EmailMessage]:
             found = [m for m in self.to(address) if subject_contains in m.get("Subject", "")]
-            if len(found) >= count:
-                return found
-            time.sleep(0.2)
-        subjects = [m.get("Subject") for m in self.to(address)]
-        raise AssertionError(f"{count} message(s) for {address} with {subject_contains!r} did not "
-                             f"arrive within {timeout}s; got: {subjects}")
+            return found if len(found) >= count else []
+
+        return wait_until(found, timeout=timeout, interval=0.2, what=lambda: (
+            f"{count} message(s) for {address} with {subject_contains!r} arriving (got: "
+            f"{[m.get('Subject') for m in self.to(address)]})"))
 
 
 def text_part(message: EmailMessage) -> str:

@@ -58,3 +58,47 @@ def test_the_portal_imports_only_its_declared_runtime_dependencies():
 
 def test_the_tests_and_benchmarks_import_only_declared_packages():
     assert undeclared(imported("tests", "bench"), declared("test", "bench")) == {}
+
+
+def _locked() -> dict[str, tuple[str, int]]:
+    """requirements.lock: each package's pinned version and its hash count."""
+    text = (ROOT / "requirements.lock").read_text()
+    locked = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text):
+        pin = re.match(r"([A-Za-z0-9_.\-]+)==([^\s\\]+)", block)
+        if pin:
+            name = pin.group(1).lower().replace("_", "-")
+            locked[name] = (pin.group(2), block.count("--hash=sha256:"))
+    return locked
+
+
+def test_the_lock_pins_every_runtime_dependency_within_its_range_with_hashes():
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    locked = _locked()
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        name = requirement.name.lower().replace("_", "-")
+        assert name in locked, f"{name} is not in requirements.lock: run `make lock`"
+        version, hashes = locked[name]
+        assert requirement.specifier.contains(version, prereleases=True), (name, version)
+    assert all(hashes >= 1 for _, hashes in locked.values())
+    # Nothing below the releases with known vulnerabilities (issue 32).
+    floors = {"django": "5.2.8", "gunicorn": "23.0.0", "djangorestframework": "3.15.2",
+              "cryptography": "42.0.4"}
+    from packaging.version import Version
+
+    for name, floor in floors.items():
+        assert Version(locked[name][0]) >= Version(floor), name
+        declared_floor = [r for r in project["dependencies"]
+                          if r.lower().startswith(name + ">=")][0]
+        assert Version(re.search(r">=([\d.]+)", declared_floor).group(1)) >= Version(floor)
+
+
+def test_make_install_installs_from_the_lock_with_hashes():
+    makefile = (ROOT / "Makefile").read_text()
+    rule = makefile[makefile.index("$(LOCKED_STAMP):"):makefile.index("\ninstall:")]
+    assert "--require-hashes -r requirements.lock" in rule
+    assert "--no-deps -e ." in rule
+    assert "install: $(LOCKED_STAMP)" in makefile

@@ -4,6 +4,7 @@ test broker, for tests that need the whole path."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,12 @@ from django.conf import settings
 from django.db import connection
 
 from portal.celery import app
+from tests.waiting import wait_until
+
+#: What a worker's log says of a task, line by line: "Task NAME[ID]
+#: received", then "retry: ...", "succeeded in ..." or "raised ...".
+TASK_LINE = r"Task {name}\[([0-9a-f-]+)\] (received|retry|succeeded|raised)"
+FINISHED = {"succeeded", "raised"}
 
 
 def database_url() -> str:
@@ -82,6 +89,31 @@ class Worker:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no worker log)"
+
+    def log_size(self) -> int:
+        """Where the log ends now: pass it to :meth:`wait_for_tasks_done`."""
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def unfinished_tasks(self, name: str, since: int) -> list[str]:
+        """The ids of tasks ``name`` the worker logged as received since
+        ``since`` (a :meth:`log_size`) whose last line is not "succeeded" or
+        "raised": queued, running or waiting for a retry."""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        last = dict(re.findall(TASK_LINE.format(name=re.escape(name)), text))
+        return [task_id for task_id, outcome in last.items() if outcome not in FINISHED]
+
+    def wait_for_tasks_done(self, name: str, since: int, timeout: float = 90) -> None:
+        """Wait until every task ``name`` received since ``since`` has
+        finished, retries included: after that the worker holds none that
+        could still act (send a message, say)."""
+        wait_until(lambda: not self.unfinished_tasks(name, since), timeout=timeout, what=lambda: (
+            f"every {name} task finishing (unfinished: {self.unfinished_tasks(name, since)})"
+            f"\n{self.log_tail()}"))
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and its pool)."""

@@ -1,8 +1,8 @@
 """Deadline alerts to the DPO (Celery beat, daily): due soon, due
 tomorrow, overdue (the days are in ``subjects.core.deadlines``). Each alert
-is one outbox message per request and due date, so a rerun of the day's
-job sends nothing twice, and an extension (a new due date) gets its own
-alerts.
+is one outbox message per request and due date (and, overdue, per day), so
+a rerun of the day's job sends nothing twice, and an extension (a new due
+date) gets its own alerts.
 
 Reminders to recipients (Celery beat, daily): an Art. 19 notice not yet
 confirmed ``ART19_REMINDER_DAYS`` days after it (or after the last
@@ -35,7 +35,11 @@ def send_deadline_alerts(*, today: dt.date | None = None) -> dict[str, int]:
         kind = alert_for(days_left)
         if kind is None:
             continue
-        if queue_email(request, kind, event_key=f"{kind}:{request.reference}:{due.isoformat()}",
+        # Overdue: one alert a day (the day in the key), not one per due date.
+        key = f"{kind}:{request.reference}:{due.isoformat()}"
+        if kind == OVERDUE_ALERT:
+            key += f":{today.isoformat()}"
+        if queue_email(request, kind, event_key=key,
                        context={"due": due.isoformat(), "days_left": days_left}):
             sent[kind] += 1
     return sent

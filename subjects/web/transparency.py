@@ -132,7 +132,7 @@ def _requests_by_month(since: dt.date, today: dt.date) -> dict[dt.date, dict]:
         # ``due`` and ``first_due`` are the fixed SQL of deadlines.due_date_sql
         # (each takes one parameter: now, for a pause still running).
         cursor.execute(
-            "SELECT r.month, count(*),"  # noqa: S608
+            "SELECT r.month, count(*),"  # noqa: S608  # nosec B608
             " count(*) FILTER (WHERE r.access), count(*) FILTER (WHERE r.erasure),"
             " count(*) FILTER (WHERE r.objection),"
             f" count(*) FILTER (WHERE r.answered AND r.closed_on <= {first_due}),"
@@ -192,7 +192,7 @@ def _erased_by_month(since: dt.date) -> dict[dt.date, dict]:
     tz = timezone.get_current_timezone_name()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT " + _month_sql("at") + ","  # noqa: S608 - a fixed column name
+            "SELECT " + _month_sql("at") + ","  # noqa: S608  # nosec B608 - a fixed column name
             " coalesce(sum((details->'erasure'->>'faces_erased')::integer), 0),"
             " coalesce(sum((details->'erasure'->>'photos_deleted')::integer), 0),"
             " coalesce(sum((details->'erasure'->>'photos_redacted')::integer), 0)"
@@ -209,7 +209,7 @@ def _notices_by_month(since: dt.date) -> dict[dt.date, dict]:
     table = RecipientNotice._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT month, sum(sent), sum(acknowledged) FROM ("  # noqa: S608
+            f"SELECT month, sum(sent), sum(acknowledged) FROM ("  # noqa: S608  # nosec B608
             f" SELECT {_month_sql('notified_at')} AS month, 1 AS sent, 0 AS acknowledged"
             f"  FROM {table} WHERE notified_at >= %s"
             " UNION ALL"
@@ -227,7 +227,7 @@ def _suppression_at_month_ends(starts: list[dt.date]) -> dict[dt.date, int]:
     ends = [_aware(add_months(start, 1)) for start in starts]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT e.until, count(s.id) FROM unnest(%s::timestamptz[]) AS e(until)"  # noqa: S608
+            f"SELECT e.until, count(s.id) FROM unnest(%s::timestamptz[]) AS e(until)"  # noqa: S608  # nosec B608
             f" LEFT JOIN {Suppression._meta.db_table} s ON s.created_at < e.until"
             " GROUP BY e.until",
             [ends],
@@ -242,7 +242,7 @@ def raw_months(*, today: dt.date | None = None, months: int = MONTHS) -> list[di
     today = today or timezone.localdate()
     starts = month_starts(today, months)
     since = starts[0]
-    requests = _requests_by_month(since, today)
+    by_receipt = _requests_by_month(since, today)
     extensions = _grounds_by_month("extension_ground", "extension_months > 0", since)
     rejections = _grounds_by_month("rejection_ground", "state = 'rejected'", since)
     erased = _erased_by_month(since)
@@ -250,7 +250,7 @@ def raw_months(*, today: dt.date | None = None, months: int = MONTHS) -> list[di
     suppression = _suppression_at_month_ends(starts)
     result = []
     for start in starts:
-        found = requests.get(start, {})
+        found = by_receipt.get(start, {})
         counts = {key: found.get(key, 0) for key in (*RECEIVED, *ANSWERED, "answered")}
         counts.update({key: erased.get(start, {}).get(key, 0) for key in ERASED})
         counts.update({key: notices.get(start, {}).get(key, 0) for key in NOTICES})
@@ -385,8 +385,10 @@ class UsualTime:
 def usual_identity_check(*, days: int = 90) -> UsualTime | None:
     """How long the DPO's identity checks took in the last ``days`` days:
     from the search that sent a request to the check to the DPO's decision
-    (the median, and how many). None when no check was decided: then the
-    pages say nothing of a time they have not measured."""
+    (the median, and how many). None when fewer checks than
+    ``TRANSPARENCY_MIN_COUNT`` were decided: then the pages say nothing of a
+    time they have not measured, nor one that describes one or two people's
+    checks (a requester could tell when someone else's was decided)."""
     from_ = timezone.now() - dt.timedelta(days=days)
     ends = list(AuditEvent.objects.filter(from_state=State.IDENTITY_REVIEW, at__gte=from_)
                 .exclude(to_state__in=[State.IDENTITY_REVIEW, State.WITHDRAWN, State.EXPIRED])
@@ -398,7 +400,7 @@ def usual_identity_check(*, days: int = 90) -> UsualTime | None:
         starts.setdefault(request_id, []).append(at)
     took = sorted(end - max(s for s in starts[r] if s <= end) for r, end in ends
                   if any(s <= end for s in starts.get(r, [])))
-    if not took:
+    if len(took) < settings.TRANSPARENCY_MIN_COUNT:
         return None
     middle = len(took) // 2
     median = took[middle] if len(took) % 2 else (took[middle - 1] + took[middle]) / 2

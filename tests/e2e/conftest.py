@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from django.conf import settings
 
 from portal.env import env_bool
 from tests.mail import free_port
+from tests.waiting import wait_until
 from tests.workers import Worker
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,16 +44,17 @@ def synchronous_database_calls_beside_playwright():
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"the web server stopped:\n{log.read_text()[-3000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
         except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the web server did not start:\n{log.read_text()[-3000:]}")
+            return False
+        return True
+
+    wait_until(listening, timeout=timeout, interval=0.2,
+               what=lambda: f"the web server starting:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import html
 import io
 import itertools
 import json
-import time
 from functools import cache
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from subjects.person import intake
 from tests.conftest import FACES_DIR
 from tests.hostile.make_corpus import IMAGE_CODES, Case, build_corpus
 from tests.subjects.helpers import burst_answer, challenge_of, confirm_in, ingest
+from tests.waiting import BURST_SECONDS, let_time_pass, wait_until
 
 #: Answers that fit a refused file (413 Payload Too Large, 415 Unsupported
 #: Media Type and 422 would be fine too; 429 would mean a limit fired).
@@ -189,7 +189,7 @@ def test_the_camera_check_refuses_each_bad_frame_and_stores_nothing(client, name
         SimpleUploadedFile(f"frame_{n}.jpg", (FACES_DIR / "obama_1.jpg").read_bytes(),
                            "image/jpeg") for n in range(1, 6)]
     before = counts(request, everywhere=True)
-    time.sleep(0.85)  # as long as a burst takes
+    let_time_pass(BURST_SECONDS, why="the server refuses a burst sent sooner")
     response = burst_answer(client, challenge, client.post(
         step, {"challenge": challenge, "step": "0", "frames": frames}, REMOTE_ADDR=fresh_ip()))
     assert response.status_code in REFUSED, (case, response.status_code)
@@ -236,14 +236,14 @@ SEARCHED = {"matches_ready", "identity_review"}
 
 
 def searched(request: RightsRequest, timeout: float = 120) -> RightsRequest:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def done() -> bool:
         request.refresh_from_db()
-        if request.state in SEARCHED:
-            return request
-        assert request.state == State.SEARCHING, f"{request.reference} is {request.state}"
-        time.sleep(0.2)
-    raise AssertionError(f"{request.reference} is still searching after {timeout} s")
+        assert request.state in (*SEARCHED, State.SEARCHING), \
+            f"{request.reference} is {request.state}"
+        return request.state in SEARCHED
+
+    wait_until(done, timeout=timeout, interval=0.2, what=f"the search of {request.reference}")
+    return request
 
 
 @pytest.mark.worker

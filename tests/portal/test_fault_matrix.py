@@ -60,9 +60,10 @@ from subjects.models import EmailAttempt, OutboundEmail, RightsRequest
 from subjects.person import filing, intake, selfie
 from subjects.review import decisions
 from tests.conftest import FACES_DIR
-from tests.fleet import Fleet, wait_until
+from tests.fleet import Fleet
 from tests.mail import ACCEPT_THEN_DROP, DROP, PERMANENT, TEMPORARY
 from tests.subjects.helpers import ingest
+from tests.waiting import poll_for, wait_until
 
 pytestmark = [pytest.mark.worker]
 
@@ -320,8 +321,7 @@ def restart_broker(fleet: Fleet, marker: Path, pid: int, journey, step) -> dict:
     fleet.redis.stop()
     fleet.release(marker)
     down = time.monotonic()
-    while time.monotonic() - down < 4 and not journey.moved_on(step):
-        time.sleep(0.1)
+    poll_for(lambda: journey.moved_on(step), at_most=4)
     fleet.redis.start()
     return {"broker down for s": round(time.monotonic() - down, 1)}
 
@@ -346,8 +346,11 @@ def run_journeys(fleet: Fleet, templates: dict, inbox, fault: str | None, *,
               for point, step in journey.points().items()}
     injected: dict[str, dict] = {}
     recovering: dict[str, tuple] = {}
-    deadline = time.monotonic() + timeout
-    while True:
+    began = time.monotonic()
+
+    def one_round() -> bool:
+        """Move both journeys on, inject the fault where a worker is held;
+        true once both are done."""
         for journey in journeys:
             journey.advance()
         if fault:
@@ -360,17 +363,16 @@ def run_journeys(fleet: Fleet, templates: dict, inbox, fault: str | None, *,
             if journey.moved_on(step):
                 injected[step]["moved on after s"] = round(time.monotonic() - started, 1)
                 del recovering[step]
-        if (not recovering and not (fault and fleet.pending_holds())
-                and all(journey.finished() for journey in journeys)):
-            break
-        if time.monotonic() > deadline:
-            states = {j.person.name: (j.request.state, list(j.emails().values_list(
-                "kind", "status"))) for j in journeys}
-            raise AssertionError(
-                f"the {label} run did not finish in {timeout:.0f}s: {states}; "
-                f"holds left {fleet.pending_holds()}; recovering {list(recovering)}\n"
-                f"{fleet.log_tails()}")
-        time.sleep(0.1)
+        return (not recovering and not (fault and fleet.pending_holds())
+                and all(journey.finished() for journey in journeys))
+
+    def stuck() -> str:
+        states = {j.person.name: (j.request.state, list(j.emails().values_list(
+            "kind", "status"))) for j in journeys}
+        return (f"the {label} run finishing ({states}; holds left {fleet.pending_holds()}; "
+                f"recovering {list(recovering)})\n{fleet.log_tails()}\n")
+
+    wait_until(one_round, timeout=timeout, what=stuck)
     assert FileToDelete.objects.count() == 0
     attempts = {
         step: list(EmailAttempt.objects.filter(
@@ -382,7 +384,7 @@ def run_journeys(fleet: Fleet, templates: dict, inbox, fault: str | None, *,
     # whoever wants to look (ignored by git).
     report = settings.BASE_DIR / "build" / "fault-matrix" / f"{label}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps({"seconds": round(time.monotonic() - deadline + timeout, 1),
+    report.write_text(json.dumps({"seconds": round(time.monotonic() - began, 1),
                                   "injected": injected}, indent=2))
     return {"injected": injected, "attempts": attempts,
             "references": [j.reference for j in journeys],

@@ -8,7 +8,8 @@ import pytest
 from django.conf import settings
 
 from subjects.models import OutboundEmail, RightsRequest
-from tests.fleet import RedisServer, wait_until
+from tests.fleet import RedisServer
+from tests.waiting import wait_until
 from tests.workers import Worker
 
 pytestmark = [pytest.mark.worker]

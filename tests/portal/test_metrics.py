@@ -9,7 +9,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from subjects.review import decisions
 from tests.subjects import capture
 from tests.subjects.dpo_helpers import make_dpo
 from tests.subjects.helpers import live_capture, verified_in, wait_for_state
+from tests.waiting import wait_until
 
 TOKEN = "metrics-token-for-the-tests-" + "m" * 20
 DEPLOY = Path(django_settings.BASE_DIR) / "deploy"
@@ -49,10 +49,7 @@ def samples(response) -> dict[tuple[str, tuple], float]:
 
 
 def wait_for(condition, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"waited in vain for {what}"
-        time.sleep(0.3)
+    return wait_until(condition, timeout=timeout, interval=0.3, what=what)
 
 
 @pytest.mark.django_db

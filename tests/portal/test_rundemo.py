@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -17,6 +16,7 @@ from portal import embedded_db
 from portal.celery import app
 from tests.portal.test_deploy import free_port
 from tests.portal.test_health import wait_for
+from tests.waiting import wait_until
 from tests.workers import database_url
 
 
@@ -36,18 +36,18 @@ def test_rundemo_runs_the_procfile_with_labelled_lines_and_stops_on_sigterm(djan
         env=env, cwd=settings.BASE_DIR, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while "    start: " not in log.read_text() and time.monotonic() < deadline:
+        def started():
             assert demo.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.5)
+            return "    start: " in log.read_text()
+
+        wait_until(started, timeout=120, interval=0.5, what="the demo's start phase")
         output = log.read_text()
         assert "==> start: web, worker and beat" in output, output[-3000:]
         assert f"The portal answers on http://127.0.0.1:{port}/" in output
         mailbox = requests.get(f"http://127.0.0.1:{port}/dev/mail/", timeout=30)
         assert mailbox.status_code == 200 and "Demo mailbox" in mailbox.text
-        deadline = time.monotonic() + 60
-        while "celery@" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: "celery@" in log.read_text(), timeout=60, interval=0.5,
+                   what="the worker's banner")
     finally:
         os.kill(demo.pid, signal.SIGTERM)
         demo.wait(60)

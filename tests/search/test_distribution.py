@@ -4,7 +4,6 @@ the application, and ``distribute_face_index`` refusing a database without
 Citus. (The Citus run itself is described in docs/scaling.md.)"""
 
 import threading
-import time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -24,6 +23,7 @@ from search.models import (
 )
 from subjects.models import Match, RightsRequest
 from tests.conftest import FACES_DIR
+from tests.waiting import wait_until
 
 SITE = "distribution.example"
 
@@ -95,18 +95,18 @@ def test_two_crawlers_storing_the_same_photo_at_once_store_it_once(photos_remove
     assert first_stored.wait(60)
     second = threading.Thread(target=second_crawler)
     second.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def second_waits() -> int:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                            " AND query LIKE 'INSERT INTO \"search_photosource\"%%'")
-            if cursor.fetchone()[0]:
-                break
-        time.sleep(0.05)
-    else:
+            return cursor.fetchone()[0]
+
+    try:
+        wait_until(second_waits, timeout=60, interval=0.05,
+                   what="the second crawler waiting for the first one's key")
+    finally:
         release.set()
-        pytest.fail("the second crawler never waited for the first one's key")
-    release.set()
     first.join(60)
     second.join(60)
     assert failures == []

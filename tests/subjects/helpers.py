@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from search.ingestion import ingest_image
 from subjects.models import RightsRequest
 from tests.conftest import FACES_DIR
+from tests.waiting import let_time_pass, wait_until
 
 LINK = re.compile(r"https?://[^\s\"<>]+")
 
@@ -34,13 +34,13 @@ def path_of(url: str) -> str:
 
 
 def wait_for_state(request: RightsRequest, state: str, timeout: float = 90) -> RightsRequest:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached() -> bool:
         request.refresh_from_db()
-        if request.state == state:
-            return request
-        time.sleep(0.2)
-    raise AssertionError(f"{request.reference} stayed {request.state}, expected {state}")
+        return request.state == state
+
+    wait_until(reached, timeout=timeout, interval=0.2,
+               what=lambda: f"{request.reference} going from {request.state} to {state}")
+    return request
 
 
 def confirm_in(client, request: RightsRequest) -> RightsRequest:
@@ -90,7 +90,7 @@ def live_capture(client, token: str, bursts: dict | None = None, *, answer_after
         answer = response.json()
         frames = bursts[answer["pose"]]
         frames = frames(answer["step"]) if callable(frames) else frames
-        time.sleep(answer_after)
+        let_time_pass(answer_after, why="the server refuses a burst sent sooner")
         response = send_burst(client, token, challenge, answer["step"], frames)
     return response
 
@@ -112,18 +112,19 @@ def burst_answer(client, challenge: str, response, *, timeout: float = 120):
     from subjects.models import LivenessChallenge
     from subjects.person import camera_check
 
-    deadline = time.monotonic() + timeout
-    answer_at = response.json().get("answer") if response.status_code == 202 else None
-    while response.status_code == 202:
+    if response.status_code != 202:
+        return response
+    answer_at = response.json().get("answer")
+
+    def answered():
         if connection.in_atomic_block:
             for pk, step in LivenessChallenge.objects.filter(
                     checking_step__isnull=False).values_list("pk", "checking_step"):
                 camera_check.check_queued_burst(pk, step)
-        else:
-            time.sleep(0.2)
-        assert time.monotonic() < deadline, "no answer to the burst in time"
-        response = client.post(answer_at, {"challenge": challenge})
-    return response
+        asked = client.post(answer_at, {"challenge": challenge})
+        return asked if asked.status_code != 202 else None
+
+    return wait_until(answered, timeout=timeout, interval=0.2, what="an answer to the burst")
 
 
 def challenge_of(page: str) -> str:

@@ -129,7 +129,13 @@ def test_an_uploaded_selfie_reveals_nothing_about_matches_until_the_dpo_confirms
         assert client.get(f"/r/{token}/faces/{match.pk}.jpg").status_code == 404
     progress = client.get(f"/r/{token}/progress.json").json()
     assert set(progress) == {"state", "next"}
-    assert client.get(f"/r/{token}/status/").status_code in (200, 302)
+    # The status page stays open while the DPO checks, and says so, with
+    # nothing of the matches.
+    status = client.get(f"/r/{token}/status/")
+    assert status.status_code == 200, status.status_code
+    status_page = status.content.decode()
+    assert "Our Data Protection Officer checks that the photo is yours" in status_page
+    assert "/faces/" not in status_page and "Faces you confirmed" not in status_page
     # No e-mail speaks of matches; the DPO is asked to check.
     assert not inbox.to(address)[1:], [m["Subject"] for m in inbox.to(address)]
     inbox.wait_for(settings.DPO_EMAIL, subject_contains=f"Check the requester of "

@@ -115,13 +115,18 @@ def message(kind: str, request: RightsRequest, language: str, **context):
     return delivery.build_message(outbound)
 
 
+#: The DPO's own words, which reach the person as written, in any language.
+EXTENSION_REASON = "412 photos on 3 sites must be checked one by one"
+REJECTION_REASON = "Photo 2 shows your son, not you"
+
 EMAILS = {
     "verify_email": ("Confirm your e-mail address to search for your face", {}),
     "matches_ready": ("The search for your face is done", {}),
     "request_withdrawn": ("Hello,", {}),
     "info_needed": ("To handle your request we need the following from you:",
                     {"question": "?"}),
-    "extended": ("We will answer by %(due)s at the latest.", {"reason": "r", "months": 1}),
+    "extended": ("We will answer by %(due)s at the latest.", {"reason": EXTENSION_REASON,
+                                                               "months": 1}),
     "access_ready": ("The copy of your data that you asked for (Art. 15 GDPR) is ready. "
                      "Download it here:", {}),
     "erasure_done": ("A final search of the whole database (face models: %(models)s) found no "
@@ -133,7 +138,7 @@ EMAILS = {
                        "face.", {"faces_erased": 1, "photos_deleted": 1, "photos_redacted": 0,
                                  "recipients_notified": 0, "photos": []}),
     "rejected": ("We have decided not to carry out your request, for this reason:",
-                 {"reason": "r"}),
+                 {"reason": REJECTION_REASON}),
     "request_expired": ("You can start a new request at any time.",
                         {"stage": "matches_ready", "days": 30, "hours": 720}),
     "dpo_recipients_without_contact": ("Please inform them by other means (Art. 19 GDPR) and "
@@ -168,3 +173,7 @@ def test_every_email_is_in_the_chosen_language_with_both_parts(language):
         assert expected in mail.subject + mail.body, (kind, expected)
         assert expected.replace("'", "&#x27;") in html or expected in html, (kind, "html")
         assert f'lang="{language}"' in html
+        # The DPO's reason reaches the person, in both parts.
+        if "reason" in context:
+            assert context["reason"] in mail.body, (kind, "reason")
+            assert context["reason"] in html, (kind, "reason in html")

@@ -6,7 +6,6 @@ time from a real video of a person turning his head and from the test
 photos (``tests/subjects/capture.py``)."""
 
 import io
-import time
 
 import pytest
 from django.core.files.storage import default_storage
@@ -34,6 +33,7 @@ from subjects.person.selfie import one_face_in
 from tests.conftest import FACES_DIR
 from tests.subjects import capture
 from tests.subjects.helpers import challenge_of, live_capture, send_burst, upload, verified_in
+from tests.waiting import BURST_SECONDS, let_time_pass
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,7 @@ def test_the_same_frames_replayed_under_a_new_challenge_fail(client):
     challenge = challenge_of(client.get(f"/r/{token}/live/").content.decode())
     begun = client.post(f"/r/{token}/live/step/", {"challenge": challenge, "step": "begin"})
     pose = begun.json()["pose"]
-    time.sleep(0.85)
+    let_time_pass(BURST_SECONDS, why="the server refuses a burst sent sooner")
     accepted = send_burst(client, token, challenge, 0, bursts[pose])
     assert accepted.status_code == 200 and accepted.json()["step"] == 1
 

@@ -237,17 +237,26 @@ def test_personal_data_goes_a_configured_time_after_closing_and_the_skeleton_sta
     assert purge_personal_data() == 0
 
 
-def test_deadline_alerts_go_once_per_request_and_due_date():
+def test_deadline_alerts_go_once_before_the_due_date_and_every_day_once_overdue():
+    """The rule (subjects/core/deadlines.py): due soon and due tomorrow once
+    per due date; overdue every day, once a day. Found broken by this test:
+    the overdue alert's outbox key held only the due date, so the DPO was
+    alerted on the first overdue day and never again (the second overdue
+    day queued nothing); fixed in subjects/jobs/reminders.py."""
     request = make("alerts@example.org", state="awaiting_review", access=True,
                    received_at=timezone.make_aware(dt.datetime(2026, 1, 10, 12)))
     assert request.due_date == dt.date(2026, 2, 10)
     quiet = {"dpo_due_soon": 0, "dpo_due_tomorrow": 0, "dpo_overdue": 0}
-    for today, kind in ((dt.date(2026, 2, 3), "dpo_due_soon"),
-                        (dt.date(2026, 2, 9), "dpo_due_tomorrow"),
-                        (dt.date(2026, 2, 12), "dpo_overdue")):
-        assert send_deadline_alerts(today=today) == {**quiet, kind: 1}
-        assert send_deadline_alerts(today=today) == quiet  # once only
-        assert OutboundEmail.objects.filter(request=request, kind=kind).count() == 1
+    for today, kind, count in ((dt.date(2026, 2, 3), "dpo_due_soon", 1),
+                               (dt.date(2026, 2, 9), "dpo_due_tomorrow", 1),
+                               (dt.date(2026, 2, 11), "dpo_overdue", 1),
+                               (dt.date(2026, 2, 12), "dpo_overdue", 2),
+                               (dt.date(2026, 2, 13), "dpo_overdue", 3)):
+        assert send_deadline_alerts(today=today) == {**quiet, kind: 1}, today
+        assert send_deadline_alerts(today=today) == quiet  # once a day only
+        assert OutboundEmail.objects.filter(request=request, kind=kind).count() == count
+    overdue = OutboundEmail.objects.filter(request=request, kind="dpo_overdue").order_by("pk")
+    assert [m.context["days_left"] for m in overdue] == [-1, -2, -3]
     assert send_deadline_alerts(today=dt.date(2026, 2, 5)) == quiet
     # A closed request gets no alert.
     RightsRequest.objects.filter(pk=request.pk).update(state="completed")

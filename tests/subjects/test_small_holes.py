@@ -7,7 +7,6 @@ import io
 import logging
 import stat
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from subjects.person.selfie import submit_selfie
 from tests.conftest import FACES_DIR
 from tests.subjects.dpo_helpers import dpo_key, log_in_verified, make_dpo
 from tests.subjects.helpers import confirm_in, upload, verified_in
+from tests.waiting import wait_until
 
 
 @pytest.mark.django_db
@@ -92,38 +92,65 @@ def test_no_token_reaches_the_log_even_on_a_500(client, portal_log, monkeypatch)
     assert request.email not in written
 
 
-def hold_row(request: RightsRequest, held: threading.Event, release: threading.Event) -> None:
-    """Lock the request's row, as a slow first submit would, until told."""
+def hold_row(request: RightsRequest, held: threading.Event, release: threading.Event,
+             locker: list[int]) -> None:
+    """Lock the request's row, as a slow first submit would, until told;
+    ``locker`` receives the locking connection's backend pid."""
     with transaction.atomic():
         RightsRequest.objects.select_for_update().get(pk=request.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            locker.append(cursor.fetchone()[0])
         held.set()
         release.wait(60)
     connection.close()
 
 
-def race(request: RightsRequest, *calls, settle: float) -> list:
-    """Start the calls in threads while the request's row is locked, give
-    them ``settle`` seconds to reach it, then unlock it: they race for it as
-    two clicks do. Returns their answers."""
-    held, release = threading.Event(), threading.Event()
-    locker = threading.Thread(target=hold_row, args=(request, held, release))
-    locker.start()
-    held.wait(10)
+def waiting_behind(pid: int) -> int:
+    """How many connections wait, in PostgreSQL, for a lock that ``pid``
+    holds, directly or behind another waiter (the second of two waiting for
+    one row waits for the first's tuple lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH RECURSIVE behind(pid) AS ("
+            " SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+            " UNION SELECT a.pid FROM pg_stat_activity a JOIN behind b"
+            " ON b.pid = ANY(pg_blocking_pids(a.pid)))"
+            " SELECT count(*) FROM behind", [pid])
+        return cursor.fetchone()[0]
+
+
+def race(request: RightsRequest, *calls) -> list:
+    """Start the calls in threads while the request's row is locked, wait
+    until PostgreSQL shows every one of them waiting for that lock (so they
+    really overlap, however slow the machine), then unlock it: they race for
+    it as two clicks do. Returns their answers."""
+    held, release, locker = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=hold_row, args=(request, held, release, locker))
+    holder.start()
+    assert held.wait(60), "the row was never locked"
     results = [None] * len(calls)
 
     def run(n, call):
         try:
             results[n] = call()
+        except Exception as error:  # noqa: BLE001 - reported below, with a sentence
+            results[n] = error
         finally:
             connection.close()
 
     threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
     for thread in threads:
         thread.start()
-    time.sleep(settle)
-    release.set()
-    for thread in (locker, *threads):
-        thread.join(60)
+    try:
+        wait_until(lambda: waiting_behind(locker[0]) == len(calls), timeout=120,
+                   what=f"all {len(calls)} submits waiting for the request's row together")
+    finally:
+        release.set()
+        for thread in (holder, *threads):
+            thread.join(60)
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert not failed, f"a submit raised instead of answering: {failed!r}"
     return results
 
 
@@ -133,7 +160,7 @@ def test_a_double_clicked_verification_link_answers_with_a_sentence():
     token = tokens.verification_token(request)
     # Both clicks get past their first check and wait for the row.
     results = race(request, lambda: Client().post(f"/verify/{token}/"),
-                   lambda: Client().post(f"/verify/{token}/"), settle=1.0)
+                   lambda: Client().post(f"/verify/{token}/"))
     codes = sorted(r.status_code for r in results)
     assert codes == [302, 410], codes
     refused = next(r for r in results if r.status_code == 410)
@@ -155,7 +182,7 @@ def test_two_selfies_submitted_at_once_answer_with_a_sentence(transactional_db, 
         request,
         lambda: first.post(f"/r/{token}/selfie/", {"photo": upload("obama_2.jpg")}),
         lambda: second.post(f"/r/{token}/selfie/", {"photo": upload("obama_1.jpg")}),
-        settle=3.0)
+    )
     codes = sorted(r.status_code for r in results)
     assert codes == [302, 409], codes
     refused = next(r for r in results if r.status_code == 409)
