@@ -41,6 +41,12 @@ def every_row() -> dict[str, list[str]]:
     return rows
 
 
+def new_files(before: set[str]) -> set[str]:
+    """Frame files written since ``before`` (a test whose transaction is
+    rolled back leaves the files of a check it did not finish)."""
+    return set(files_under("liveness")) - before
+
+
 def files_under(folder: str) -> list[str]:
     if not default_storage.exists(folder):
         return []
@@ -60,6 +66,7 @@ def splice(bursts: dict) -> dict:
 def test_a_check_to_its_end_and_the_request_closed_leave_no_template_or_frame(client, outcome):
     bursts = capture.passing_bursts()
     selfies_before = set(files_under("selfies"))
+    frames_before = set(files_under("liveness"))
     request = verified_in(client, f"{outcome}.then.expires@example.org")
     response = live_capture(client, tokens.access_token(request),
                             bursts if outcome == "passed" else splice(bursts))
@@ -69,7 +76,7 @@ def test_a_check_to_its_end_and_the_request_closed_leave_no_template_or_frame(cl
         assert response.json()["code"] == "different_people"
     # Once the check ended, passed or failed, its bursts and frames are gone.
     assert not LivenessBurst.objects.exists()
-    assert files_under("liveness") == []
+    assert new_files(frames_before) == set()
     # The request runs out of time (searching: no worker runs in this
     # test; or still verified after the failure).
     assert expire_request(request, now=timezone.now() + dt.timedelta(days=365))
@@ -77,7 +84,7 @@ def test_a_check_to_its_end_and_the_request_closed_leave_no_template_or_frame(cl
     found = {table: [row for row in rows if TEMPLATE.search(row) or KEYS.search(row)]
              for table, rows in every_row().items()}
     assert {table: rows for table, rows in found.items() if rows} == {}
-    assert files_under("liveness") == []
+    assert new_files(frames_before) == set()
     assert set(files_under("selfies")) <= selfies_before
     request.refresh_from_db()
     assert request.selfie_embedding is None
@@ -87,6 +94,7 @@ def test_a_check_to_its_end_and_the_request_closed_leave_no_template_or_frame(cl
 def test_a_running_check_is_forgotten_when_the_request_closes(client):
     """A request withdrawn in the middle of a check: the burst kept so far,
     its frame and the unfinished challenge go."""
+    frames_before = set(files_under("liveness"))
     request = verified_in(client, "withdraws.midway@example.org")
     token = tokens.access_token(request)
     challenge = challenge_of(client.get(f"/r/{token}/live/").content.decode())
@@ -94,8 +102,8 @@ def test_a_running_check_is_forgotten_when_the_request_closes(client):
     time.sleep(0.85)
     answer = send_burst(client, token, challenge, 0, capture.passing_bursts()[begun.json()["pose"]])
     assert answer.status_code == 200 and answer.json()["step"] == 1
-    assert LivenessBurst.objects.count() == 1 and len(files_under("liveness")) == 1
+    assert LivenessBurst.objects.count() == 1 and len(new_files(frames_before)) == 1
     request.refresh_from_db()
     withdraw_request(request)
-    assert not LivenessBurst.objects.exists() and files_under("liveness") == []
+    assert not LivenessBurst.objects.exists() and new_files(frames_before) == set()
     assert not request.challenges.exists()
