@@ -207,12 +207,14 @@ def sheared(frames: list[bytes], amount: float) -> list[bytes]:
     return out
 
 
-def puppet(name: str, pose: str, *, seed: int = 1) -> list[bytes]:
+def puppet(name: str, pose: str, *, seed: int = 1, count: int = 6) -> list[bytes]:
     """A face from one press photo, moved about by hand in front of a room,
     and for a turn squeezed and sheared toward it, a little more each
-    frame (as a canvas puppet would be drawn)."""
-    frames = photo_held_up(name, seed=seed)
+    frame (as a canvas puppet would be drawn), up to 20 % over ``count``
+    frames."""
+    frames = photo_held_up(name, count, seed=seed)
     if pose == "straight":
         return frames
     sign = 1 if pose == "left" else -1
-    return [sheared([frame], sign * 0.04 * n)[0] for n, frame in enumerate(frames)]
+    return [sheared([frame], sign * 0.2 * n / max(count - 1, 1))[0]
+            for n, frame in enumerate(frames)]
