@@ -246,19 +246,21 @@ ACCESS_PACKAGE_DAYS = env_int("ACCESS_PACKAGE_DAYS", 7, minimum=1)
 # A closed request keeps its personal data this long (for questions and
 # complaints), then only its skeleton and audit trail stay.
 PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 90, minimum=0)
-# How long a request may stay in a state that waits for the person (or, before
-# filing, for anyone) before it expires and its template and files are deleted.
-# Filed requests the DPO owes an answer (filed, awaiting review, in progress,
-# an error after filing) never expire: their deadline and its alerts apply.
+# How long a request may stay in a state that waits for the person (or for a
+# search task) before it expires and its template and files are deleted.
+# A state that waits on the controller never expires: its deadline and its
+# alerts apply (subjects.jobs.reminders).
+# Art. 18(3): the person is told before the restriction of their faces is
+# lifted; a rejection lifts it this many days after the e-mail that says so.
+RESTRICTION_LIFT_NOTICE_DAYS = env_int("RESTRICTION_LIFT_NOTICE_DAYS", 14, minimum=1)
 REQUEST_EXPIRY = {
     "unverified": timedelta(days=env_int("EXPIRE_UNVERIFIED_DAYS", 7, minimum=1)),
     "verified": timedelta(days=env_int("EXPIRE_VERIFIED_DAYS", 7, minimum=1)),
     "searching": timedelta(hours=env_int("EXPIRE_SEARCHING_HOURS", 24, minimum=1)),
-    "identity_review": timedelta(days=env_int("EXPIRE_IDENTITY_REVIEW_DAYS", 30, minimum=1)),
     "matches_ready": timedelta(days=env_int("EXPIRE_MATCHES_READY_DAYS", 30, minimum=1)),
     "info_requested": timedelta(days=env_int("EXPIRE_INFO_REQUESTED_DAYS", 30, minimum=1)),
-    # Only a request that failed before it was filed (its search).
-    "error": timedelta(days=env_int("EXPIRE_SEARCH_ERROR_DAYS", 30, minimum=1)),
+    # No limit for a state that waits on the controller (the identity check,
+    # filed, awaiting review, in progress, error): silence never ends a request.
 }
 
 # Every completed erasure is also appended here, outside the database, so that
@@ -423,6 +425,11 @@ SUPERVISORY_AUTHORITY_ADDRESS = env_str(
 # --- faces ----------------------------------------------------------------------
 FACE_BACKEND = env_str("FACE_BACKEND", "dlib")
 INSIGHTFACE_MODEL_DIR = env_path("INSIGHTFACE_MODEL_DIR", DATA_DIR / "models" / "buffalo_l")
+# The SHA-256 each file of the model pack must have, as the operator vetted
+# it ("det_10g.onnx=<hex> w600k_r50.onnx=<hex>"): install_face_models refuses
+# any other file. Unset, the hashes are recorded (SHA256SUMS) but not pinned.
+INSIGHTFACE_PACK_SHA256 = dict(
+    pair.split("=", 1) for pair in env_str("INSIGHTFACE_PACK_SHA256", "").split() if "=" in pair)
 # SCRFD's input side in pixels, and the score a detection needs.
 INSIGHTFACE_DET_SIZE = env_int("INSIGHTFACE_DET_SIZE", 640, minimum=160)
 INSIGHTFACE_DET_THRESH = env_float("INSIGHTFACE_DET_THRESH", 0.5, minimum=0.0, maximum=1.0)

@@ -197,6 +197,36 @@ def _looks_like_photo(raw: bytes) -> bool:
     )
 
 
+#: Signatures of image formats the portal does not take, to name them in
+#: the refusal without handing the file to their parsers.
+_OTHER_FORMATS = (
+    (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+    (b"II*\0", "TIFF"), (b"MM\0*", "TIFF"),
+    (b"\0\0\1\0", "ICO"), (b"\0\0\2\0", "CUR"),
+    (b"8BPS", "PSD"), (b"\0\0\0\x0cjP  ", "JPEG2000"), (b"\xff\x4f\xff\x51", "JPEG2000"),
+    (b"qoif", "QOI"), (b"DDS ", "DDS"), (b"icns", "ICNS"),
+)
+_NETPBM = {b"P1": "PBM", b"P4": "PBM", b"P2": "PGM", b"P5": "PGM", b"P3": "PPM", b"P6": "PPM",
+           b"P7": "PAM"}
+
+
+def _accepted_openers() -> list[str]:
+    """Pillow's openers of the accepted formats (those installed here)."""
+    Image.init()
+    _register_heif()
+    return sorted(name for name in ALLOWED_FORMATS if name in Image.OPEN)
+
+
+def _other_format(raw: bytes) -> str | None:
+    """The name of a format the portal does not take, by signature only."""
+    for signature, name in _OTHER_FORMATS:
+        if raw.startswith(signature):
+            return name
+    if raw[:2] in _NETPBM and raw[2:3] in (b" ", b"\n", b"\r", b"\t"):
+        return _NETPBM[raw[:2]]
+    return None
+
+
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 
 
@@ -282,7 +312,8 @@ def load_image(
             # "Corrupt EXIF data" and the like: common in uploads, not news.
             warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             try:
-                image = Image.open(io.BytesIO(raw))
+                # Only the accepted formats' parsers ever see an upload.
+                image = Image.open(io.BytesIO(raw), formats=_accepted_openers())
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                 raise ImageError(
                     "too_many_pixels",
@@ -291,7 +322,11 @@ def load_image(
                 ) from exc
             except Exception as exc:  # UnidentifiedImageError, plugin errors
                 # A file that starts like a photo but cannot even be opened was
-                # cut off or damaged; anything else is not a photo at all.
+                # cut off or damaged; an image of another format is named by
+                # its signature alone; anything else is not a photo at all.
+                other = _other_format(raw)
+                if other and not _looks_like_photo(raw):
+                    raise ImageError("unsupported_format", format=other) from exc
                 code = "truncated" if _looks_like_photo(raw) else "not_an_image"
                 raise ImageError(code) from exc
 

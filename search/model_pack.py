@@ -12,7 +12,9 @@ anything is replaced, and installs it:
    10); the recogniser takes ``[N, 3, 112, 112]`` and gives ``[N, 512]``;
 3. the portal's own insightface backend, on the checked files, finds a face
    on a photo and computes its 512-value embedding;
-4. the files are copied into a new folder beside ``INSIGHTFACE_MODEL_DIR``
+4. where the operator pinned the files' SHA-256 (``INSIGHTFACE_PACK_SHA256``,
+   checked first, before any file is loaded), they match;
+5. the files are copied into a new folder beside ``INSIGHTFACE_MODEL_DIR``
    with their SHA-256 in ``SHA256SUMS`` (``sha256sum -c SHA256SUMS`` checks
    them), and that folder takes the place of the old one, which is kept
    under a dated name.
@@ -222,8 +224,23 @@ def check_embedding(folder: Path, photo: Path) -> int:
 # -- installing -----------------------------------------------------------------------
 
 
-def install_pack(pack: Path, destination: Path, *, photo: Path) -> Installed:
-    """Check ``pack`` (a zip or a folder) and install it as ``destination``."""
+def check_pinned(hashes: dict[str, str], pinned: dict[str, str]) -> None:
+    """Each file the operator pinned (``INSIGHTFACE_PACK_SHA256``) must have
+    exactly that SHA-256; the files are not even loaded otherwise."""
+    for name, expected in pinned.items():
+        if name not in hashes:
+            raise PackRefused(f"INSIGHTFACE_PACK_SHA256 pins {name}, which the portal does not "
+                              f"install (only {', '.join(REQUIRED_FILES)}).")
+        if hashes[name] != expected.lower():
+            raise PackRefused(f"{name} has the SHA-256 {hashes[name]}, not the {expected} that "
+                              "INSIGHTFACE_PACK_SHA256 pins: this is not the pack you vetted.")
+
+
+def install_pack(pack: Path, destination: Path, *, photo: Path,
+                 pinned: dict[str, str] | None = None) -> Installed:
+    """Check ``pack`` (a zip or a folder) and install it as ``destination``;
+    ``pinned`` maps file names to the SHA-256 they must have."""
+    pinned = pinned or {}
     pack, destination = Path(pack), Path(destination)
     if not pack.exists():
         raise PackRefused(f"{pack} does not exist.")
@@ -238,10 +255,11 @@ def install_pack(pack: Path, destination: Path, *, photo: Path) -> Installed:
                 shutil.copyfile(path, staging / name)
         else:
             _locate(_extract(pack, staging))
+        hashes = {name: sha256_of(staging / name) for name in REQUIRED_FILES}
+        check_pinned(hashes, pinned)
         check_detector(staging / DETECTOR_FILE)
         check_recogniser(staging / RECOGNISER_FILE)
         faces = check_embedding(staging, photo)
-        hashes = {name: sha256_of(staging / name) for name in REQUIRED_FILES}
         (staging / HASHES_FILE).write_text(
             "".join(f"{digest}  {name}\n" for name, digest in hashes.items()), encoding="utf-8")
         staging.chmod(0o755)

@@ -74,6 +74,9 @@ class RightsRequest(models.Model):
     # has checked it is the requester's; one live frame of the camera check
     # until the DPO decides the filed request (or the request closes).
     selfie_review_file = models.CharField(max_length=200, blank=True)
+    # A photo the person sent with their answer to the DPO's question (where
+    # the DPO asked for one), re-encoded without its metadata; private.
+    answer_photo_file = models.CharField(max_length=200, blank=True)
     # Hashes of the secrets in the signed cookies of the browsers that
     # confirmed the address: only those browsers open the request's pages.
     bound_browsers = models.JSONField(default=list, blank=True)
@@ -95,6 +98,9 @@ class RightsRequest(models.Model):
     # kept by ``save``: the queue sorts and counts on it through an index.
     due_on = models.DateField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Art. 18(3): a rejected request keeps its faces restricted until then,
+    # the person having been told the date first (``closing.lift_due_restrictions``).
+    restriction_lifts_at = models.DateTimeField(null=True, blank=True, db_index=True)
     decision_reason = models.TextField(blank=True)
     # The ground of an extension or a rejection, as a code the transparency
     # page counts (the reasons themselves are free text for the person).
@@ -177,10 +183,22 @@ class RightsRequest(models.Model):
         due = self.due_date
         return bool(due and self.is_open and timezone.localdate() > due)
 
+    def same_address(self) -> models.QuerySet:
+        """This request and the verified ones made from exactly its address
+        (in any case): what may be disclosed to the person. ``email_hash``
+        (normalised: ``x+y@`` counts as ``x@``) serves only the abuse
+        limits, since ``x+y@domain`` may be another person's mailbox."""
+        if not self.email or self.verified_at is None:
+            return RightsRequest.objects.filter(pk=self.pk)
+        return RightsRequest.objects.filter(
+            models.Q(pk=self.pk)
+            | models.Q(email__iexact=self.email.strip(), verified_at__isnull=False))
+
     @staticmethod
     def hash_email(email: str) -> str:
-        """Hash of the address as one person's: lower case, without a
-        ``+tag``, without dots for Gmail (``portal.ratelimit.address_identity``)."""
+        """Hash of the address as one person's, for the abuse limits only:
+        lower case, without a ``+tag``, without dots for Gmail
+        (``portal.ratelimit.address_identity``)."""
         return hashlib.sha256(address_identity(email).encode()).hexdigest()
 
 
@@ -537,3 +555,32 @@ class StateCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.state} {self.n:+d}"
+
+
+class RightDecision(models.Model):
+    """The DPO's decision on one right of a request (access, erasure or
+    objection): approved, or refused on a ground valid for that right with
+    the reason the person reads. A request asking for several rights has one
+    row per right; only the approved ones are carried out."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE,
+                                related_name="right_decisions")
+    right = models.CharField(max_length=10, choices=RightsRequest.Kind.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    ground = models.CharField(max_length=30, blank=True)
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["request", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "right"], name="one_decision_per_right"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.right} {self.outcome} for {self.request_id}"

@@ -5,7 +5,8 @@
   second factor) for scripts in the browser.
 - The crawler: ``Authorization: Bearer <key>`` with a crawler key
   (``manage.py createcrawlerkey``); it may call the suppression check only.
-- The requester: their request's access token (see ``api.RequestStatus``).
+- The requester: their request's access token, in the browser that
+  confirmed the address (see ``api.RequestStatus``).
 """
 
 from __future__ import annotations

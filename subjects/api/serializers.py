@@ -152,7 +152,8 @@ class RequestDetailSerializer(RequestSummarySerializer):
     jobs = serializers.SerializerMethodField()
 
     def get_actions(self, request) -> list[str]:
-        return [name.replace("_", "-") for name in actions.available_actions(request)]
+        return [name.replace("_", "-") for name in actions.available_actions(request)
+                if name in actions.API_ACTIONS]
 
     @extend_schema_field(MatchSerializer(many=True))
     def get_matches(self, request):
@@ -172,6 +173,19 @@ class EmptySerializer(serializers.Serializer):
     pass
 
 
+class ApproveSerializer(serializers.Serializer):
+    """Empty: approve every right asked for. Or refuse some rights, each on a
+    reason valid for that right (``access_refusal``, ``erasure_refusal``,
+    ``objection_refusal``, with ``<right>_reason`` in the DPO's words)."""
+
+    access_refusal = serializers.CharField(required=False, allow_blank=True, max_length=30)
+    access_reason = serializers.CharField(required=False, allow_blank=True, **TEXT)
+    erasure_refusal = serializers.CharField(required=False, allow_blank=True, max_length=30)
+    erasure_reason = serializers.CharField(required=False, allow_blank=True, **TEXT)
+    objection_refusal = serializers.CharField(required=False, allow_blank=True, max_length=30)
+    objection_reason = serializers.CharField(required=False, allow_blank=True, **TEXT)
+
+
 class RejectSerializer(serializers.Serializer):
     reason_template = serializers.ChoiceField(
         choices=list(actions.REJECTION_REASONS), required=False, allow_blank=True,
@@ -187,12 +201,15 @@ class ExtendSerializer(serializers.Serializer):
     months = serializers.ChoiceField(choices=[1, 2])
     reason = serializers.CharField(**TEXT)
     ground = serializers.ChoiceField(
-        choices=list(EXTENSION_GROUNDS), required=False, allow_blank=True,
-        help_text="Why (Art. 12(3)): counted on the public transparency page.")
+        choices=list(EXTENSION_GROUNDS),
+        help_text="Why (Art. 12(3)): the person is told it, and the public transparency "
+                  "page counts it.")
 
 
 class QuestionSerializer(serializers.Serializer):
     question = serializers.CharField(**TEXT)
+    photo = serializers.BooleanField(required=False, default=False,
+                                     help_text="The person may answer with a photo.")
 
 
 class NoteSerializer(serializers.Serializer):
@@ -209,7 +226,7 @@ class ClaimsSerializer(serializers.Serializer):
 ACTION_SERIALIZERS = {
     actions.CONFIRM_REQUESTER: EmptySerializer,
     actions.DECIDE_CLAIMS: ClaimsSerializer,
-    actions.APPROVE: EmptySerializer,
+    actions.APPROVE: ApproveSerializer,
     actions.REJECT: RejectSerializer,
     actions.EXTEND: ExtendSerializer,
     actions.ASK_FOR_INFORMATION: QuestionSerializer,
@@ -217,6 +234,7 @@ ACTION_SERIALIZERS = {
     actions.CLOSE_UNFOUNDED: ReasonSerializer,
     actions.RESUME: EmptySerializer,
     actions.SEARCH_AGAIN: EmptySerializer,
+    actions.RENEW_LINKS: EmptySerializer,
 }
 
 
@@ -276,7 +294,8 @@ class RequestStatusSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField(allow_null=True)
     due_on = serializers.DateField(source="due_date", allow_null=True)
     extension_months = serializers.IntegerField()
-    extension_reason = serializers.CharField(allow_blank=True)
+    # No extension reason, nor any other text the DPO wrote: those reach
+    # the person only by e-mail, to the verified address.
     closed_at = serializers.DateTimeField(allow_null=True)
     timeline = StatusEventSerializer(source="events.all", many=True)
 

@@ -18,7 +18,7 @@ from drf_spectacular.utils import (
 )
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -133,6 +133,9 @@ class RequestAction(DpoApiView):
     action_name = ""
 
     def post(self, request, reference):
+        if self.action_name in actions.DASHBOARD_ONLY:
+            raise PermissionDenied(_("Only the dashboard can confirm a requester: it shows the "
+                                     "photo beside the matches, which the API does not."))
         rights_request = request_or_404(reference)
         serializer = ACTION_SERIALIZERS[self.action_name](data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -170,7 +173,10 @@ class Figures(DpoApiView):
 @extend_schema(tags=["Requester"])
 class RequestStatus(APIView):
     """The requester's own view of their request, opened by the access
-    token from their e-mails (the same that opens their status page)."""
+    token from their e-mails (the same that opens their status page) and,
+    like that page, only in the browser that confirmed the address (its
+    binding cookie): a token copied elsewhere reads nothing. It says what
+    the status page says, without any text written by the DPO."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -178,11 +184,13 @@ class RequestStatus(APIView):
 
     @extend_schema(
         summary="Status of one's own request",
+        description="Called from the browser where the request's e-mail address was confirmed: "
+                    "that browser's cookie for the request must come with the call.",
         parameters=[OpenApiParameter(
             "X-Access-Token", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
             description="The access token of the request (the last part of the status link "
                         "in its e-mails: FR-XXXX-XXXX-XXXX.<40 hex digits>).")],
-        responses={200: RequestStatusSerializer, **errors(404, 429)},
+        responses={200: RequestStatusSerializer, **errors(403, 404, 429)},
     )
     def get(self, request, reference):
         token = request.headers.get("X-Access-Token", "").strip()
@@ -190,6 +198,9 @@ class RequestStatus(APIView):
         if found is None or found.reference != reference.strip().upper():
             # One answer for every wrong guess: nothing tells which part was wrong.
             raise NotFound(_("There is no request with this reference and token."))
+        if not tokens.is_bound_browser(request, found):
+            raise PermissionDenied(_("The status of a request can be read only in the browser "
+                                     "where its e-mail address was confirmed."))
         return Response(RequestStatusSerializer(found).data)
 
 

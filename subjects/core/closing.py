@@ -9,11 +9,14 @@ open request holds.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from subjects.core.faces import release_faces
+from subjects.core.notices import tell_recipients_of_restriction
 from subjects.core.states import State
 from subjects.core.transitions import transition
 from subjects.models import LivenessBurst, LivenessChallenge, RightsRequest
@@ -47,18 +50,43 @@ def discard_files(request: RightsRequest, fields=PRIVATE_FILE_FIELDS) -> None:
 
 def close_request(request: RightsRequest, to_state: State, *, actor: str, action: str,
                   reason: str = "", details: dict | None = None,
+                  restriction_lifts_at: dt.datetime | None = None,
                   **changes) -> RightsRequest:
     """Move ``request`` to a final state, letting go of its biometric data.
-    Call inside the caller's transaction when it queues messages too."""
+    Call inside the caller's transaction when it queues messages too.
+    ``restriction_lifts_at``: keep the faces restricted until then (the
+    person is told first, Art. 18(3)); by default lifted now."""
     with transaction.atomic():
         # The transition first: a refused one must leave the files alone.
         request = transition(request, to_state, actor=actor, action=action, reason=reason,
                              details=details, closed_at=timezone.now(), selfie_embedding=None,
-                             **changes)
+                             restriction_lifts_at=restriction_lifts_at, **changes)
         discard_files(request)
         forget_camera_checks(request)
-        release_faces(request)
+        if restriction_lifts_at is None:
+            lift_restriction(request)
     return request
+
+
+def lift_restriction(request: RightsRequest) -> list[int]:
+    """Lift the restriction of the request's faces (those no other open
+    request holds); the customers that received them are told (Art. 19)."""
+    lifted = release_faces(request)
+    tell_recipients_of_restriction(request, lifted, lifted=True)
+    RightsRequest.objects.filter(pk=request.pk).update(restriction_lifts_at=None)
+    return lifted
+
+
+def lift_due_restrictions(*, now: dt.datetime | None = None, batch_size: int = 500) -> int:
+    """Lift the restrictions whose announced date has come (Art. 18(3)); the
+    number of requests done."""
+    now = now or timezone.now()
+    due = list(RightsRequest.objects.filter(restriction_lifts_at__lte=now)
+               .order_by("restriction_lifts_at")[:batch_size])
+    for request in due:
+        with transaction.atomic():
+            lift_restriction(request)
+    return len(due)
 
 
 def forget_camera_checks(request: RightsRequest) -> None:

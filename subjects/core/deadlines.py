@@ -21,12 +21,17 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from subjects.core.states import State
+
 MAX_EXTENSION_MONTHS = 2
 #: "Due soon" on the dashboard, and the first alert to the DPO.
 DUE_SOON_DAYS = 7
 #: Alerts to the DPO: days left -> the e-mail (overdue ones: every day).
-ALERTS = {DUE_SOON_DAYS: "dpo_due_soon", 1: "dpo_due_tomorrow"}
+ALERTS = {DUE_SOON_DAYS: "dpo_due_soon", 2: "dpo_due_soon", 1: "dpo_due_tomorrow"}
 OVERDUE_ALERT = "dpo_overdue"
+#: To the person, once per due date, when the request is overdue: it is late,
+#: and they may complain (Art. 77) and go to court (Art. 79).
+LATE_NOTICE = "request_late"
 #: Why a deadline is extended (Art. 12(3): "taking into account the
 #: complexity and number of the requests"), as the transparency page counts it.
 EXTENSION_GROUNDS = {
@@ -67,6 +72,20 @@ def request_due_date(request, now: dt.datetime | None = None) -> dt.date | None:
         extension_months=request.extension_months,
         paused_days=paused_days_so_far(request.paused_days, request.paused_since, now),
     )
+
+
+def answer_due_date(request, now: dt.datetime | None = None) -> dt.date | None:
+    """When the person is owed an answer, in a state that waits on the
+    controller: a filed request's due date; an identity check (not filed
+    yet, waiting for the DPO) one calendar month from the day the person
+    started the request (Art. 12(3) counts from the request, and their
+    selfie search is one: the answer owed is whether their face is held).
+    None for a request that owes nothing now."""
+    if request.received_at is not None:
+        return request_due_date(request, now)
+    if request.state == State.IDENTITY_REVIEW:
+        return due_date(timezone.localdate(request.created_at))
+    return None
 
 
 def stored_due_date(request) -> dt.date | None:

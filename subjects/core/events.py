@@ -55,6 +55,8 @@ class Action(models.TextChoices):
         "A recipient of your data confirmed that it acted on the erasure (Art. 19)")
     ERASURE_REAPPLIED = "erasure_reapplied", _(
         "Erasure carried out again after a restore from backup")
+    LINKS_RENEWED = "links_renewed", _(
+        "The request's links were cut and a new one e-mailed")
 
 
 def label(action: str) -> str:
@@ -77,6 +79,10 @@ def request_created(request: RightsRequest, *, language: str) -> AuditEvent:
 
 def liveness_failed(request: RightsRequest, *, code: str) -> AuditEvent:
     return record_event(request, actor=REQUESTER, action=Action.LIVENESS_FAILED, reason=code)
+
+
+def links_renewed(request: RightsRequest, *, actor: str) -> AuditEvent:
+    return record_event(request, actor=actor, action=Action.LINKS_RENEWED)
 
 
 def browser_confirmed(request: RightsRequest) -> AuditEvent:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Q
+from django.conf import settings
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from search.matching import Candidate, Tier, find_all_candidates
 from search.models import Face
 from search.redaction import encode, match_crop
+from subjects.core.events import Action
 from subjects.core.states import OPEN
 from subjects.models import Match, RightsRequest
 
@@ -57,13 +59,40 @@ def disclosed_faces(request: RightsRequest) -> dict[int, dict]:
 
 
 def earlier_requests_for_faces(request: RightsRequest, face_ids, *, days: int) -> list:
-    """Other requests (from other addresses) whose selfies matched any of
+    """Other requests (from other addresses, ``x+y@`` being another than
+    ``x@``) whose selfies matched any of
     ``face_ids`` within the last ``days`` days, most recent first."""
     since = timezone.now() - dt.timedelta(days=days)
     others = (Match.objects.filter(face_id__in=list(face_ids), found_at__gte=since)
-              .exclude(request=request).exclude(request__email_hash=request.email_hash)
+              .exclude(request__in=request.same_address())
               .values_list("request_id", flat=True).distinct())
     return list(RightsRequest.objects.filter(pk__in=others).order_by("-created_at"))
+
+
+def identity_established(request: RightsRequest) -> bool:
+    """Whether the request's current selfie is known to show the requester:
+    it came from a passed camera check, or the DPO confirmed the requester
+    after it was submitted (an upload)."""
+    if request.selfie_live:
+        return True
+    confirmed = request.events.filter(action=Action.REQUESTER_CONFIRMED).aggregate(
+        last=Max("pk"))["last"]
+    submitted = request.events.filter(action=Action.SELFIE_SUBMITTED).aggregate(
+        last=Max("pk"))["last"]
+    return confirmed is not None and (submitted is None or confirmed > submitted)
+
+
+def shown_at_once(request: RightsRequest, candidates: Iterable[Candidate]) -> tuple[bool, list]:
+    """The one gate on every path to matches (the first search, a search
+    again): they are shown to the person at once only when the selfie is
+    known to show them (:func:`identity_established`) and no other
+    person's selfie matched the same faces lately (the per-face guard);
+    otherwise the DPO's identity check comes first. Returns the answer and
+    those other requests."""
+    others = earlier_requests_for_faces(
+        request, [c.face_id for c in candidates if c.tier == Tier.MATCH],
+        days=settings.FACE_GUARD_DAYS)
+    return identity_established(request) and not others, others
 
 
 def refresh_matches(request: RightsRequest, candidates: Iterable[Candidate]) -> dict:
@@ -82,16 +111,22 @@ def refresh_matches(request: RightsRequest, candidates: Iterable[Candidate]) -> 
             "possible": sum(1 for c in candidates if c.tier == Tier.POSSIBLE)}
 
 
-def release_faces(request: RightsRequest) -> int:
+def release_faces(request: RightsRequest) -> list[int]:
     """Lift the restriction of this request's faces, except those another
-    open request still holds."""
+    open request still holds; returns the faces whose restriction was lifted
+    (those still in the index and restricted until now)."""
     faces = set(confirmed_face_ids(request))
+    # Held by another open request, or by one whose announced lifting date
+    # has not come yet (Art. 18(3)).
     held = set(
-        Match.objects.filter(face_id__in=faces, decision=Match.Decision.MINE,
-                             request__state__in=OPEN)
+        Match.objects.filter(face_id__in=faces, decision=Match.Decision.MINE)
+        .filter(Q(request__state__in=OPEN) | Q(request__restriction_lifts_at__isnull=False))
         .exclude(request=request).values_list("face_id", flat=True)
     )
-    return Face.objects.filter(pk__in=faces - held).update(restricted=False)
+    lifted = sorted(Face.objects.filter(pk__in=faces - held, restricted=True)
+                    .values_list("pk", flat=True))
+    Face.objects.filter(pk__in=lifted).update(restricted=False)
+    return lifted
 
 
 def matches_by_photo(request: RightsRequest) -> list[list[Match]]:

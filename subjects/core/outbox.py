@@ -18,15 +18,17 @@ from subjects.models import OutboundEmail, RightsRequest
 TO_REQUESTER = {
     "verify_email", "matches_ready", "request_received", "request_withdrawn",
     "info_needed", "extended", "access_ready", "erasure_done", "objection_done",
-    "rejected", "request_expired",
+    "rejected", "request_expired", "request_late", "rights_decided", "links_renewed",
     # Art. 34: a personal-data breach told to a person with a request here.
     "breach_notice",
 }
 TO_DPO = {"dpo_new_request", "dpo_due_soon", "dpo_due_tomorrow", "dpo_overdue",
           "dpo_job_failed", "dpo_identity_check", "dpo_recipients_without_contact",
+          "dpo_answer_received",
           # The 72-hour clock of a breach (subjects.office).
           "dpo_breach_clock"}
-TO_RECIPIENT = {"art19_notice", "art19_reminder"}
+TO_RECIPIENT = {"art19_notice", "art19_reminder", "art19_restricted",
+                "art19_restriction_lifted"}
 
 
 def queue_email(request: RightsRequest | None, kind: str, *, event_key: str,

@@ -39,9 +39,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     # An uploaded (not live) selfie: the DPO checks it is the requester's
     # before anything about matches is shown or sent.
     # The DPO may ask the person for something before deciding (and the
-    # answer brings the check back).
-    S.IDENTITY_REVIEW: frozenset({S.MATCHES_READY, S.REJECTED, S.INFO_REQUESTED, S.WITHDRAWN,
-                                  S.EXPIRED}),
+    # answer brings the check back). It waits for the controller, so it never
+    # expires: the controller's silence cannot end a request (it escalates,
+    # ``subjects.jobs.reminders``).
+    S.IDENTITY_REVIEW: frozenset({S.MATCHES_READY, S.REJECTED, S.INFO_REQUESTED, S.WITHDRAWN}),
     S.MATCHES_READY: frozenset({S.FILED, S.SEARCHING, S.WITHDRAWN, S.EXPIRED}),
     S.FILED: frozenset({S.AWAITING_REVIEW, S.IN_PROGRESS, S.WITHDRAWN}),
     S.AWAITING_REVIEW: frozenset(
@@ -51,9 +52,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.INFO_REQUESTED: frozenset({S.AWAITING_REVIEW, S.IDENTITY_REVIEW, S.REJECTED, S.WITHDRAWN,
                                  S.EXPIRED}),
     S.IN_PROGRESS: frozenset({S.COMPLETED, S.ERROR}),
-    # An error before filing (a search that failed for good) expires; one
-    # after filing stays with the DPO: the person is owed an answer.
-    S.ERROR: frozenset({S.IN_PROGRESS, S.SEARCHING, S.REJECTED, S.EXPIRED}),
+    # An error, before filing (a search that failed for good) or after, stays
+    # with the DPO and never expires; the person may withdraw (Art. 7(3)).
+    S.ERROR: frozenset({S.IN_PROGRESS, S.SEARCHING, S.REJECTED, S.WITHDRAWN}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),

@@ -5,8 +5,10 @@
 - The access token opens a request's own pages (selfie, matches, status).
   It is an HMAC of the reference and a per-request salt, so it cannot be
   forged, is never stored, and dies when the salt is changed.
-- The download token opens one access package while it is available
-  (``ACCESS_PACKAGE_DAYS``).
+- The download token opens one access package once, for a few minutes
+  (``PACKAGE_LINK_MAX_AGE``), in the browser whose status page made it:
+  it signs the package's download count, which downloading raises, so a
+  used link dies by itself. The e-mail carries only the status link.
 - The acknowledgement token lets one customer confirm one Art. 19 notice,
   for ``ART19_LINK_DAYS`` days from the e-mail that carried it.
 
@@ -30,6 +32,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from subjects.models import AccessPackage, RecipientNotice, RightsRequest
 
 VERIFICATION_MAX_AGE = dt.timedelta(hours=24)
+#: A download link, made on the status page, is meant to be followed at once.
+PACKAGE_LINK_MAX_AGE = dt.timedelta(minutes=10)
 _VERIFY_SALT = "subjects.verification"
 _ACCESS_SALT = "subjects.access"
 _PACKAGE_SALT = "subjects.access-package"
@@ -75,21 +79,26 @@ def request_for_verification(token: str) -> RightsRequest:
 
 
 def request_of_used_link(token: str) -> RightsRequest | None:
-    """The request a genuine verification link names, used or not (None if
-    the link is not one of ours): for a second click in the browser that
-    the first click bound, which may simply go on."""
+    """The request a genuine verification link names while the link is
+    within its age, used or not (None otherwise): for a second click in the
+    browser that the first click bound, which may simply go on, and for
+    another browser, which may ask for the link to be sent again."""
     try:
-        value = signing.TimestampSigner(salt=_VERIFY_SALT).unsign(token)
+        value = signing.TimestampSigner(salt=_VERIFY_SALT).unsign(
+            token, max_age=VERIFICATION_MAX_AGE)
     except signing.BadSignature:
         return None
     reference = value.partition(":")[0]
     return RightsRequest.objects.filter(reference=reference, verified_at__isnull=False).first()
 
 
+def _access_mac(request: RightsRequest, secret: str | None = None) -> str:
+    return salted_hmac(_ACCESS_SALT, f"{request.reference}:{request.access_salt}",
+                       secret=secret, algorithm="sha256").hexdigest()[:40]
+
+
 def access_token(request: RightsRequest) -> str:
-    mac = salted_hmac(_ACCESS_SALT, f"{request.reference}:{request.access_salt}",
-                      algorithm="sha256").hexdigest()[:40]
-    return f"{request.reference}.{mac}"
+    return f"{request.reference}.{_access_mac(request)}"
 
 
 def request_for_access(token: str) -> RightsRequest | None:
@@ -100,29 +109,50 @@ def request_for_access(token: str) -> RightsRequest | None:
     request = RightsRequest.objects.filter(reference=reference).first()
     if request is None or request.verified_at is None:
         return None
-    if not constant_time_compare(access_token(request), token):
-        return None
-    return request
+    # Made with SECRET_KEY, or with a key it replaced (SECRET_KEY_FALLBACKS):
+    # rotating the key does not lock out everyone who holds a link.
+    for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
+        if constant_time_compare(_access_mac(request, secret), mac):
+            return request
+    return None
 
 
 def download_token(package: AccessPackage) -> str:
     return signing.TimestampSigner(salt=_PACKAGE_SALT).sign(
-        f"{package.request.reference}:{package.pk}")
+        f"{package.request.reference}:{package.pk}:{package.downloads}")
 
 
 def package_for_download(token: str) -> AccessPackage | None:
-    """The package a link opens while it is valid, else None."""
+    """The package a download link opens while it is fresh, unused and the
+    file is there, else None. The caller still checks the browser and
+    claims the download (``access_package.record_download``)."""
     try:
         value = signing.TimestampSigner(salt=_PACKAGE_SALT).unsign(
-            token, max_age=dt.timedelta(days=settings.ACCESS_PACKAGE_DAYS))
+            token, max_age=PACKAGE_LINK_MAX_AGE)
     except signing.BadSignature:
         return None
-    reference, _, package_id = value.partition(":")
+    reference, package_id, downloads = (value.split(":") + ["", ""])[:3]
     package = AccessPackage.objects.select_related("request").filter(
-        pk=package_id, request__reference=reference).first()
+        pk=package_id if package_id.isdigit() else None, request__reference=reference).first()
     if package is None or not package.is_available or not package.file:
         return None
+    if not constant_time_compare(downloads, str(package.downloads)):
+        return None
     return package
+
+
+def package_of_download_link(token: str) -> AccessPackage | None:
+    """The package a genuine download link names while the file is still
+    there, however old or used the link: its status page can make a new one."""
+    try:
+        value = signing.TimestampSigner(salt=_PACKAGE_SALT).unsign(token)
+    except signing.BadSignature:
+        return None
+    reference, _, rest = value.partition(":")
+    package_id = rest.partition(":")[0]
+    package = AccessPackage.objects.filter(
+        pk=package_id if package_id.isdigit() else None, request__reference=reference).first()
+    return package if package is not None and package.is_available and package.file else None
 
 
 def acknowledgement_token(notice: RecipientNotice) -> str:

@@ -87,12 +87,41 @@ class QueueFilterForm(forms.Form):
         )
 
 
+class ApproveForm(forms.Form):
+    """Approve, deciding each right asked for: left on "approve", a right is
+    carried out; given a reason valid for it, it is refused."""
+
+    def __init__(self, *args, rights_request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        kinds = rights_request.kinds if rights_request is not None else []
+        if len(kinds) < 2:
+            return  # one right: approve it, or reject the request
+        for kind, label in RightsRequest.Kind.choices:
+            if kind not in kinds:
+                continue
+            self.fields[f"{kind}_refusal"] = forms.ChoiceField(
+                label=label, required=False,
+                choices=[("", _("Approve")), *actions.reasons_for([kind]).items(),
+                         ("unfounded", actions.REJECTION_GROUNDS["unfounded"])])
+            self.fields[f"{kind}_reason"] = forms.CharField(
+                label=_("If refused, in your words (the person reads this)"), required=False,
+                widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
+
+
 class RejectForm(forms.Form):
     reason_template = forms.ChoiceField(
         label=_("Reason"), choices=[("", "—")] + list(actions.REJECTION_REASONS.items()),
         required=False)
     reason = forms.CharField(label=_("In your words (the person reads this)"), required=False,
                              widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+
+    def __init__(self, *args, rights_request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if rights_request is not None and rights_request.kinds:
+            # Only the reasons valid for every right asked for: no Art. 17(3)
+            # for an access request.
+            self.fields["reason_template"].choices = [
+                ("", "—"), *actions.reasons_for(rights_request.kinds).items()]
 
 
 class ReasonForm(forms.Form):
@@ -103,8 +132,8 @@ class ReasonForm(forms.Form):
 class ExtendForm(forms.Form):
     months = forms.TypedChoiceField(label=_("By"), coerce=int,
                                     choices=[(1, _("one month")), (2, _("two months"))])
-    ground = forms.ChoiceField(label=_("Ground (counted on the transparency page)"),
-                               choices=[("", "—"), *EXTENSION_GROUNDS.items()], required=False)
+    ground = forms.ChoiceField(label=_("Ground (the person is told it)"),
+                               choices=[("", "—"), *EXTENSION_GROUNDS.items()])
     reason = forms.CharField(label=_("Reason (the person reads this)"), max_length=4000,
                              widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -112,6 +141,7 @@ class ExtendForm(forms.Form):
 class QuestionForm(forms.Form):
     question = forms.CharField(label=_("What do you need to know?"), max_length=4000,
                                widget=forms.Textarea(attrs={"rows": 3}))
+    photo = forms.BooleanField(label=_("The person may answer with a photo"), required=False)
 
 
 class NoteForm(forms.Form):
@@ -144,7 +174,7 @@ class ClaimsForm(forms.Form):
 ACTION_FORMS = {
     actions.CONFIRM_REQUESTER: EmptyForm,
     actions.DECIDE_CLAIMS: ClaimsForm,
-    actions.APPROVE: EmptyForm,
+    actions.APPROVE: ApproveForm,
     actions.REJECT: RejectForm,
     actions.EXTEND: ExtendForm,
     actions.ASK_FOR_INFORMATION: QuestionForm,
@@ -152,6 +182,7 @@ ACTION_FORMS = {
     actions.CLOSE_UNFOUNDED: ReasonForm,
     actions.RESUME: EmptyForm,
     actions.SEARCH_AGAIN: EmptyForm,
+    actions.RENEW_LINKS: EmptyForm,
 }
 
 
@@ -213,5 +244,6 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
 def action_form(name: str, rights_request, data=None):
     """The form of action ``name`` for this request (with ``data`` if posted)."""
     form_class = ACTION_FORMS[name]
-    extra = {"rights_request": rights_request} if form_class is ClaimsForm else {}
+    extra = ({"rights_request": rights_request}
+             if form_class in (ClaimsForm, RejectForm, ApproveForm) else {})
     return form_class(data, prefix=name, **extra)

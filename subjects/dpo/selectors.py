@@ -263,6 +263,18 @@ def timeline(request: RightsRequest) -> list[TimelineEntry]:
     return sorted(entries, key=lambda entry: (entry.at, entry.kind != "event"))
 
 
+def answer_photo_jpeg(request: RightsRequest) -> bytes | None:
+    """The photo the person sent with an answer, re-encoded; None if gone."""
+    name = request.answer_photo_file
+    if not name or not default_storage.exists(name):
+        return None
+    with default_storage.open(name, "rb") as handle:
+        try:
+            return encode(load_image(handle.read()))
+        except ImageError:
+            return None
+
+
 def review_selfie_jpeg(request: RightsRequest) -> bytes | None:
     """The selfie kept for the DPO (an upload for the identity check, or the
     live camera picture until the filed request is decided), re-encoded

@@ -12,6 +12,7 @@ urlpatterns = [
     path("requests/<str:reference>/actions/<str:action>/", views.request_action, name="action"),
     path("requests/<str:reference>/faces/<int:match_id>.jpg", views.face_crop, name="face_crop"),
     path("requests/<str:reference>/selfie.jpg", views.review_selfie, name="review_selfie"),
+    path("requests/<str:reference>/answer-photo.jpg", views.answer_photo, name="answer_photo"),
     path("requests/<str:reference>/package.zip", views.access_package, name="access_package"),
     path("figures/", views.figures, name="figures"),
     path("register.csv", views.register, name="register"),

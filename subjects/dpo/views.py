@@ -140,6 +140,7 @@ def _detail_context(rights_request, *, forms=None, error=None) -> dict:
         "jobs": list(rights_request.jobs.all()),
         "notices": notices.notices_of(rights_request),
         "has_review_selfie": bool(rights_request.selfie_review_file),
+        "has_answer_photo": bool(rights_request.answer_photo_file),
         "pending_claims": [m.pk for m in pending_claims(rights_request)],
         # What approving will do, as the person saw it before filing.
         "approval": {
@@ -205,6 +206,13 @@ def review_selfie(request, reference):
     matches with until they decide the filed request."""
     data = selectors.review_selfie_jpeg(_request_or_404(reference))
     return private_jpeg(data)
+
+
+@dpo_required
+@require_GET
+def answer_photo(request, reference):
+    """The photo the person sent with their answer to the DPO's question."""
+    return private_jpeg(selectors.answer_photo_jpeg(_request_or_404(reference)))
 
 
 @dpo_required

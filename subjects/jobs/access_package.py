@@ -1,10 +1,11 @@
 """The access job (Art. 15): one ZIP with ``report.html`` in the person's
 language, ``data.json`` (the same content; schema in
 docs/access-package.schema.json) and the photos, each with every other
-face blurred and the person's outlined. Delivered by a signed link scoped
-to the request (``subjects.core.tokens.download_token``), valid
-``ACCESS_PACKAGE_DAYS`` days; downloads are audited and the file is purged
-at expiry."""
+face blurred and the person's outlined. Kept ``ACCESS_PACKAGE_DAYS`` days and
+downloaded from the status page, in the browser that confirmed the
+address, by a short-lived single-use link made there
+(``subjects.core.tokens.download_token``; the e-mail carries only the
+status link); downloads are audited and the file is purged at expiry."""
 
 from __future__ import annotations
 
@@ -41,16 +42,23 @@ def plan_access(job: RequestJob) -> None:
     # Only what the person confirmed (and the DPO, for ``possible`` faces):
     # a package never discloses a face on the strength of a search alone.
     faces = disclosed_faces(job.request)
+    # One physical face has a row in every model (after ``reembed``); a
+    # customer that found it through another model's row received it too,
+    # as the erasure counts it. Each such row counts as the disclosed face.
+    twin_of = {twin.pk: face_id
+               for face_id, twins in same_faces_in_other_models(faces).items()
+               for twin in twins}
     recipients = (
-        CustomerSearchResult.objects.filter(face_id__in=faces)
-        .select_related("search__customer").order_by("search__searched_at")
+        CustomerSearchResult.objects.filter(face_id__in=[*faces, *twin_of])
+        .select_related("search__customer").order_by("search__searched_at", "pk")
     )
     job.plan = {
         "faces": {str(k): v for k, v in faces.items()},
         "recipients": [
             {"customer": r.search.customer.name, "kind": r.search.customer.kind,
              "country": r.search.customer.country, "account": r.search.customer.account,
-             "searched_at": r.search.searched_at.isoformat(), "face_id": r.face_id,
+             "searched_at": r.search.searched_at.isoformat(),
+             "face_id": twin_of.get(r.face_id, r.face_id),
              "search": r.search_id}
             for r in recipients
         ],
@@ -65,9 +73,14 @@ def package_content(request: RightsRequest, plan: dict) -> tuple[dict, dict[str,
     for face in rows.values():
         by_photo.setdefault(face.photo_id, []).append(face)
     photos, files = [], {}
+    # The person's own face in every model: another model's row of the same
+    # face is theirs, never "another person" to blur (Art. 15(4) protects
+    # others, not the person from their own face).
+    twins = same_faces_in_other_models(list(rows))
     for number, (_photo_id, own) in enumerate(sorted(by_photo.items()), start=1):
         photo: Photo = own[0].photo
-        others = list(photo.faces.exclude(pk__in=[f.pk for f in own]))
+        theirs = {f.pk for f in own} | {t.pk for f in own for t in twins.get(f.pk, [])}
+        others = list(photo.faces.exclude(pk__in=theirs))
         entry = {
             "source_url": photo.source_url, "page_url": photo.page_url, "site": photo.site,
             "scraped_at": photo.scraped_at.isoformat(), "width": photo.width,
@@ -153,10 +166,9 @@ ACTORS = {audit.REQUESTER: "you", audit.SYSTEM: "system"}
 
 
 def same_person(request: RightsRequest):
-    """The requests made from the person's address (by its hash)."""
-    if not request.email_hash:  # purged: only this request is known to be theirs
-        return RightsRequest.objects.filter(pk=request.pk)
-    return RightsRequest.objects.filter(email_hash=request.email_hash)
+    """The requests made from the person's exact verified address (a purged
+    request: only itself)."""
+    return request.same_address()
 
 
 def requests_and_events_of(request: RightsRequest) -> dict:
@@ -168,7 +180,15 @@ def requests_and_events_of(request: RightsRequest) -> dict:
             {"reference": r.reference, "kinds": r.kinds, "state": r.state,
              "created_at": r.created_at.isoformat(),
              "received_at": r.received_at.isoformat() if r.received_at else None,
-             "closed_at": r.closed_at.isoformat() if r.closed_at else None}
+             "closed_at": r.closed_at.isoformat() if r.closed_at else None,
+             # What the categories say is held of a request: the address and
+             # language, the answers about the matches, the decisions.
+             "email_address": r.email, "language": r.language,
+             "answers": [{"face": m.face_id, "photo": m.photo_id_at_search, "tier": m.tier,
+                          "answer": m.decision} for m in r.matches.exclude(decision="")
+                         .order_by("pk")],
+             "decisions": [{"right": d.right, "outcome": d.outcome, "reason": d.reason}
+                           for d in r.right_decisions.order_by("pk")]}
             for r in requests],
         "audit_events": [
             {"reference": e.reference, "at": e.at.isoformat(), "action": e.action,
@@ -275,11 +295,18 @@ def run_access_job(job: RequestJob) -> None:
     run_step(job, "notify", lambda: notify_ready(job))
 
 
-def record_download(package: AccessPackage, *, actor: str = audit.REQUESTER) -> None:
+def record_download(package: AccessPackage, *, actor: str = audit.REQUESTER) -> bool:
+    """Record a download in the audit trail. The person's download uses up
+    its link: claimed by the download count the link signed, so of two
+    clicks on one link only one gets the file (False for the other)."""
     with transaction.atomic():
         if actor == audit.REQUESTER:
-            AccessPackage.objects.filter(pk=package.pk).update(downloads=F("downloads") + 1)
+            claimed = AccessPackage.objects.filter(
+                pk=package.pk, downloads=package.downloads).update(downloads=F("downloads") + 1)
+            if not claimed:
+                return False
         events.package_downloaded(package.request, actor=actor)
+    return True
 
 
 def purge_expired_packages(*, now=None, batch_size: int = 200) -> int:

@@ -43,9 +43,8 @@ def links_for(outbound: OutboundEmail) -> dict:
         return {}
     links = {"dpo_url": absolute(f"/dpo/requests/{request.reference}/")}
     if outbound.kind == "access_ready" and hasattr(request, "package"):
-        links["package_url"] = absolute(
-            reverse("subjects:package", args=[tokens.download_token(request.package)])
-        )
+        # Only the date: the package is downloaded from the status page, in
+        # the browser that confirmed the address, never by a mailed link.
         links["package_expires_at"] = request.package.expires_at
     if outbound.kind == "verify_email":
         links["verify_url"] = absolute(
@@ -93,6 +92,9 @@ def build_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
         to=[outbound.recipient],
+        # The person's answer ("reply to this e-mail") goes to the DPO, not
+        # to the portal's sending address.
+        reply_to=[settings.DPO_EMAIL] if outbound.kind in TO_REQUESTER else None,
         headers={"Message-ID": message_id(outbound),
                  **({"X-Request-Reference": outbound.reference} if outbound.reference else {})},
     )

@@ -172,9 +172,16 @@ def suppress(job: RequestJob) -> None:
                   "templates_kept_for_models": kept}
 
 
+def template_kept(request) -> bool:
+    """Whether a template of the person is kept for the request to refuse
+    their face at ingest (the status page then offers to withdraw that)."""
+    return Suppression.objects.filter(request_reference=request.reference).exists()
+
+
 def withdraw_template_consent(request, *, actor: str) -> int:
     """Art. 7(3): the person withdrew their consent to keeping their template
-    (they wrote to the DPO, who runs ``manage.py forget_template``): every
+    (with the button on their status page, as easy as the tick that gave it,
+    or by writing to the DPO, who runs ``manage.py forget_template``): every
     template kept for the request goes, and the trail records it. Their face
     may be collected again from then on. Returns how many were deleted."""
     with transaction.atomic():

@@ -1,8 +1,15 @@
-"""Deadline alerts to the DPO (Celery beat, daily): due soon, due
-tomorrow, overdue (the days are in ``subjects.core.deadlines``). Each alert
-is one outbox message per request and due date (and, overdue, per day), so
-a rerun of the day's job sends nothing twice, and an extension (a new due
-date) gets its own alerts.
+"""Deadline alerts to the DPO (Celery beat, daily): due soon (7 and 2
+days before), due tomorrow, overdue every day (the days are in
+``subjects.core.deadlines``). Each alert is one outbox message per request,
+due date and days left (and, overdue, per day), so a rerun of the day's job
+sends nothing twice, and an extension (a new due date) gets its own alerts.
+The identity check waits on the DPO too: it is owed an answer one month
+from the day the person started (``deadlines.answer_due_date``).
+
+A request overdue is late, and the person is told so once per due date,
+with their right to complain to the supervisory authority (Art. 77) and to
+go to court (Art. 79): the controller's silence never ends a request, it
+escalates.
 
 Reminders to recipients (Celery beat, daily): an Art. 19 notice not yet
 confirmed ``ART19_REMINDER_DAYS`` days after it (or after the last
@@ -18,9 +25,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from subjects.core.deadlines import ALERTS, OVERDUE_ALERT, alert_for
+from subjects.core.deadlines import (
+    ALERTS,
+    DUE_SOON_DAYS,
+    LATE_NOTICE,
+    OVERDUE_ALERT,
+    alert_for,
+    answer_due_date,
+)
 from subjects.core.outbox import queue_email
-from subjects.core.states import OPEN
+from subjects.core.states import OPEN, State
 from subjects.models import RecipientNotice, RightsRequest
 
 
@@ -29,16 +43,27 @@ def send_deadline_alerts(*, today: dt.date | None = None) -> dict[str, int]:
     sent = dict.fromkeys([*ALERTS.values(), OVERDUE_ALERT], 0)
     # Open requests were received within the last few months; the due date
     # is derived, so it is computed here rather than filtered in SQL.
-    for request in RightsRequest.objects.filter(state__in=OPEN, received_at__isnull=False):
-        due = request.due_date
+    owed = RightsRequest.objects.filter(
+        Q(state__in=OPEN, received_at__isnull=False) | Q(state=State.IDENTITY_REVIEW))
+    for request in owed:
+        due = answer_due_date(request)
         days_left = (due - today).days
         kind = alert_for(days_left)
         if kind is None:
             continue
-        # Overdue: one alert a day (the day in the key), not one per due date.
+        if kind == OVERDUE_ALERT and request.state != State.INFO_REQUESTED and request.email:
+            # Late: told once per due date (a new date after an extension
+            # is told again).
+            queue_email(request, LATE_NOTICE,
+                        event_key=f"{LATE_NOTICE}:{request.reference}:{due.isoformat()}",
+                        context={"due": due.isoformat(), "days_late": -days_left})
+        # Overdue: one alert a day (the day in the key), not one per due date;
+        # due soon twice (7 and 2 days before, the days left in the key).
         key = f"{kind}:{request.reference}:{due.isoformat()}"
         if kind == OVERDUE_ALERT:
             key += f":{today.isoformat()}"
+        elif kind == ALERTS[DUE_SOON_DAYS] and days_left != DUE_SOON_DAYS:
+            key += f":{days_left}"
         if queue_email(request, kind, event_key=key,
                        context={"due": due.isoformat(), "days_left": days_left}):
             sent[kind] += 1

@@ -33,7 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from subjects.core import audit, events
-from subjects.core.closing import PRIVATE_FILE_FIELDS, close_request
+from subjects.core.closing import PRIVATE_FILE_FIELDS, close_request, lift_due_restrictions
 from subjects.core.events import Action
 from subjects.core.outbox import queue_email
 from subjects.core.states import FINAL, State
@@ -157,6 +157,7 @@ def purge_personal_data(*, now: dt.datetime | None = None, batch_size: int = BAT
             request.matches.all().delete()
             request.emails.update(recipient="", context={})
             request.jobs.update(plan={}, result={})
+            request.right_decisions.update(reason="")
             RightsRequest.objects.filter(pk=request.pk).update(
                 email="", email_hash="", selfie_embedding=None, decision_reason="",
                 extension_reason="", verification_nonce="", personal_data_purged_at=now,
@@ -178,6 +179,7 @@ def run_purges(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
         "selfie_templates_deleted": purge_closed_selfie_templates,
         "requests_purged": purge_personal_data,
         "camera_checks_purged": purge_unused_challenges,
+        "restrictions_lifted": lift_due_restrictions,
     }
     done = {}
     for name, purge in purges.items():

@@ -30,6 +30,7 @@ from subjects.jobs.reapply import erasure_record, journal_completed
 from subjects.jobs.receipts import issue_receipt
 from subjects.jobs.steps import LeaseHeld, checkpoint, claim, lease_kept
 from subjects.models import RequestJob, RightsRequest
+from subjects.review.decisions import approved_rights
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,10 @@ def complete_request(request: RightsRequest) -> RightsRequest:
             # Before the commit: a completed erasure is never missing from
             # the journal that outlives a database restore.
             journal_completed(request.events.filter(action=Action.COMPLETED).latest("pk"))
-            kind = "objection_done" if request.objection else "erasure_done"
+            # The objection's e-mail only where the objection was approved
+            # (an erasure approved beside a refused objection is an erasure).
+            kind = "objection_done" if "objection" in approved_rights(request) \
+                else "erasure_done"
             queue_email(request, kind, event_key=f"{kind}:{request.reference}",
                         context=erasure.result)
     logger.info("request %s completed", request.reference)

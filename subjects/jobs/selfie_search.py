@@ -18,10 +18,10 @@ from django.utils import timezone
 
 from portal.durations import observe
 from search.backends import get_backend
-from search.matching import Tier, find_candidates
+from search.matching import find_candidates
 from subjects.core import audit
 from subjects.core.events import Action
-from subjects.core.faces import earlier_requests_for_faces, refresh_matches
+from subjects.core.faces import refresh_matches, shown_at_once
 from subjects.core.outbox import queue_email
 from subjects.core.queueing import SELFIE_SEARCH, send_now
 from subjects.core.states import State
@@ -99,15 +99,10 @@ def search_once(request_id: int, selfie_name: str) -> str:
                                  include_restricted=True)
     with transaction.atomic():
         found = refresh_matches(request, candidates)
-        # The per-face guard: faces that other people's selfies matched
-        # lately are not shown at once, whoever passed the camera check.
-        others = earlier_requests_for_faces(
-            request, [c.face_id for c in candidates if c.tier == Tier.MATCH],
-            days=settings.FACE_GUARD_DAYS)
-        preview = request.selfie_live and not others
         # Only a live selfie gets the instant preview; an upload (or a face
-        # others searched) waits for the DPO to confirm the requester, and
-        # nothing about matches is shown or sent before.
+        # others searched lately) waits for the DPO to confirm the
+        # requester, and nothing about matches is shown or sent before.
+        preview, others = shown_at_once(request, candidates)
         request = transition(
             request, State.MATCHES_READY if preview else State.IDENTITY_REVIEW,
             actor=audit.SYSTEM, action=Action.SEARCH_DONE,
@@ -133,13 +128,23 @@ def fail_search(request_id: int, selfie_name: str, error: BaseException) -> None
     fixes): the selfie file goes at once, the request goes to ``error`` and
     the DPO is told. Whatever template it had is deleted when the request
     closes or expires."""
-    if selfie_name:
-        default_storage.delete(selfie_name)
     summary = type(error).__name__  # never the message: it may name the file
     with transaction.atomic():
         request = RightsRequest.objects.select_for_update().filter(pk=request_id).first()
         if request is None or request.state != State.SEARCHING:
+            if selfie_name and (request is None or selfie_name != request.selfie_review_file):
+                default_storage.delete(selfie_name)
             return
+        if request.selfie_embedding is None:
+            # Nothing to search again with: the picture serves no one.
+            if selfie_name:
+                default_storage.delete(selfie_name)
+        elif selfie_name:
+            # A search again (the DPO's only way on) goes through the
+            # identity check, which compares with this picture: kept
+            # privately for the DPO, like any selfie under review, and
+            # deleted with the request's other files when it closes.
+            RightsRequest.objects.filter(pk=request.pk).update(selfie_review_file=selfie_name)
         failures = request.events.filter(action=Action.JOB_FAILED).count()
         transition(request, State.ERROR, actor=audit.SYSTEM, action=Action.JOB_FAILED,
                    reason=f"the search failed: {summary}", selfie_pending_file="")

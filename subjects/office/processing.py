@@ -51,10 +51,8 @@ def retention_settings() -> dict[str, int]:
         "EXPIRE_UNVERIFIED_DAYS": expiry["unverified"].days,
         "EXPIRE_VERIFIED_DAYS": expiry["verified"].days,
         "EXPIRE_SEARCHING_HOURS": _seconds(expiry["searching"]) // 3600,
-        "EXPIRE_IDENTITY_REVIEW_DAYS": expiry["identity_review"].days,
         "EXPIRE_MATCHES_READY_DAYS": expiry["matches_ready"].days,
         "EXPIRE_INFO_REQUESTED_DAYS": expiry["info_requested"].days,
-        "EXPIRE_SEARCH_ERROR_DAYS": expiry["error"].days,
         "LIVENESS_CHALLENGE_SECONDS": settings.LIVENESS_CHALLENGE_SECONDS,
         "LIVENESS_CHECK_WAIT_SECONDS": settings.LIVENESS_CHECK_WAIT_SECONDS,
         "ART19_LINK_DAYS": settings.ART19_LINK_DAYS,
@@ -66,7 +64,7 @@ def _retention(data: str, limits: dict[str, int]) -> dict:
     it comes from with their values."""
     days = limits["PERSONAL_DATA_RETENTION_DAYS"]
     unfinished = max(limits[name] for name in (
-        "EXPIRE_UNVERIFIED_DAYS", "EXPIRE_VERIFIED_DAYS", "EXPIRE_IDENTITY_REVIEW_DAYS",
+        "EXPIRE_UNVERIFIED_DAYS", "EXPIRE_VERIFIED_DAYS",
         "EXPIRE_MATCHES_READY_DAYS", "EXPIRE_INFO_REQUESTED_DAYS"))
     rules = {
         "scraped_photos": (NOT_LIMITED, []),
@@ -79,8 +77,7 @@ def _retention(data: str, limits: dict[str, int]) -> dict:
                       "most %(unfinished)d days without an answer from the person).")
                     % {"unfinished": unfinished},
                     ["EXPIRE_UNVERIFIED_DAYS", "EXPIRE_VERIFIED_DAYS",
-                     "EXPIRE_IDENTITY_REVIEW_DAYS", "EXPIRE_MATCHES_READY_DAYS",
-                     "EXPIRE_INFO_REQUESTED_DAYS"]),
+                     "EXPIRE_MATCHES_READY_DAYS", "EXPIRE_INFO_REQUESTED_DAYS"]),
         "camera_measures": (_("A challenge not used within %(challenge)d seconds, or whose "
                               "burst waited %(wait)d seconds for its check, is deleted with "
                               "its frames; replay fingerprints are deleted %(days)d days after "

@@ -4,24 +4,31 @@ and/or objection; and may withdraw while the request is open."""
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from search.imaging import ImageError, load_image
 from search.models import Face
+from search.redaction import encode
 from subjects.core import audit
-from subjects.core.closing import close_request
+from subjects.core.closing import close_request, discard_files
 from subjects.core.events import Action
 from subjects.core.faces import claimed_face_ids, confirmed_face_ids, pending_claims
+from subjects.core.notices import tell_recipients_of_restriction
 from subjects.core.outbox import queue_email
 from subjects.core.states import OPEN, State
 from subjects.core.transitions import transition
 from subjects.models import Match, RightsRequest
-from subjects.review.decisions import approve_request
+from subjects.person.selfie import SELFIE_DIR
+from subjects.review.decisions import approve_request, information_received
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +168,8 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
         # request is done (Art. 18(1)(d) while an objection is considered).
         # A ``possible`` face the person claims waits for the DPO's
         # confirmation: a claim alone restricts nothing.
+        newly_restricted = list(Face.objects.filter(pk__in=confirmed, restricted=False)
+                                .values_list("pk", flat=True))
         restricted = Face.objects.filter(pk__in=confirmed).update(restricted=True)
         now = timezone.now()
         request = transition(
@@ -174,6 +183,8 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
             keep_template=keep,
             **{kind: kind in kinds for kind in KINDS},
         )
+        # Art. 19: the customers that received these faces are told.
+        tell_recipients_of_restriction(request, newly_restricted, lifted=False)
         request = transition(request, State.AWAITING_REVIEW, actor=audit.SYSTEM,
                              action=Action.QUEUED_FOR_REVIEW)
         queue_email(request, "request_received", event_key=f"request_received:{request.reference}")
@@ -197,3 +208,61 @@ def withdraw_request(request: RightsRequest) -> RightsRequest:
             queue_email(request, "request_withdrawn",
                         event_key=f"request_withdrawn:{request.reference}")
     return request
+
+
+def answer_question(request: RightsRequest, *, text: str,
+                    photo: bytes | None = None) -> RightsRequest:
+    """The person answers the DPO's question on their status page: the
+    answer is kept with the request (its audit trail, on the DPO's page),
+    the time limit runs again, the request goes back to the DPO, who is
+    alerted. Refused unless the request is waiting for an answer."""
+    text = (text or "").strip()
+    if request.state != State.INFO_REQUESTED:
+        raise FilingRefused(_("This request is not waiting for an answer any more."),
+                            status=409)
+    if not text:
+        raise FilingRefused(_("Please write your answer."))
+    stored = ""
+    if photo is not None:
+        if not photo_asked(request):
+            raise FilingRefused(_("No photo was asked for; please answer in words."))
+        stored = store_answer_photo(photo)
+    with transaction.atomic():
+        if stored:
+            discard_files(request, ["answer_photo_file"])
+            RightsRequest.objects.filter(pk=request.pk).update(answer_photo_file=stored)
+        request = information_received(request, actor=audit.REQUESTER, note=text)
+        queue_email(request, "dpo_answer_received",
+                    event_key=f"dpo_answer_received:{request.reference}:{request.events.count()}")
+    logger.info("request %s: the person answered the DPO's question", request.reference)
+    return request
+
+
+def _open_question_event(request: RightsRequest):
+    if request.state != State.INFO_REQUESTED:
+        return None
+    return request.events.filter(action=Action.INFO_REQUESTED).order_by("-pk").first()
+
+
+def open_question(request: RightsRequest) -> str:
+    """The DPO's question the person has not answered yet ("" if none)."""
+    event = _open_question_event(request)
+    return event.reason if event is not None else ""
+
+
+def photo_asked(request: RightsRequest) -> bool:
+    """Whether the open question may be answered with a photo."""
+    event = _open_question_event(request)
+    return bool(event is not None and (event.details or {}).get("photo"))
+
+
+def store_answer_photo(data: bytes) -> str:
+    """The photo as a private file, decoded and re-encoded (no metadata,
+    nothing but pixels); refused with a sentence if it is no image."""
+    try:
+        image = load_image(data, max_bytes=settings.FACE_UPLOAD_MAX_BYTES)
+    except ImageError:
+        raise FilingRefused(_("This file is not a photo we can read. Please send a JPEG, "
+                              "PNG, WebP or HEIC image.")) from None
+    return default_storage.save(f"{SELFIE_DIR}/answer-{uuid.uuid4().hex}.jpg",
+                                ContentFile(encode(image)))

@@ -85,12 +85,16 @@ def confirm_address(token: str) -> tuple[RightsRequest, str]:
 
 
 def send_new_link(request: RightsRequest) -> None:
-    """E-mail the request's address a new confirmation link, for a browser
-    that opened a request link without having confirmed the address."""
+    """E-mail the request's address its confirmation link: the pending one
+    again while there is one, so that asking again (from /start/, another
+    browser, an old link) never kills the link already in the person's
+    mailbox; a new one once the last was used."""
     with transaction.atomic():
         request = RightsRequest.objects.select_for_update().get(pk=request.pk)
-        RightsRequest.objects.filter(pk=request.pk).update(verification_nonce=new_secret())
-        request.refresh_from_db()
-        events.new_link_sent(request)
+        if not request.verification_nonce:
+            RightsRequest.objects.filter(pk=request.pk).update(verification_nonce=new_secret())
+            request.refresh_from_db()
+        sent = events.new_link_sent(request)
         queue_email(request, "verify_email",
-                    event_key=f"verify_email:{request.reference}:{request.verification_nonce}")
+                    event_key=f"verify_email:{request.reference}:{request.verification_nonce}"
+                              f":{sent.pk}")

@@ -38,6 +38,13 @@ class SelfieRejected(Exception):
         self.status = status
 
 
+#: An upload after a passed camera check would replace the live picture the
+#: DPO compares the matches with (and a stalker could pass the check with
+#: their own face, then upload the victim's photo): refused.
+AFTER_CAMERA_CHECK = _("You have already passed the camera check, and your search uses its "
+                       "picture. An uploaded photo cannot replace it; to search with a new "
+                       "picture, take the camera check again.")
+
 #: Two submits at once (a double click, two tabs): the second is told this.
 ALREADY_RECEIVED = _("We have already received a selfie for this request and are searching "
                      "with it. Please wait for the result.")
@@ -104,6 +111,8 @@ def submit_selfie(request: RightsRequest, data: bytes, *, live: bool,
     embedding (an upload's here, a camera check's ``embedding`` of the
     chosen frame) goes with the request, and the worker only searches."""
     backend = get_backend()
+    if not live and request.selfie_live:
+        raise SelfieRejected("after_camera_check", AFTER_CAMERA_CHECK, status=409)
     if not live:
         embedding = the_one_face(data).embedding
     name = default_storage.save(f"{SELFIE_DIR}/{uuid.uuid4().hex}.img", ContentFile(data))
@@ -112,6 +121,8 @@ def submit_selfie(request: RightsRequest, data: bytes, *, live: bool,
             request = RightsRequest.objects.select_for_update().get(pk=request.pk)
             if request.state not in (State.VERIFIED, State.MATCHES_READY):
                 raise SelfieRejected("already_received", ALREADY_RECEIVED, status=409)
+            if not live and request.selfie_live:
+                raise SelfieRejected("after_camera_check", AFTER_CAMERA_CHECK, status=409)
             discard_review_selfie(request)
             request = transition(
                 request, State.SEARCHING, actor=audit.REQUESTER,

@@ -34,6 +34,7 @@ RESUME = "resume"
 SEARCH_AGAIN = "search_again"
 CONFIRM_REQUESTER = "confirm_requester"
 DECIDE_CLAIMS = "decide_claims"
+RENEW_LINKS = "renew_links"
 
 #: Reasons a DPO starts a rejection from; the free text follows. Each is
 #: written to the person, in their language. "We cannot identify you" is not
@@ -50,6 +51,28 @@ REJECTION_REASONS = {
                             "override your interests, rights and freedoms (Art. 21(1) GDPR)."),
     "other": _("Other reason (write it below)"),
 }
+ALL_RIGHTS = frozenset(RightsRequest.Kind.values)
+#: The rights each reason may refuse: Art. 17(3) limits erasure only, the
+#: compelling legitimate grounds of Art. 21(1) an objection only; the rest
+#: (Art. 12(5), faces no longer held, another reason) any right.
+RIGHTS_OF_REASON = {
+    "not_found": ALL_RIGHTS,
+    "legal_obligation": frozenset({"erasure"}),
+    "legal_claims": frozenset({"erasure"}),
+    "compelling_grounds": frozenset({"objection"}),
+    "unfounded": ALL_RIGHTS,
+    "other": ALL_RIGHTS,
+}
+
+
+def reasons_for(rights) -> dict:
+    """The refusal reasons valid for every one of ``rights`` (a request's
+    kinds, or one right), in the table's order."""
+    rights = set(rights)
+    return {code: label for code, label in REJECTION_REASONS.items()
+            if rights <= RIGHTS_OF_REASON[code]}
+
+
 #: The grounds of a rejection as the transparency page counts them: a
 #: reason above, or Art. 12(5) (``close_as_unfounded``).
 REJECTION_GROUNDS = {
@@ -92,15 +115,26 @@ def available_actions(request: RightsRequest, *, today: dt.date | None = None) -
             offered.add(REJECT)
     if extension_refusal(request, today) is None:
         offered.add(EXTEND)
+    if request.email and request.verified_at is not None:
+        # Whenever a link is known to have leaked, closed requests too (their
+        # status page stays reachable until the address is purged).
+        offered.add(RENEW_LINKS)
     return [name for name in LABELS if name in offered]
 
 
-def rejection_reason(request: RightsRequest, template: str, text: str) -> str:
+def rejection_reason(request: RightsRequest, template: str, text: str, *,
+                     rights=None) -> str:
     """The reason the person reads: the chosen template in their language,
-    then the DPO's own words."""
+    then the DPO's own words. ``rights``: those it refuses (every right
+    asked for unless said)."""
     text = (text or "").strip()
     if template and template not in REJECTION_REASONS:
         raise DecisionRefused(_("Choose one of the listed reasons."))
+    if template and template not in reasons_for(request.kinds if rights is None else rights):
+        raise DecisionRefused(
+            _("This reason does not apply to every right the person asked for (%(rights)s); "
+              "decide each right on its own.")
+            % {"rights": ", ".join(request.get_kinds_display())})
     if template in ("", "other"):
         if not text:
             raise DecisionRefused(_("A rejection needs a reason: the person is told it."))
@@ -139,6 +173,53 @@ def _months(data: dict) -> int:
         return 0
 
 
+def _refusals(data: dict) -> dict[str, tuple[str, str]]:
+    """Reads the rights the approval refuses: ``<right>_refusal`` (a reason's
+    code; empty approves the right) and ``<right>_reason`` (the DPO's words)."""
+    refusals = {}
+    for kind in RightsRequest.Kind.values:
+        ground = data.get(f"{kind}_refusal") or ""
+        text = data.get(f"{kind}_reason") or ""
+        if not isinstance(ground, str) or not isinstance(text, str):
+            raise DecisionRefused(_("Choose one of the listed reasons."))
+        if ground.strip():
+            refusals[kind] = (ground.strip(), text.strip())
+    return refusals
+
+
+def _approve(request: RightsRequest, *, actor: str,
+             refusals: dict[str, tuple[str, str]]) -> RightsRequest:
+    """Decide each right: approve it, or refuse it on a reason valid for that
+    right (Art. 17(3) only for erasure, Art. 21(1) only for objection,
+    Art. 12(5) for any), written to the person in their language. Only the
+    approved rights are carried out; refusing every right rejects."""
+    refused = {}
+    for kind, (ground, text) in refusals.items():
+        if kind not in request.kinds:
+            raise DecisionRefused(_("The person did not ask for this right."))
+        if ground not in reasons_for([kind]) and ground != "unfounded":
+            raise DecisionRefused(
+                _("This reason cannot refuse %(right)s.")
+                % {"right": RightsRequest.Kind(kind).label})
+        if ground == "unfounded":
+            if not text:
+                raise DecisionRefused(
+                    _("Say why the request is manifestly unfounded or excessive."))
+            with translation.override(request.language):
+                prefix = str(_("Manifestly unfounded or excessive (Art. 12(5))"))
+            refused[kind] = (ground, f"{prefix}: {text}")
+        else:
+            refused[kind] = (ground, rejection_reason(request, ground, text, rights=[kind]))
+    if refused and set(refused) >= set(request.kinds):
+        decisions.record_right_decisions(request, actor=actor, refused=refused)
+        with translation.override(request.language):
+            reason = "\n\n".join(f"{RightsRequest.Kind(kind).label}: {text}"
+                                  for kind, (_g, text) in refused.items())
+        return decisions.reject_request(request, actor=actor, reason=reason,
+                                        ground=next(iter(refused.values()))[0])
+    return decisions.approve_request(request, actor=actor, refused=refused)
+
+
 def _reject(request: RightsRequest, *, actor: str, reason_template: str,
             reason: str) -> RightsRequest:
     return decisions.reject_request(
@@ -170,22 +251,29 @@ ACTIONS: dict[str, DpoAction] = {
                                  decisions.confirm_requester),
     DECIDE_CLAIMS: DpoAction(_("Decide the faces the person claimed"), decisions.decide_claims,
                              {"match_ids": _ids("faces")}),
-    APPROVE: DpoAction(_("Approve"), decisions.approve_request),
+    APPROVE: DpoAction(_("Approve"), _approve, {"refusals": _refusals}),
     REJECT: DpoAction(_("Reject"), _reject, {"reason_template": _text("reason_template"),
                                              "reason": _text("reason")}),
     EXTEND: DpoAction(_("Extend the deadline"), decisions.extend_deadline,
                       {"months": _months, "reason": _text("reason"), "ground": _text("ground")},
                       dated=True),
     ASK_FOR_INFORMATION: DpoAction(_("Ask for information"), decisions.ask_for_information,
-                                   {"question": _text("question")}),
+                                   {"question": _text("question"),
+                                    "photo": lambda data: bool(data.get("photo"))}),
     INFORMATION_RECEIVED: DpoAction(_("Information received"), decisions.information_received,
                                     {"note": _text("note")}),
     CLOSE_UNFOUNDED: DpoAction(_("Close as manifestly unfounded or excessive"),
                                decisions.close_as_unfounded, {"reason": _text("reason")}),
     RESUME: DpoAction(_("Resume after the error"), decisions.resume_request),
     SEARCH_AGAIN: DpoAction(_("Search again"), decisions.search_again),
+    RENEW_LINKS: DpoAction(_("Cut the request's links and e-mail a new one"),
+                           decisions.renew_links),
 }
 LABELS = {name: action.label for name, action in ACTIONS.items()}
+#: Actions taken only on the dashboard, where the DPO sees the photo beside
+#: the matches: an API key, which sees neither, cannot confirm a requester.
+DASHBOARD_ONLY = {CONFIRM_REQUESTER}
+API_ACTIONS = [name for name in LABELS if name not in DASHBOARD_ONLY]
 
 
 def perform(request: RightsRequest, action: str, *, actor: str, data: dict | None = None,

@@ -7,7 +7,9 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from subjects.core import audit, events
+from subjects.core.deadlines import EXTENSION_GROUNDS
 from subjects.core.states import State
+from subjects.models import RightsRequest
 
 register = template.Library()
 
@@ -15,6 +17,24 @@ register = template.Library()
 @register.filter
 def event_label(action: str) -> str:
     return events.label(action)
+
+
+@register.filter
+def extension_ground(code: str) -> str:
+    """``{{ ground|extension_ground }}``: an extension's ground (Art. 12(3))
+    as the person reads it, in the language active now."""
+    label = EXTENSION_GROUNDS.get(code)
+    return str(label) if label is not None else ""
+
+
+@register.filter
+def right_label(code: str) -> str:
+    """``{{ right|right_label }}``: a right (access, erasure, objection) with
+    its article, in the language active now."""
+    try:
+        return str(RightsRequest.Kind(code).label)
+    except ValueError:
+        return code
 
 
 @register.filter

@@ -28,6 +28,13 @@ class StartForm(forms.Form):
         self.fields["language"].choices = [(code, name) for code, name in settings.LANGUAGES]
 
 
+class AnswerForm(forms.Form):
+    answer = forms.CharField(label=_("Your answer"), max_length=4000,
+                             widget=forms.Textarea(attrs={"rows": 5}),
+                             error_messages={"required": _("Please write your answer.")})
+    photo = forms.FileField(label=_("A photo, if we asked for one"), required=False)
+
+
 class SelfieForm(forms.Form):
     photo = forms.FileField(
         label=_("Your selfie"),

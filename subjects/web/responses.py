@@ -17,9 +17,11 @@ def private_jpeg(data: bytes | None) -> HttpResponse:
     return response
 
 
-def package_download(package, *, actor: str):
-    """The package as a download, recorded in the audit trail."""
-    record_download(package, actor=actor)
+def package_download(package, *, actor: str) -> FileResponse | None:
+    """The package as a download, recorded in the audit trail; None when
+    the person's single-use link was used meanwhile."""
+    if not record_download(package, actor=actor):
+        return None
     response = FileResponse(package.file.open("rb"), as_attachment=True,
                             filename=f"{package.request.reference}.zip",
                             content_type="application/zip")

@@ -20,11 +20,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.ratelimit import RateLimited, client_ip
 from subjects.core import audit, faces, tokens
 from subjects.core.states import State, TransitionNotAllowed
+from subjects.jobs.erasure import template_kept, withdraw_template_consent
 from subjects.models import Match
 from subjects.person import abuse, camera_check, filing, intake
 from subjects.person import selfie as selfie_jobs
 from subjects.web import transparency
-from subjects.web.forms import SelfieForm, StartForm
+from subjects.web.forms import AnswerForm, SelfieForm, StartForm
 from subjects.web.responses import package_download, private_jpeg
 
 LANGUAGE_COOKIE = "django_language"
@@ -47,9 +48,10 @@ def with_request(view=None, *, once_closed: bool = False):
                 return render(http_request, "subjects/closed.html", {"token": token},
                               status=410)
             if not tokens.is_bound_browser(http_request, rights_request):
+                send_url = (reverse("subjects:confirm_browser", args=[token])
+                            if rights_request.email else None)
                 return render(http_request, "subjects/confirm_browser.html",
-                              {"token": token, "can_send": bool(rights_request.email)},
-                              status=403)
+                              {"send_url": send_url}, status=403)
             return view(http_request, rights_request, token, *args, **kwargs)
 
         return wrapper
@@ -67,13 +69,16 @@ def start(request):
                                              email=form.cleaned_data["email"])
         except RateLimited as limited:
             return too_many(request, limited)
+        # One answer whether or not a link is pending, so the form tells
+        # nobody that an address uses the portal: a pending link is sent
+        # again (it goes on with the same request), else a request starts.
         pending = intake.pending_request(form.cleaned_data["email"])
         if pending is None:
             intake.start_request(email=form.cleaned_data["email"],
                                  language=form.cleaned_data["language"])
+        else:
+            intake.send_new_link(pending)
         response = redirect("subjects:start_sent")
-        if pending is not None:
-            response["Location"] += "?again=1"
         response.set_cookie(LANGUAGE_COOKIE, form.cleaned_data["language"], samesite="Lax")
         return response
     return render(request, "subjects/start.html", {"form": form},
@@ -82,7 +87,7 @@ def start(request):
 
 @require_GET
 def start_sent(request):
-    return render(request, "subjects/start_sent.html", {"again": request.GET.get("again") == "1"})
+    return render(request, "subjects/start_sent.html")
 
 
 @never_cache
@@ -101,10 +106,11 @@ def verify(request, token):
             # A second click in the browser the first one bound goes on.
             if used is not None and tokens.is_bound_browser(request, used):
                 return redirect("subjects:home", tokens.access_token(used))
-            # Any other browser may ask for a new link to the same address.
+            # Any other browser may ask for the link to be sent again to the
+            # same address, by this link (never by the request's access token).
             if used is not None and used.email and not used.is_final:
                 return render(request, "subjects/confirm_browser.html",
-                              {"token": tokens.access_token(used), "can_send": True,
+                              {"send_url": reverse("subjects:verify_again", args=[token]),
                                "used_link": True}, status=410)
         status = {"invalid": 404, "expired": 410, "used": 410}[problem.code]
         return render(request, "subjects/link_problem.html", {"problem": problem.code},
@@ -117,6 +123,22 @@ def verify(request, token):
         max_age=int(tokens.BROWSER_COOKIE_AGE.total_seconds()), httponly=True,
         secure=settings.SECURE_COOKIES, samesite="Lax")
     return response
+
+
+@never_cache
+@require_POST
+def verify_again(request, token):
+    """A used confirmation link, opened in another browser within its age:
+    e-mail the request's address its link again (within the abuse limits)."""
+    used = tokens.request_of_used_link(token)
+    if used is None or not used.email or used.is_final:
+        return render(request, "subjects/link_problem.html", {"problem": "expired"}, status=410)
+    try:
+        abuse.check_verification_allowed(ip=client_ip(request), email=used.email)
+    except RateLimited as limited:
+        return too_many(request, limited)
+    intake.send_new_link(used)
+    return render(request, "subjects/start_sent.html")
 
 
 @never_cache
@@ -206,11 +228,12 @@ def selfie(request, rights_request, token):
 @require_GET
 @takes_selfie
 def live(request, rights_request, token):
-    """The camera check's page: the challenge, and none of its poses."""
-    _challenge, challenge_token = camera_check.issue_challenge(rights_request)
+    """The camera check's page: the challenge (the one waiting unbegun, if
+    any: ``camera_check.challenge_for_page``), and none of its poses."""
     return render(request, "subjects/live.html",
                   {"token": token, "rights_request": rights_request,
-                   "challenge": challenge_token, "frames": camera_check.BURST_FRAMES})
+                   "challenge": camera_check.challenge_for_page(rights_request),
+                   "frames": camera_check.BURST_FRAMES})
 
 
 @with_request
@@ -378,6 +401,12 @@ def status_context(rights_request, token, **extra):
         "events": rights_request.events.order_by("pk"),
         "confirmed": rights_request.matches.filter(decision=Match.Decision.MINE).count(),
         "package": package_offer(rights_request),
+        "template_kept": template_kept(rights_request),
+        "right_decisions": (decided := list(rights_request.right_decisions.all())),
+        "right_refused": any(d.outcome == "refused" for d in decided),
+        "question": filing.open_question(rights_request),
+        "photo_asked": filing.photo_asked(rights_request),
+        "answer_form": extra.pop("answer_form", None) or AnswerForm(),
         **extra,
     }
 
@@ -417,11 +446,58 @@ def withdraw(request, rights_request, token):
     return redirect("subjects:status", token)
 
 
+@with_request
+@require_POST
+def answer(request, rights_request, token):
+    """The person answers the DPO's question on the status page."""
+    form = AnswerForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data.get("photo")
+        try:
+            filing.answer_question(rights_request, text=form.cleaned_data["answer"],
+                                   photo=upload.read() if upload else None)
+        except TransitionNotAllowed:
+            rights_request.refresh_from_db()
+            return render(request, "subjects/status.html",
+                          status_context(rights_request, token, error=_(
+                              "This request is not waiting for an answer any more.")),
+                          status=409)
+        except filing.FilingRefused as refused:
+            return render(request, "subjects/status.html",
+                          status_context(rights_request, token, error=refused.message,
+                                         answer_form=form), status=refused.status)
+        return redirect("subjects:status", token)
+    return render(request, "subjects/status.html",
+                  status_context(rights_request, token, answer_form=form), status=400)
+
+
+@with_request(once_closed=True)
+@require_POST
+def forget_template(request, rights_request, token):
+    """Art. 7(3): withdrawing the consent to keep the template is as easy as
+    giving it was (one button); the request may be long closed."""
+    withdraw_template_consent(rights_request, actor=audit.REQUESTER)
+    return redirect("subjects:status", token)
+
+
 @never_cache
 @require_GET
 def download_package(request, token):
-    """The access package, by its signed link (valid 7 days); audited."""
+    """The access package, by the single-use link its status page made a
+    few minutes ago, in the browser that confirmed the address; audited.
+    Any other browser, and a used or old link, get a sentence saying where
+    to get a fresh one."""
     package = tokens.package_for_download(token)
+    if package is None and tokens.package_of_download_link(token) is not None:
+        return render(request, "subjects/link_problem.html", {"problem": "package_link"},
+                      status=410)
     if package is None:
         return render(request, "subjects/link_problem.html", {"problem": "package"}, status=404)
-    return package_download(package, actor=audit.REQUESTER)
+    if not tokens.is_bound_browser(request, package.request):
+        return render(request, "subjects/link_problem.html", {"problem": "package_link"},
+                      status=403)
+    response = package_download(package, actor=audit.REQUESTER)
+    if response is None:
+        return render(request, "subjects/link_problem.html", {"problem": "package_link"},
+                      status=410)
+    return response

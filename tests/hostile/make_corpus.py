@@ -374,9 +374,11 @@ def build_corpus(folder: str | Path | None = None) -> list[Case]:
     add(_reject("bomb_sof_65500.jpg", with_sof_size(wall_jpeg, 65_500, 65_500),
                 "too_many_pixels", "a JPEG whose frame header claims 65500 x 65500",
                 "The image has too many pixels (4290.2 megapixels; the limit is 40)."))
-    add(_reject("bomb_screen_65535.gif", gif_with_screen(65_535, 65_535), "too_many_pixels",
+    # A GIF never reaches Pillow's GIF parser (only the accepted formats'
+    # parsers see an upload): refused for its format, by its signature.
+    add(_reject("bomb_screen_65535.gif", gif_with_screen(65_535, 65_535), "unsupported_format",
                 "a GIF whose logical screen is 65535 x 65535",
-                "The image has too many pixels (4294.8 megapixels; the limit is 40)."))
+                "Images in the GIF format are not accepted."))
     add(_reject("bomb_canvas_16384.webp", webp_vp8x_canvas(16_384, 16_384, tiny_webp),
                 "too_many_pixels", "a WebP whose extended header claims a 16384 x 16384 "
                 "canvas around a 64 x 48 frame",
@@ -385,7 +387,8 @@ def build_corpus(folder: str | Path | None = None) -> list[Case]:
     # -- animations
     first, *rest = frames(3)
     add(_reject("animated.gif", encode(first, "GIF", save_all=True, append_images=rest,
-                                       duration=100, loop=0), "animated", "a 3-frame GIF"))
+                                       duration=100, loop=0), "unsupported_format",
+                "a 3-frame GIF", "Images in the GIF format are not accepted."))
     add(_reject("animated.webp", encode(first, "WEBP", save_all=True, append_images=rest,
                                         duration=100, loop=0), "animated", "a 3-frame WebP"))
     add(_reject("animated.png", encode(first, "PNG", save_all=True, append_images=rest,

@@ -114,3 +114,26 @@ def test_a_pack_without_the_detector_or_with_a_foreign_file_is_refused(model_dir
                                            "can load"):
         install(folder)
     assert not model_dir.exists()
+
+
+def test_a_pinned_pack_installs_only_with_the_pinned_hashes(model_dir, tmp_path, settings):
+    """INSIGHTFACE_PACK_SHA256: the operator pins the files they vetted; a pack
+    whose file differs by one byte is refused before anything is loaded."""
+    vetted = write_insightface_models(tmp_path / "vetted")
+    pins = {name: hashlib.sha256((vetted / name).read_bytes()).hexdigest()
+            for name in ("det_10g.onnx", "w600k_r50.onnx")}
+    settings.INSIGHTFACE_PACK_SHA256 = pins
+    install(zipped(vetted, tmp_path / "vetted.zip"))
+    before = (model_dir / HASHES_FILE).read_text()
+    assert all(f"{digest}  {name}" in before for name, digest in pins.items())
+
+    tampered = write_insightface_models(tmp_path / "tampered")
+    recogniser = tampered / RECOGNISER_FILE
+    recogniser.write_bytes(recogniser.read_bytes() + b"\0")
+    with pytest.raises(CommandError) as refused:
+        install(zipped(tampered, tmp_path / "tampered.zip"))
+    assert str(refused.value).startswith(
+        f"Not installed: w600k_r50.onnx has the SHA-256 "
+        f"{hashlib.sha256(recogniser.read_bytes()).hexdigest()}, not the "
+        f"{pins['w600k_r50.onnx']} that INSIGHTFACE_PACK_SHA256 pins")
+    assert (model_dir / HASHES_FILE).read_text() == before

@@ -18,6 +18,8 @@ from search.models import Face, Suppression
 from subjects.api import urls as api_urls
 from subjects.dpo.models import ApiKey
 from subjects.models import Match, OutboundEmail
+from subjects.person import intake
+from subjects.review import actions
 from tests.conftest import FACES_DIR
 from tests.subjects.dpo_helpers import (
     crawler_key,
@@ -29,7 +31,7 @@ from tests.subjects.dpo_helpers import (
     make_staff,
     requester_token,
 )
-from tests.subjects.helpers import ingest
+from tests.subjects.helpers import confirm_in, ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +72,8 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
     clients = {
         "anonymous": Client(),
         # A requester's access token is no API key: it opens their status only.
-        "requester": Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_ACCESS_TOKEN=token),
+        "requester": bound_requester(request, HTTP_AUTHORIZATION=f"Bearer {token}",
+                                     HTTP_X_ACCESS_TOKEN=token),
         "staff": log_in_verified(Client(), staff),
         "dpo_key": bearer(keys["dpo"]),
         "dpo_session": log_in_verified(Client(), keys["dora"]),
@@ -101,7 +104,7 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
     states = {"information-received": "info_requested", "resume": "error",
               "confirm-requester": "identity_review"}
     bodies = {"reject": {"reason": "No."}, "close-unfounded": {"reason": "Abusive."},
-              "extend": {"months": 1, "reason": "Many photos"},
+              "extend": {"months": 1, "reason": "Many photos", "ground": "complexity"},
               "ask-for-information": {"question": "Which?"}}
     for pattern in api_urls.ACTION_PATHS:
         action = pattern.name.removeprefix("api-")
@@ -112,8 +115,13 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
             face = Face.objects.filter(photo__site=f"claims-{target.pk}.example").get()
             Match.objects.create(request=target, face=face, photo_id_at_search=face.photo_id,
                                  distance=0.6, tier="possible", decision="mine")
+        # Confirming a requester needs the photo, which only the dashboard shows.
+        # Cutting the links can be done again (another leak): no 409.
+        done = ({"dpo_key": 403, "dpo_session": 403} if action == "confirm-requester"
+                else {"dpo_key": 200, "dpo_session": 200} if action == "renew-links"
+                else {"dpo_key": 200, "dpo_session": 409})
         calls.append((pattern.name, "POST", f"/api/v1/requests/{target.reference}/{action}",
-                      bodies.get(action, {}), {**dpo_only, "dpo_key": 200, "dpo_session": 409}))
+                      bodies.get(action, {}), {**dpo_only, **done}))
     assert {name for name, *_ in calls} == {p.name for p in api_urls.urlpatterns}, \
         "an API endpoint is missing from this sweep"
     for name, method, path, body, expected in calls:
@@ -134,13 +142,15 @@ def test_every_api_endpoint_answers_each_persona_as_expected(keys):
 
 
 def test_offered_actions_work_through_the_api_and_name_the_key(keys):
-    request = make_request("awaiting_review", received_days_ago=2)
+    # An erasure: Art. 17(3)(b), below, refuses an erasure only.
+    request = make_request("awaiting_review", received_days_ago=2, kinds=("erasure",))
     client = bearer(keys["dpo"])
     detail = client.get(f"/api/v1/requests/{request.reference}").json()
     assert set(detail["actions"]) == {"approve", "reject", "ask-for-information",
-                                      "close-unfounded", "search-again", "extend"}
+                                      "close-unfounded", "search-again", "extend",
+                                      "renew-links"}
     response = client.post(f"/api/v1/requests/{request.reference}/extend",
-                           {"months": 2, "reason": "Many photos"},
+                           {"months": 2, "reason": "Many photos", "ground": "number"},
                            content_type="application/json")
     assert response.status_code == 200
     assert "extend" not in response.json()["actions"]
@@ -164,8 +174,9 @@ def test_offered_actions_work_through_the_api_and_name_the_key(keys):
 def test_bad_action_input_is_a_400_with_reasons(keys):
     request = make_request("awaiting_review", received_days_ago=2)
     client = bearer(keys["dpo"])
-    for action, body in (("extend", {"months": 3, "reason": "x"}),
-                         ("extend", {"months": 1}),
+    for action, body in (("extend", {"months": 3, "reason": "x", "ground": "complexity"}),
+                         ("extend", {"months": 1, "ground": "complexity"}),
+                         ("extend", {"months": 1, "reason": "Many photos"}),
                          ("reject", {"reason_template": "nonsense"}),
                          ("reject", {"reason": ""}),
                          ("ask-for-information", {"question": "a\x00b"}),
@@ -202,11 +213,22 @@ def test_the_list_filters_and_pages_and_never_shows_an_address(keys):
 # -- the requester's status -----------------------------------------------------------
 
 
+def bound_requester(request, **headers) -> Client:
+    """A browser that confirmed the request's address (a new link, asked
+    for from another device), with ``headers`` on every call."""
+    browser = Client(**headers)
+    intake.send_new_link(request)
+    request.refresh_from_db()
+    confirm_in(browser, request)
+    return browser
+
+
 def test_the_requester_reads_their_status_with_their_token_only():
     request = make_request("awaiting_review", received_days_ago=2, email="ria@example.org")
     other = make_request("awaiting_review", received_days_ago=2)
     token = requester_token(request)
-    ok = Client(HTTP_X_ACCESS_TOKEN=token).get(f"/api/v1/status/{request.reference}")
+    browser = bound_requester(request, HTTP_X_ACCESS_TOKEN=token)
+    ok = browser.get(f"/api/v1/status/{request.reference}")
     assert ok.status_code == 200
     data = ok.json()
     assert data["state"] == "awaiting_review" and data["types"] == ["access"]
@@ -218,14 +240,39 @@ def test_the_requester_reads_their_status_with_their_token_only():
                                  (request.reference, token[:-1] + ("1" if token[-1] == "0"
                                                                    else "0")),
                                  (request.reference, "")):
-        response = Client(HTTP_X_ACCESS_TOKEN=presented).get(f"/api/v1/status/{reference}")
+        response = browser.get(f"/api/v1/status/{reference}", HTTP_X_ACCESS_TOKEN=presented)
         assert response.status_code == 404
+
+
+def test_the_status_api_without_the_browser_cookie_gets_no_status():
+    # The access token alone (a forwarded e-mail, a mail scanner's log) is
+    # not enough: the API asks for the same browser as the status page.
+    request = make_request("awaiting_review", received_days_ago=2, email="leaked@example.org")
+    token = requester_token(request)
+    bound_requester(request)
+    stranger = Client(HTTP_X_ACCESS_TOKEN=token)
+    assert stranger.get(f"/r/{token}/status/").status_code == 403
+    response = stranger.get(f"/api/v1/status/{request.reference}")
+    assert response.status_code == 403
+    assert response.json() == {"detail": "The status of a request can be read only in the "
+                                          "browser where its e-mail address was confirmed."}
+
+
+def test_the_status_api_never_returns_the_dpos_free_text():
+    request = make_request("awaiting_review", received_days_ago=2, email="told@example.org")
+    reason = "Dora is on leave; the colleague who knows this file returns in March."
+    actions.perform(request, actions.EXTEND, actor="dpo:dora",
+                    data={"months": 2, "reason": reason, "ground": "number"})
+    browser = bound_requester(request, HTTP_X_ACCESS_TOKEN=requester_token(request))
+    data = browser.get(f"/api/v1/status/{request.reference}").json()
+    assert data["extension_months"] == 2 and "extended" in [e["action"] for e in data["timeline"]]
+    assert "leave" not in json.dumps(data) and "extension_reason" not in data
 
 
 def test_status_calls_are_throttled_per_address(settings):
     settings.API_RATES = {**settings.API_RATES, "status": "2/m"}
     request = make_request("awaiting_review")
-    client = Client(HTTP_X_ACCESS_TOKEN=requester_token(request))
+    client = bound_requester(request, HTTP_X_ACCESS_TOKEN=requester_token(request))
     codes = [client.get(f"/api/v1/status/{request.reference}").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
 
@@ -235,7 +282,7 @@ def test_api_throttles_count_in_the_store_every_process_shares(settings):
     # (or Redis with CACHE_URL), never a cache inside one process.
     settings.API_RATES = {**settings.API_RATES, "status": "2/m"}
     request = make_request("awaiting_review")
-    client = Client(HTTP_X_ACCESS_TOKEN=requester_token(request))
+    client = bound_requester(request, HTTP_X_ACCESS_TOKEN=requester_token(request))
     client.get(f"/api/v1/status/{request.reference}")
     if settings.RATE_LIMIT_STORE == "database":
         counters = RateCounter.objects.filter(key__startswith="rl:api-status:")

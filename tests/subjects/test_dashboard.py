@@ -224,6 +224,9 @@ def dashboard_urls(world):
          None, {**protected, "dpo": 200}),
         ("review_selfie", "GET", f"/dpo/requests/{ref}/selfie.jpg", None,
          {**protected, "dpo": 404}),
+        # No photo sent with an answer (test_questions has one).
+        ("answer_photo", "GET", f"/dpo/requests/{ref}/answer-photo.jpg", None,
+         {**protected, "dpo": 404}),
         ("access_package", "GET", f"/dpo/requests/{ref}/package.zip", None,
          {**protected, "dpo": 404}),  # no package yet
         ("figures", "GET", "/dpo/figures/", None, {**protected, "dpo": 200}),
@@ -276,22 +279,24 @@ def test_the_admin_is_for_superusers_only(dora):
 # -- actions by state -----------------------------------------------------------------
 
 A = actions
+#: Cutting a leaked link: wherever the address is confirmed and not purged.
+LINKS = {A.RENEW_LINKS}
 OFFERED = {
     # state: actions offered (for a request received 3 days ago, not extended)
     "unverified": set(),
-    "verified": set(),
-    "searching": set(),
-    "identity_review": {A.CONFIRM_REQUESTER, A.ASK_FOR_INFORMATION, A.REJECT},
-    "matches_ready": set(),
-    "filed": {A.EXTEND},
+    "verified": LINKS,
+    "searching": LINKS,
+    "identity_review": {A.CONFIRM_REQUESTER, A.ASK_FOR_INFORMATION, A.REJECT} | LINKS,
+    "matches_ready": LINKS,
+    "filed": {A.EXTEND} | LINKS,
     "awaiting_review": {A.APPROVE, A.REJECT, A.ASK_FOR_INFORMATION, A.CLOSE_UNFOUNDED,
-                        A.SEARCH_AGAIN, A.EXTEND},
-    "info_requested": {A.INFORMATION_RECEIVED, A.REJECT, A.CLOSE_UNFOUNDED, A.EXTEND},
-    "in_progress": {A.EXTEND},
-    "error": {A.RESUME, A.REJECT, A.EXTEND},
-    "completed": set(),
-    "rejected": set(),
-    "withdrawn": set(),
+                        A.SEARCH_AGAIN, A.EXTEND} | LINKS,
+    "info_requested": {A.INFORMATION_RECEIVED, A.REJECT, A.CLOSE_UNFOUNDED, A.EXTEND} | LINKS,
+    "in_progress": {A.EXTEND} | LINKS,
+    "error": {A.RESUME, A.REJECT, A.EXTEND} | LINKS,
+    "completed": LINKS,
+    "rejected": LINKS,
+    "withdrawn": LINKS,
     "expired": set(),
 }
 
@@ -314,7 +319,8 @@ def test_each_state_offers_only_its_actions(dpo_client, state):
 
 def test_an_error_before_approval_offers_search_again_not_resume():
     request = make_request("error", approved=False)
-    assert set(actions.available_actions(request)) == {A.SEARCH_AGAIN, A.REJECT, A.EXTEND}
+    assert set(actions.available_actions(request)) == {A.SEARCH_AGAIN, A.REJECT, A.EXTEND,
+                                                       A.RENEW_LINKS}
 
 
 def test_search_again_needs_the_face_template():
@@ -339,7 +345,8 @@ def test_an_action_the_state_does_not_offer_is_refused_with_409(dpo_client):
 
 def test_rejecting_with_a_template_emails_the_reason_and_the_right_to_complain(dpo_client,
                                                                               settings):
-    request = make_request("awaiting_review", email="rita.rejected@example.org", language="en")
+    request = make_request("awaiting_review", email="rita.rejected@example.org", language="en",
+                           kinds=("erasure",))
     response = dpo_client.post(f"/dpo/requests/{request.reference}/actions/reject/", {
         "reject-reason_template": "legal_claims",
         "reject-reason": "The photos are evidence in a pending court case.",
@@ -364,7 +371,7 @@ def test_rejecting_with_a_template_emails_the_reason_and_the_right_to_complain(d
 
 
 def test_a_rejection_template_is_written_in_the_persons_language(dpo_client):
-    request = make_request("awaiting_review", language="de")
+    request = make_request("awaiting_review", language="de", kinds=("erasure",))
     dpo_client.post(f"/dpo/requests/{request.reference}/actions/reject/",
                     {"reject-reason_template": "legal_claims"})
     request.refresh_from_db()
@@ -385,7 +392,11 @@ def test_a_rejection_without_any_reason_is_refused(dpo_client):
 def test_the_dpo_asks_records_the_answer_extends_and_closes_as_unfounded(dpo_client):
     request = make_request("awaiting_review", received_days_ago=2)
     base = f"/dpo/requests/{request.reference}/actions"
+    # Art. 12(3) allows an extension on its grounds only: none chosen, refused.
     assert dpo_client.post(f"{base}/extend/", {"extend-months": "2",
+                                               "extend-reason": "Hundreds of photos"}
+                           ).status_code == 400
+    assert dpo_client.post(f"{base}/extend/", {"extend-months": "2", "extend-ground": "complexity",
                                                "extend-reason": "Hundreds of photos"}
                            ).status_code == 302
     assert dpo_client.post(f"{base}/ask_for_information/",
@@ -428,8 +439,10 @@ def test_search_again_runs_the_stored_template_and_hands_the_matches_back(dpo_cl
 
     ingest("obama_1.jpg", "kit_harington_1.jpg")
     selfie = get_backend("dlib").detect(load_image(FACES_DIR / "obama_2.jpg"))[0].embedding
+    # A selfie from a passed camera check: its new matches go back to the
+    # person (an upload's go to the identity check: test_identity_gate).
     request = make_request("awaiting_review", selfie_embedding=selfie.tolist(),
-                           searches_run=1)
+                           searches_run=1, selfie_live=True)
     response = dpo_client.post(f"/dpo/requests/{request.reference}/actions/search_again/")
     assert response.status_code == 302
     request.refresh_from_db()
@@ -735,7 +748,8 @@ def test_no_audit_event_names_the_person(dpo_client):
                            received_days_ago=2)
     base = f"/dpo/requests/{request.reference}/actions"
     for action, form in (
-            ("extend", {"extend-months": "1", "extend-reason": "Hundreds of photos"}),
+            ("extend", {"extend-months": "1", "extend-ground": "complexity",
+                        "extend-reason": "Hundreds of photos"}),
             ("ask_for_information", {"ask_for_information-question": "Which photo?"}),
             ("information_received", {"information_received-note": "Answered by mail"}),
             ("reject", {"reject-reason_template": "other",

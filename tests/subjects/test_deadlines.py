@@ -58,17 +58,20 @@ def test_the_dpo_extends_once_with_a_reason_before_the_first_due_date():
     assert request.due_date == dt.date(2026, 2, 28)
     with pytest.raises(decisions.DecisionRefused, match="needs a reason"):
         decisions.extend_deadline(request, actor="dpo", months=2, reason=" ",
-                               today=dt.date(2026, 2, 10))
+                                  ground="complexity", today=dt.date(2026, 2, 10))
+    with pytest.raises(decisions.DecisionRefused, match="needs one of the grounds"):
+        decisions.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
+                                  ground="", today=dt.date(2026, 2, 10))
     with pytest.raises(decisions.DecisionRefused, match="before the first due date"):
         decisions.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
-                               today=dt.date(2026, 3, 1))
+                                  ground="complexity", today=dt.date(2026, 3, 1))
     request = decisions.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
-                                     today=dt.date(2026, 2, 10))
+                                        ground="complexity", today=dt.date(2026, 2, 10))
     assert request.due_date == dt.date(2026, 4, 30)
     assert request.events.filter(action="extended", reason="Many photos").exists()
     with pytest.raises(decisions.DecisionRefused, match="already been extended once"):
         decisions.extend_deadline(request, actor="dpo", months=1, reason="Again",
-                               today=dt.date(2026, 2, 11))
+                                  ground="number", today=dt.date(2026, 2, 11))
 
 
 @pytest.mark.django_db
@@ -124,7 +127,8 @@ def test_the_stored_due_date_equals_the_computed_one_across_filing_extension_and
     assert stored(request) == request.due_date == deadlines.request_due_date(request)
     first = request.due_date
 
-    request = decisions.extend_deadline(request, actor="dpo", months=2, reason="Many photos")
+    request = decisions.extend_deadline(request, actor="dpo", months=2, reason="Many photos",
+                                        ground="complexity")
     request.refresh_from_db()
     assert request.due_date == deadlines.add_months(timezone.localdate(request.received_at), 3)
     assert request.due_date > first

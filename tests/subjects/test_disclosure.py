@@ -120,22 +120,28 @@ def test_a_second_requesters_selfie_matching_the_same_faces_goes_to_identity_rev
     seed_world("-guard")
     first = searched("first.searcher@example.org")
     assert first.state == "matches_ready"
-    # The same person (the same address, with a tag) searching again is no other person.
-    again = searched("first.searcher+again@example.org", "obama_1.jpg")
+    # The same address searching again is no other person.
+    again = searched("first.searcher@example.org", "obama_1.jpg")
     assert again.state == "matches_ready"
+    # Another address is another person, even one that differs by a
+    # ``+tag`` only (at most providers, another mailbox).
+    tagged = searched("first.searcher+again@example.org", "obama_4.jpg",
+                      state="identity_review")
+    assert tagged.events.get(action="search_done").details["searched_by_others"] == 2
     # Someone else passes the camera check with another picture of the same face.
     second = searched("second.searcher@example.org", "obama_3.jpg", state="identity_review")
     assert second.selfie_live is True
     event = second.events.get(action="search_done")
-    assert event.details["searched_by_others"] == 2  # first and again
-    # Nothing about the matches is shown to them.
+    assert event.details["searched_by_others"] == 3  # first, again and tagged
+    # Nothing about the matches is shown to them, nor that others searched.
     viewer = Client()
     intake.send_new_link(second)
     second.refresh_from_db()
     confirm_in(viewer, second)
     token = tokens.access_token(second)
     page = viewer.get(f"/r/{token}/matches/").content.decode()
-    assert "searched for by other people recently" in page
+    assert "first checks that the faces found are yours" in page
+    assert "other people" not in page and first.reference not in page
     assert viewer.get(f"/r/{token}/faces/{second.matches.first().pk}.jpg").status_code == 404
     # The DPO sees the earlier request, and the camera picture.
     dora, _ = make_dpo()

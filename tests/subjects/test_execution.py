@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -18,10 +19,11 @@ from search.matching import find_all_candidates
 from search.models import CustomerSearchResult, Face, FileToDelete, Photo, Suppression
 from subjects.core.tokens import download_token
 from subjects.models import OutboundEmail
+from subjects.person import intake
 from subjects.review import decisions
 from tests.conftest import FACES_DIR
 from tests.mail import text_part
-from tests.subjects.helpers import path_of, wait_for_state
+from tests.subjects.helpers import confirm_in, path_of, wait_for_state
 from tests.subjects.scenario import file_via_worker, seed_world
 
 pytestmark = [pytest.mark.worker]
@@ -67,7 +69,9 @@ def assert_erased_exactly_once(world, request, inbox, address):
     assert FileToDelete.objects.count() == 0
     # Art. 19: both customers told once; the person told once, exactly.
     for customer in world["customers"]:
-        assert len(inbox.wait_for(customer.contact_email)) == 1
+        # Art. 19 covers the restriction at filing and the erasure: one notice each.
+        for subject in ("Notice of erasure", "Notice of restriction"):
+            assert len(inbox.wait_for(customer.contact_email, subject_contains=subject)) == 1
     [done] = inbox.wait_for(address, subject_contains="Your data has been erased")
     body = text_part(done)
     assert "We have erased 3 faces of yours" in body
@@ -86,11 +90,18 @@ def test_access_and_erasure_are_carried_out_with_proof(transactional_db, celery_
     decisions.approve_request(request, actor="dpo.test")
     wait_for_state(request, "completed")
 
-    # The access package, downloaded by its link, opened and checked.
+    # The access package: the e-mail carries the status link, the status
+    # page (in a browser that confirmed the address) the download link.
     [ready] = inbox.wait_for(address, subject_contains="Your data is ready to download")
-    assert download_token(request.package).split(":")[0] == request.reference
-    link = [line for line in text_part(ready).split() if "/package/" in line][0]
-    response = client.get(path_of(link))
+    assert "/package/" not in text_part(ready)
+    status = [line for line in text_part(ready).split() if "/status/" in line][0]
+    intake.send_new_link(request)
+    request.refresh_from_db()
+    confirm_in(client, request)
+    page = client.get(path_of(status)).content.decode()
+    link = re.search(r'href="(/package/[^"]+)"', page).group(1)
+    assert download_token(request.package) in link
+    response = client.get(link)
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = set(archive.namelist())

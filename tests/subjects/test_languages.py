@@ -128,7 +128,8 @@ EMAILS = {
     "extended": ("We will answer by %(due)s at the latest.", {"reason": EXTENSION_REASON,
                                                                "months": 1}),
     "access_ready": ("The copy of your data that you asked for (Art. 15 GDPR) is ready. "
-                     "Download it here:", {}),
+                     "Download it from your request's status page, in the browser where you "
+                     "confirmed your e-mail address:", {}),
     "erasure_done": ("A final search of the whole database (face models: %(models)s) found no "
                      "face of yours left.",
                      {"faces_erased": 2, "photos_deleted": 1, "photos_redacted": 1,
@@ -139,8 +140,15 @@ EMAILS = {
                                  "recipients_notified": 0, "photos": []}),
     "rejected": ("We have decided not to carry out your request, for this reason:",
                  {"reason": REJECTION_REASON}),
+    "links_renewed": ("A link to your request may have reached someone else, so we have "
+                      "stopped every earlier link to it. From now on, follow your request with "
+                      "this link:", {}),
     "request_expired": ("You can start a new request at any time.",
                         {"stage": "matches_ready", "days": 30, "hours": 720}),
+    "rights_decided": ("We have decided each right you asked for:",
+                       {"outcomes": [{"right": "access", "outcome": "approved", "reason": ""},
+                                     {"right": "erasure", "outcome": "refused", "reason": "r"}]}),
+    "request_late": ("Your request %(reference)s is late", {"due": "2027-01-01", "days_late": 1}),
     "dpo_recipients_without_contact": ("Please inform them by other means (Art. 19 GDPR) and "
                                        "add a contact address for each to the customer records. "
                                        "The person was told that you do this.",
@@ -150,6 +158,7 @@ EMAILS = {
     "dpo_new_request": ("New request to review: %(reference)s", {}),
     "dpo_job_failed": ("A job failed: request %(reference)s", {"error": "e"}),
     "dpo_due_soon": ("Request %(reference)s is due on %(due)s", {"due": "1.1.2027"}),
+    "dpo_answer_received": ("Answer received: request %(reference)s", {}),
     "dpo_overdue": ("Overdue: request %(reference)s", {"due": "1.1.2027"}),
     "art19_notice": ("Notice of erasure (Art. 19 GDPR)", {"faces": 1, "customer": "c"}),
     "art19_reminder": ("Reminder: please confirm an erasure notice (Art. 19 GDPR)",

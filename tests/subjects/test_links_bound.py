@@ -18,7 +18,7 @@ from tests.subjects.scenario import seed_world
 pytestmark = pytest.mark.django_db
 
 PAGES = ["", "selfie/", "live/", "matches/", "status/", "progress.json", "faces/1.jpg"]
-POSTS = ["selfie/", "live/step/", "file/", "withdraw/"]
+POSTS = ["selfie/", "live/step/", "file/", "withdraw/", "answer/", "forget-template/"]
 
 
 def main_of(response) -> str:

@@ -69,7 +69,9 @@ def test_an_objection_runs_from_filing_through_the_dpo_and_the_job_to_suppressio
     assert "we keep your face template only to refuse your face" in body
     assert "(face models: dlib) found no face of yours left" in body
     for customer in world["customers"]:
-        assert len(inbox.wait_for(customer.contact_email)) == 1
+        # Art. 19 covers the restriction at filing and the erasure: one notice each.
+        for subject in ("Notice of erasure", "Notice of restriction"):
+            assert len(inbox.wait_for(customer.contact_email, subject_contains=subject)) == 1
 
 
 @pytest.mark.django_db

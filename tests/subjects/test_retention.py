@@ -86,8 +86,8 @@ def private_files_of(request: RightsRequest) -> dict[str, str]:
     return names
 
 
-@pytest.mark.parametrize("state", ["unverified", "verified", "searching", "identity_review",
-                                   "matches_ready", "info_requested", "error"])
+@pytest.mark.parametrize("state", ["unverified", "verified", "searching", "matches_ready",
+                                   "info_requested"])
 def test_a_request_left_in_a_waiting_state_expires_after_its_limit_with_its_data(settings, state):
     limit = settings.REQUEST_EXPIRY[state]
     fields = {"selfie_embedding": [0.1] * 128, "selfie_model": "dlib"}
@@ -133,6 +133,69 @@ def test_a_filed_request_the_dpo_owes_an_answer_never_expires(state):
     assert expire_stale_requests(now=NOW) == 0
     request.refresh_from_db()
     assert request.state == state and request.selfie_embedding is not None
+
+
+@pytest.mark.parametrize("state", ["identity_review", "error"])
+def test_a_request_waiting_on_the_dpo_before_filing_never_expires(state):
+    """The identity check and a search that failed for good wait on the
+    controller: its silence must not end the request (they used to expire
+    after 30 days, the person told their request had "expired")."""
+    request = make(f"unfiled.{state}@example.org", state=state, created_days_ago=365,
+                   selfie_embedding=[0.1] * 128)
+    assert expire_stale_requests(now=NOW) == 0
+    assert not stale_requests(now=NOW).exists()
+    request.refresh_from_db()
+    assert request.state == state and request.selfie_embedding is not None
+    assert not OutboundEmail.objects.filter(request=request, kind="request_expired").exists()
+
+
+def test_an_identity_check_left_60_days_stays_open_and_the_person_is_told_it_is_late():
+    """Art. 12(3) and the design's escalation: the identity check is owed an
+    answer one month after the person started; from then the DPO is alerted
+    every day and the person, in their language, is told it is late and
+    that they may complain (Art. 77) and go to court (Art. 79)."""
+    request = make("late.identity@example.org", state="identity_review", created_days_ago=60,
+                   selfie_embedding=[0.1] * 128)
+    RightsRequest.objects.filter(pk=request.pk).update(language="nl")
+    today = timezone.localdate()
+    for _day in range(2):  # the daily job, twice: still one late notice
+        send_deadline_alerts(today=today)
+    assert expire_stale_requests(now=timezone.now()) == 0
+    request.refresh_from_db()
+    assert request.state == "identity_review"
+    [late] = OutboundEmail.objects.filter(request=request, kind="request_late")
+    assert late.recipient == "late.identity@example.org" and late.language == "nl"
+    message = build_message(late)
+    html = message.alternatives[0][0]
+    for part in (message.body, html):
+        assert "art. 77 AVG" in part and "art. 79 AVG" in part
+        assert "klacht in te dienen bij de toezichthoudende autoriteit" in part
+        assert "voor de rechter" in part
+    assert request.reference in message.subject and "te laat" in message.subject
+    assert OutboundEmail.objects.filter(request=request, kind="dpo_overdue").count() == 1
+    # The next day: another alert to the DPO, no second notice to the person.
+    send_deadline_alerts(today=today + dt.timedelta(days=1))
+    assert OutboundEmail.objects.filter(request=request, kind="dpo_overdue").count() == 2
+    assert OutboundEmail.objects.filter(request=request, kind="request_late").count() == 1
+
+
+def test_the_dpo_is_alerted_7_and_2_days_before_and_every_day_overdue():
+    request = make("alert.days@example.org", state="awaiting_review", access=True,
+                   received_at=timezone.make_aware(dt.datetime(2026, 1, 10, 12)))
+    assert request.due_date == dt.date(2026, 2, 10)
+    for day in range(1, 15):  # 1 to 14 February, the job once a day (and rerun)
+        send_deadline_alerts(today=dt.date(2026, 2, day))
+        send_deadline_alerts(today=dt.date(2026, 2, day))
+    sent = OutboundEmail.objects.filter(request=request).order_by("pk")
+    assert [(m.kind, m.context["days_left"]) for m in sent if m.kind.startswith("dpo_")] == [
+        ("dpo_due_soon", 7), ("dpo_due_soon", 2), ("dpo_due_tomorrow", 1),
+        ("dpo_overdue", -1), ("dpo_overdue", -2), ("dpo_overdue", -3), ("dpo_overdue", -4)]
+    # Late from the first overdue day: the person is told once.
+    [late] = [m for m in sent if m.kind == "request_late"]
+    assert late.context["due"] == "2026-02-10"
+    text = build_message(late).body
+    assert "(Art. 77 GDPR)" in text and "(Art. 79 GDPR)" in text
+    assert "by 2026-02-10" in text
 
 
 def test_expiry_leaves_a_request_alone_that_moved_on_meanwhile(settings):

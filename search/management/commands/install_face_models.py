@@ -35,7 +35,8 @@ class Command(BaseCommand):
     def handle(self, *args, pack, photo, **options):
         destination = Path(settings.INSIGHTFACE_MODEL_DIR)
         try:
-            installed = install_pack(Path(pack), destination, photo=Path(photo))
+            installed = install_pack(Path(pack), destination, photo=Path(photo),
+                                     pinned=settings.INSIGHTFACE_PACK_SHA256)
         except PackRefused as refusal:
             raise CommandError(f"Not installed: {refusal}", returncode=2) from None
         self.stdout.write(f"Installed into {installed.folder} (SHA-256 in SHA256SUMS):")

@@ -33,7 +33,12 @@ it), ``fingerprints`` (replay), ``purge`` (housekeeping) and ``messages``
 This door holds the calls the pages, the jobs and the retention sweep make.
 """
 
-from subjects.person.camera_check.challenge import Outcome, begin, issue_challenge
+from subjects.person.camera_check.challenge import (
+    Outcome,
+    begin,
+    challenge_for_page,
+    issue_challenge,
+)
 from subjects.person.camera_check.frames import BURST_FRAMES
 from subjects.person.camera_check.messages import POSE_LABELS, LivenessFailed, StepRefused
 from subjects.person.camera_check.purge import purge_unused_challenges
@@ -52,6 +57,7 @@ __all__ = [
     "Outcome",
     "StepRefused",
     "begin",
+    "challenge_for_page",
     "burst_answer",
     "check_queued_burst",
     "give_up_check",

@@ -10,6 +10,7 @@ import secrets
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 from django.utils import timezone
 
 from subjects.models import LivenessChallenge, RightsRequest
@@ -35,6 +36,27 @@ class Outcome:
     #: The check passed and its selfie was handed to the search (a check
     #: run by a worker).
     done: bool = False
+
+
+def challenge_for_page(request: RightsRequest) -> str:
+    """The signed token of the challenge the camera page offers. Opening or
+    reloading the page (a person, a script, a link prefetcher) makes no new
+    challenge while one made for the page waits unbegun: that one is offered
+    again, with a fresh token and issue time. A new one is made only once
+    the last was begun, and beginning is within the selfie abuse limits; so
+    the page writes at most one waiting row per request."""
+    with transaction.atomic():
+        # Two page loads at once still leave one waiting challenge.
+        RightsRequest.objects.select_for_update().get(pk=request.pk)
+        waiting = (LivenessChallenge.objects
+                   .filter(request=request, revealed=0, used_at__isnull=True,
+                           checking_step__isnull=True)
+                   .order_by("-pk").first())
+        if waiting is None:
+            return issue_challenge(request)[1]
+        # Issued again now: the purge of unbegun challenges counts from here.
+        LivenessChallenge.objects.filter(pk=waiting.pk).update(issued_at=timezone.now())
+        return challenge_token(waiting)
 
 
 def issue_challenge(request: RightsRequest) -> tuple[LivenessChallenge, str]:

@@ -26,7 +26,7 @@ def forget_templates(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("subjects", "0014_audit_refuses_the_application_role"),
+        ("subjects", "0017_answer_photo"),
     ]
 
     operations = [
