@@ -4,7 +4,6 @@ anything is stored; a burst that breaks the limits ends the check with its
 reason, and no file of it is left."""
 
 import io
-import time
 
 import cv2
 import numpy as np
@@ -17,6 +16,7 @@ from subjects.models import LivenessChallenge
 from subjects.person.camera_check.frames import BURST_FRAMES
 from tests.subjects import capture
 from tests.subjects.helpers import challenge_of, send_burst, verified_in
+from tests.waiting import BURST_SECONDS, let_time_pass
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_a_burst_outside_the_limits_is_refused_before_anything_is_stored(client,
     token = tokens.access_token(request)
     challenge = challenge_of(client.get(f"/r/{token}/live/").content.decode())
     client.post(f"/r/{token}/live/step/", {"challenge": challenge, "step": "begin"})
-    time.sleep(0.85)
+    let_time_pass(BURST_SECONDS, why="the server refuses a burst sent sooner")
     response = send_burst(client, token, challenge, 0, frames_of(kind))
     assert response.status_code == 400, response.content
     assert response.json()["code"] == code
