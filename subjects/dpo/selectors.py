@@ -384,7 +384,7 @@ def open_and_overdue(*, weeks: int = 26, today: dt.date | None = None,
     with connection.cursor() as cursor:
         # ``due`` is the fixed SQL of deadlines.due_date_sql: no input reaches it.
         cursor.execute(
-            "SELECT d.day,"  # noqa: S608  # nosec B608 - fixed SQL
+            "SELECT d.day,"  # noqa: S608  # fixed SQL  # nosec B608
             " count(r.id),"
             f" count(r.id) FILTER (WHERE {due} < d.day)"
             " FROM unnest(%s::date[]) AS d(day)"
