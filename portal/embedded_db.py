@@ -36,7 +36,7 @@ class EmbeddedServer:
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
             "USER": "postgres",
-            "PASSWORD": "",  # nosec B105 - local socket, trust auth
+            "PASSWORD": "",  # local socket, trust auth  # nosec B105
             "HOST": self.socket_dir,
             "PORT": "",
         }

@@ -159,7 +159,7 @@ def seed_synthetic_faces(count: int, *, model: str | None = None, seed: int = 7,
 
 
 def seed_customers_and_searches(*, seed: int = 11, searches: int = 60) -> int:
-    rng = random.Random(seed)  # nosec B311 - demo data, not a secret
+    rng = random.Random(seed)  # demo data, not a secret  # nosec B311
     today = timezone.localdate()
     customers = []
     for name, kind, country, trial_days in CUSTOMERS:

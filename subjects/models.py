@@ -424,6 +424,10 @@ class LivenessChallenge(models.Model):
     checking_step = models.PositiveSmallIntegerField(null=True, blank=True)
     checking_files = models.JSONField(default=list, blank=True)
     checking_since = models.DateTimeField(null=True, blank=True)
+    # What the DPO sees of a finished check: each rule's measured value
+    # against its threshold and the nearest scraped face (scalars only;
+    # ``camera_check.evidence``).
+    evidence = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"challenge {self.pk} of {self.request_id}"
@@ -491,9 +495,11 @@ class RecipientNotice(models.Model):
 
 
 class LivenessBurst(models.Model):
-    """What the camera sent for one pose of a challenge: when, and what the
-    checks measured on it. Its chosen frame is a private file, deleted when
-    the check ends."""
+    """What the camera sent for one pose of a challenge: when, and the
+    scalar measures the capture-wide rules need (head turns, motion, the
+    chosen frame's number; never a face template, landmark or box). Its
+    chosen frame is a private file; the burst and its file are deleted when
+    the check ends, passed or failed."""
 
     challenge = models.ForeignKey(LivenessChallenge, on_delete=models.CASCADE,
                                   related_name="bursts")
@@ -524,6 +530,11 @@ class FrameFingerprint(models.Model):
     step = models.PositiveSmallIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     dhash = BitField(length=256)
+    # A 256-bit difference hash of the face warped by its landmarks onto a
+    # 64x64 grey square (``fingerprints.face_hash``): the same for a frame
+    # shifted, rescaled, turned a little or saved again. Not a template: a
+    # face cannot be rebuilt from it. Null for a frame without one face.
+    face_hash = BitField(length=256, null=True, blank=True)
     accepted = models.BooleanField(null=True)
 
     def __str__(self) -> str:

@@ -19,7 +19,7 @@ from subjects.core.faces import release_faces
 from subjects.core.notices import tell_recipients_of_restriction
 from subjects.core.states import State
 from subjects.core.transitions import transition
-from subjects.models import RightsRequest
+from subjects.models import LivenessBurst, LivenessChallenge, RightsRequest
 
 #: The request's fields that name a private file: every field called
 #: ``*_file``. Closing deletes them all, and the retention purge deletes a
@@ -62,6 +62,7 @@ def close_request(request: RightsRequest, to_state: State, *, actor: str, action
                              details=details, closed_at=timezone.now(), selfie_embedding=None,
                              restriction_lifts_at=restriction_lifts_at, **changes)
         discard_files(request)
+        forget_camera_checks(request)
         if restriction_lifts_at is None:
             lift_restriction(request)
     return request
@@ -86,3 +87,20 @@ def lift_due_restrictions(*, now: dt.datetime | None = None, batch_size: int = 5
         with transaction.atomic():
             lift_restriction(request)
     return len(due)
+
+
+def forget_camera_checks(request: RightsRequest) -> None:
+    """The request's camera checks let go of everything taken from the
+    camera: bursts and their kept frames, frames waiting for a worker, and
+    the challenges never finished. (A finished challenge keeps only its
+    poses, times and outcome; fingerprints are hashes, kept for the
+    retention period.)"""
+    challenges = LivenessChallenge.objects.filter(request=request)
+    bursts = LivenessBurst.objects.filter(challenge__in=challenges)
+    for name in bursts.exclude(frame_file="").values_list("frame_file", flat=True):
+        default_storage.delete(name)
+    for names in challenges.values_list("checking_files", flat=True):
+        for name in names:
+            default_storage.delete(name)
+    bursts.delete()
+    challenges.filter(used_at__isnull=True).delete()

@@ -23,6 +23,8 @@ from subjects.core.faces import earlier_requests_for_faces
 from subjects.core.outbox import TO_DPO, TO_RECIPIENT
 from subjects.core.states import NEEDS_DPO, OPEN, State
 from subjects.models import LISTED_BY_DEFAULT, NEEDS_DPO_FIRST, Match, RightsRequest
+from subjects.person.camera_check import evidence
+from subjects.person.camera_check.rules.known_photo import COPY_MIN
 
 #: Never verified: hidden from the queue unless asked for.
 NEVER_VERIFIED = (State.UNVERIFIED, State.EXPIRED)
@@ -382,7 +384,7 @@ def open_and_overdue(*, weeks: int = 26, today: dt.date | None = None,
     with connection.cursor() as cursor:
         # ``due`` is the fixed SQL of deadlines.due_date_sql: no input reaches it.
         cursor.execute(
-            "SELECT d.day,"  # noqa: S608  # nosec B608 - fixed SQL
+            "SELECT d.day,"  # noqa: S608  # fixed SQL  # nosec B608
             " count(r.id),"
             f" count(r.id) FILTER (WHERE {due} < d.day)"
             " FROM unnest(%s::date[]) AS d(day)"
@@ -405,3 +407,19 @@ def figures(*, today: dt.date | None = None) -> dict:
         "open_overdue": open_and_overdue(today=today),
         "counts": counts(today=today),
     }
+
+
+def camera_evidence(request) -> dict | None:
+    """The last finished camera check of ``request`` as the DPO sees it:
+    each rule's value against its threshold, the nearest scraped face's
+    distance and whether the live face looks like a copy of it."""
+    challenge = (request.challenges.filter(used_at__isnull=False).exclude(evidence={})
+                 .order_by("-used_at").first())
+    if challenge is None:
+        return None
+    found = challenge.evidence
+    return {"passed": challenge.passed, "failure": challenge.failure,
+            "rows": evidence.rows_for_page(found),
+            "nearest_scraped": found.get("nearest_scraped"),
+            "copy_score": found.get("copy_score"), "copy_min": COPY_MIN,
+            "copy_flag": found.get("copy_flag", False)}

@@ -149,6 +149,7 @@ def _detail_context(rights_request, *, forms=None, error=None) -> dict:
             "erases": rights_request.erasure or rights_request.objection,
         } if actions.APPROVE in offered else None,
         "earlier_requests": selectors.earlier_requests(rights_request),
+        "camera_evidence": selectors.camera_evidence(rights_request),
         "package": getattr(rights_request, "package", None),
         "actions": [
             {"name": name, "label": actions.LABELS[name],

@@ -188,8 +188,10 @@ def file_request(request: RightsRequest, *, kinds: list[str], keep_template: str
         request = transition(request, State.AWAITING_REVIEW, actor=audit.SYSTEM,
                              action=Action.QUEUED_FOR_REVIEW)
         queue_email(request, "request_received", event_key=f"request_received:{request.reference}")
-        # Claims on ``possible`` faces always wait for the DPO.
-        if settings.AUTO_APPROVE_REQUESTS and not claims:
+        # Claims on ``possible`` faces always wait for the DPO, and so does
+        # an access request: its package says where the faces appear, which
+        # must never rest on the camera check alone (issue 30).
+        if settings.AUTO_APPROVE_REQUESTS and not claims and "access" not in kinds:
             request = approve_request(request, actor="system:auto-approval")
         else:
             queue_email(request, "dpo_new_request",

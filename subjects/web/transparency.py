@@ -192,7 +192,7 @@ def _erased_by_month(since: dt.date) -> dict[dt.date, dict]:
     tz = timezone.get_current_timezone_name()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT " + _month_sql("at") + ","  # noqa: S608  # nosec B608 - a fixed column name
+            "SELECT " + _month_sql("at") + ","  # noqa: S608  # a fixed column name  # nosec B608
             " coalesce(sum((details->'erasure'->>'faces_erased')::integer), 0),"
             " coalesce(sum((details->'erasure'->>'photos_deleted')::integer), 0),"
             " coalesce(sum((details->'erasure'->>'photos_redacted')::integer), 0)"

@@ -161,3 +161,60 @@ def saved_again(frames: list[bytes], quality: int = 85) -> list[bytes]:
     same pictures."""
     return [jpeg(cv2.imdecode(np.frombuffer(f, np.uint8), cv2.IMREAD_COLOR), quality)
             for f in frames]
+
+
+def replayed(frames: list[bytes], kind: str) -> list[bytes]:
+    """Frames of an earlier capture sent again, as an attacker who kept them
+    would disguise them: shifted 5 px right and 4 px down, rescaled by 96 % about the centre,
+    turned 4 degrees with an 8 % zoom, mirrored, or saved again at JPEG
+    quality 60 (other files, other whole-frame hashes)."""
+    out = []
+    for data in frames:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        height, width = image.shape[:2]
+        quality = 90
+        if kind == "shifted":
+            matrix = np.float32([[1, 0, 5], [0, 1, 4]])
+            image = cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        elif kind == "rescaled":
+            matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0, 0.96)
+            image = cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        elif kind == "rotated":
+            matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 4, 1.08)
+            image = cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        elif kind == "mirrored":
+            image = np.ascontiguousarray(image[:, ::-1])
+        elif kind == "re-encoded":
+            quality = 60
+        else:
+            raise ValueError(kind)
+        out.append(jpeg(image, quality))
+    return out
+
+
+def sheared(frames: list[bytes], amount: float) -> list[bytes]:
+    """Frames squeezed and sheared about their centre: a flat picture
+    warped in 2-D to fake a turn (``amount`` > 0 moves the chin right)."""
+    out = []
+    for data in frames:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        height, width = image.shape[:2]
+        squeeze = 1 - abs(amount)
+        matrix = np.float32([[squeeze, amount, (1 - squeeze) * width / 2 - amount * height / 2],
+                             [0, 1, 0]])
+        out.append(jpeg(cv2.warpAffine(image, matrix, (width, height),
+                                       borderMode=cv2.BORDER_REPLICATE)))
+    return out
+
+
+def puppet(name: str, pose: str, *, seed: int = 1, count: int = 6) -> list[bytes]:
+    """A face from one press photo, moved about by hand in front of a room,
+    and for a turn squeezed and sheared toward it, a little more each
+    frame (as a canvas puppet would be drawn), up to 20 % over ``count``
+    frames."""
+    frames = photo_held_up(name, count, seed=seed)
+    if pose == "straight":
+        return frames
+    sign = 1 if pose == "left" else -1
+    return [sheared([frame], sign * 0.2 * n / max(count - 1, 1))[0]
+            for n, frame in enumerate(frames)]

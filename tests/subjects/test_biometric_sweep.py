@@ -101,15 +101,16 @@ def expired(person):
 
 
 def error_abandoned(person):
-    # An uploaded selfie whose search failed for good, never taken up again.
+    # An uploaded selfie whose search failed for good. The error waits on the
+    # DPO and never expires (issue 33); the person gives up and withdraws.
     request = searched(person, "sweep.error@example.org", live=False)
     request.refresh_from_db()
     RightsRequest.objects.filter(pk=request.pk).update(state="searching")
     selfie_search.fail_search(request.pk, request.selfie_review_file, ConnectionError("gone"))
     request.refresh_from_db()
     assert request.state == "error"
-    assert retention.expire_request(request, now=later(31))
-    return request
+    assert not retention.expire_request(request, now=later(31))
+    return filing.withdraw_request(request)
 
 
 END_STATES = {"completed": completed_access, "erased": erased, "rejected": rejected,

@@ -13,7 +13,7 @@ import io
 import os
 import re
 import signal
-import subprocess  # nosec B404 - runs honcho on our own Procfile
+import subprocess  # runs honcho on our own Procfile  # nosec B404
 import sys
 import threading
 import time
@@ -108,7 +108,7 @@ class Command(BaseCommand):
         env.setdefault("SITE_URL", site_url_for(bind))
         self.stdout.write(f"==> start: web, worker and beat from {procfile} (honcho)")
         self.stdout.flush()
-        honcho = subprocess.Popen(  # noqa: S603  # nosec B603 - our Procfile
+        honcho = subprocess.Popen(  # noqa: S603  # our Procfile  # nosec B603
             [os.path.join(bin_dir, "honcho"), "start", "--procfile", procfile,
              "--app-root", str(settings.BASE_DIR), "--no-colour"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -145,7 +145,7 @@ class Command(BaseCommand):
         url = f"http://{bind}/"
         while honcho.poll() is None and time.monotonic() - began < 300:
             try:
-                with urllib.request.urlopen(url + "healthz", timeout=5):  # noqa: S310  # nosec B310 - http://bind
+                with urllib.request.urlopen(url + "healthz", timeout=5):  # noqa: S310  # http://bind  # nosec B310
                     pass
             except urllib.error.HTTPError:
                 pass  # it answers (503 while a part is still starting)
@@ -177,7 +177,7 @@ def site_url_for(bind: str) -> str:
     """The address e-mailed links use for a demo listening on ``bind``: a
     server on every interface (0.0.0.0, [::]) is reached on this machine."""
     host, _, port = bind.rpartition(":")
-    if host in ("", "0.0.0.0", "[::]", "::"):  # noqa: S104  # nosec B104 - read, not bound
+    if host in ("", "0.0.0.0", "[::]", "::"):  # noqa: S104  # read, not bound  # nosec B104
         host = "127.0.0.1"
     return f"http://{host}:{port}"
 

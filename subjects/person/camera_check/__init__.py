@@ -16,8 +16,12 @@ sent as files or held up to the camera, shaken, zoomed or tilted (the face
 and its surroundings move as one piece, and its head never turns while
 the camera runs); three different photos of one person for the three
 poses; cuts between pictures; mirrored, cropped or rescaled copies; frames
-replayed from any earlier challenge; poses answered before they were
-shown. What it does not: a video of the person turning their head (a
+replayed from any earlier challenge, shifted, rescaled, turned, mirrored or
+re-encoded (the aligned face's fingerprint); a face cut out of a photo the
+index scraped, however it is warped in 2-D (``known_photo``); poses
+answered before they were shown. It keeps no face template: a burst holds
+scalars only, and goes with its kept frame when the check ends. What it
+does not: a video of the person turning their head (a
 recording, or a rendered or deep-faked feed injected as the camera), a
 mask or a 3-D model. It is no certified presentation-attack detection
 (ISO/IEC 30107-3).

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import uuid
 
 import cv2
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from PIL import Image
 
 from search.backends import DetectedFace
 from subjects.models import LivenessBurst, LivenessChallenge
@@ -23,10 +25,15 @@ FRAME_DIR = "liveness"
 #: deleted once checked, or with its challenge when that runs out).
 QUEUED_DIR = f"{FRAME_DIR}/queued"
 
-#: Frames the page sends per pose, 0.2 s apart; the server takes 4 to 10.
+#: Frames the page sends per pose, 0.2 s apart; the server takes exactly
+#: this many (a burst of 4 gave the rules too little to measure).
 BURST_FRAMES = 6
-MIN_BURST_FRAMES = 4
-MAX_BURST_FRAMES = 10
+#: Each frame a JPEG (the page's canvas makes one), of at most 1920x1080
+#: pixels (a full-HD webcam; about 2 megapixels) and this many bytes (such
+#: a frame at the page's quality 0.9 is about 0.2-0.6 MB). Checked in the
+#: web process from the file's header, before anything is stored.
+MAX_FRAME_PIXELS = 1920 * 1080
+MAX_FRAME_BYTES = 2 * 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -37,8 +44,25 @@ class Frame:
 
 
 def check_frame_count(data: list[bytes]) -> None:
-    if not MIN_BURST_FRAMES <= len(data) <= MAX_BURST_FRAMES or not all(data):
+    """Exactly ``BURST_FRAMES`` frames, each a JPEG of at most
+    ``MAX_FRAME_PIXELS`` and ``MAX_FRAME_BYTES``, read from its header
+    only (no picture is decoded in the web process)."""
+    if len(data) != BURST_FRAMES or not all(data):
         raise LivenessFailed("frames_missing")
+    for frame in data:
+        if len(frame) > MAX_FRAME_BYTES:
+            raise LivenessFailed("frame_too_large")
+        if not frame.startswith(b"\xff\xd8\xff"):
+            raise LivenessFailed("frame_not_jpeg")
+        try:
+            with Image.open(io.BytesIO(frame)) as image:
+                if image.format != "JPEG":
+                    raise LivenessFailed("frame_not_jpeg")
+                width, height = image.size
+        except (OSError, Image.DecompressionBombError, ValueError):
+            raise LivenessFailed("frame_not_jpeg") from None
+        if width * height > MAX_FRAME_PIXELS:
+            raise LivenessFailed("frame_too_large")
 
 
 def read_frames(data: list[bytes]) -> list[np.ndarray]:

@@ -1,15 +1,25 @@
 """What the capture-wide rules need of a burst, measured once on its
-frames and kept with it as JSON (``LivenessBurst.measures``): each frame's
-head turn and face template, the motion against the background, and the
-chosen frame with its face and its scene."""
+frames and kept with it as JSON (``LivenessBurst.measures``): scalars only,
+never a face template, landmark or box (the burst is deleted when the check
+ends, and its chosen frame's file with it). The capture-wide rules that
+need a face (one person throughout, the scene, copies) find it again in the
+kept frame (:func:`kept_face`)."""
 
 from __future__ import annotations
 
 import numpy as np
+from django.core.files.storage import default_storage
 
+from search.backends import DetectedFace
+from search.imaging import load_image
+from subjects.models import LivenessBurst
 from subjects.person.camera_check.frames import Frame
+from subjects.person.camera_check.messages import LivenessFailed
 from subjects.person.camera_check.rules.background import relative_motion
-from subjects.person.camera_check.rules.scene import scene_histogram
+from subjects.person.selfie import SelfieRejected, one_face_in
+
+#: The only keys a burst's measures may hold (a test reads every burst).
+SCALAR_KEYS = ("turns", "motion", "chosen", "replay_bits", "nearest_scraped", "copy_score")
 
 
 def chosen_frame(turns: list[float], pose: str) -> int:
@@ -21,17 +31,30 @@ def chosen_frame(turns: list[float], pose: str) -> int:
     return int(np.argmax([sign * t for t in turns]))
 
 
-def measure_burst(frames: list[Frame], pose: str) -> dict:
-    """What the capture-wide rules need of a burst, as JSON."""
+def measure_burst(frames: list[Frame], pose: str, replay_bits: list[int],
+                  known: tuple[float | None, float]) -> dict:
+    """What the capture-wide rules need of a burst, as JSON scalars."""
     turns = [f.face.head_turn() for f in frames]
-    chosen = chosen_frame(turns, pose)
-    face = frames[chosen].face
     return {
         "turns": [round(t, 4) for t in turns],
-        "embeddings": [[float(v) for v in f.face.embedding] for f in frames],
         "motion": round(relative_motion(frames), 4),
-        "chosen": chosen,
-        "box": list(face.box),
-        "landmarks": [list(p) for p in face.landmarks],
-        "scene": [float(v) for v in scene_histogram(frames[chosen].image, face.box)],
+        "chosen": chosen_frame(turns, pose),
+        "replay_bits": min(replay_bits, default=256),
+        "nearest_scraped": None if known[0] is None else round(known[0], 4),
+        "copy_score": round(known[1], 4),
     }
+
+
+def kept_face(burst: LivenessBurst) -> tuple[bytes, np.ndarray, DetectedFace]:
+    """The kept frame of an earlier burst, its picture and its face, found
+    again by the model (about 0.2 s on a search worker)."""
+    try:
+        with default_storage.open(burst.frame_file, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise LivenessFailed("frames_missing") from None
+    image = load_image(data)
+    try:
+        return data, image, one_face_in(image)
+    except SelfieRejected:
+        raise LivenessFailed("frames_missing") from None

@@ -46,6 +46,13 @@ MESSAGES = {
                        "appears."),
     "mirrored_frame": _("One photo is a mirror image of another. Please take a new photo for "
                         "each instruction, turning your head."),
+    "known_photo": _("Your camera showed a copy of a photo that is already published, not a "
+                     "live camera picture. Please start the camera check again in front of "
+                     "your camera."),
+    "frame_not_jpeg": _("A camera picture was not a JPEG photo as the camera page takes it. "
+                        "Please start the camera check again on this page."),
+    "frame_too_large": _("A camera picture was larger than a webcam takes. Please start the "
+                         "camera check again on this page."),
     "resized_frame": _("One photo is a cropped or resized copy of another. Please take a new "
                        "photo for each instruction."),
 }

@@ -15,7 +15,7 @@ from django.utils import timezone
 from subjects.core.queueing import CHECK_BURST, queue_on_commit, send_now
 from subjects.models import LivenessChallenge, RightsRequest
 from subjects.person.camera_check.challenge import Outcome, open_challenge, signed_challenge
-from subjects.person.camera_check.flow import check_burst, fail_burst
+from subjects.person.camera_check.flow import Seen, check_burst, fail_burst
 from subjects.person.camera_check.frames import check_frame_count, read_stored, store_queued
 from subjects.person.camera_check.messages import MESSAGES, LivenessFailed, StepRefused
 from subjects.person.camera_check.rules.timing import check_timing
@@ -46,7 +46,7 @@ def queue_burst(request: RightsRequest, token: str, step: int, data: list[bytes]
                 checking_step=step, checking_files=names, checking_since=arrived)
             queue_on_commit(CHECK_BURST, challenge.pk, step)
     except LivenessFailed as failure:
-        fail_burst(challenge, step, data, [], failure)
+        fail_burst(challenge, step, data, None, failure)
         raise
     except Exception:
         for name in names:
@@ -61,7 +61,7 @@ def check_queued_burst(challenge_id: int, step: int) -> str:
     already (a task delivered twice). A failure ends the challenge
     (``flow.fail_burst``); an error of the database propagates (the task is
     tried again, the files kept)."""
-    seen: list[str] = []
+    seen = Seen()
     data: list[bytes] = []
     with transaction.atomic():
         # Only the challenge's row is locked while the model runs, not the
@@ -98,7 +98,7 @@ def give_up_check(challenge_id: int) -> None:
     challenge ends, the person is asked to start again."""
     challenge = LivenessChallenge.objects.filter(pk=challenge_id, used_at__isnull=True).first()
     if challenge is not None:
-        fail_burst(challenge, challenge.checking_step or 0, [], [],
+        fail_burst(challenge, challenge.checking_step or 0, [], None,
                    LivenessFailed("check_error"))
 
 

@@ -5,6 +5,7 @@ them in this order.
 
 On each burst, as it arrives: ``timing.check_timing``,
 ``replay.check_not_replayed``, ``one_face.check_one_face_each``,
+``replay.check_face_not_replayed``, ``known_photo.check_not_known_photo``,
 ``repeats.check_no_repeats_in_burst``, ``still.check_not_still``,
 ``continuity.check_continuous``, ``same_person.check_same_person``, and for
 a turn ``background.check_moves_against_background`` and
