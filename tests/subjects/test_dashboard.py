@@ -475,14 +475,19 @@ def test_the_dpo_sees_an_uploaded_selfie_and_confirms_the_requester(dpo_client):
     assert request.events.get(action="requester_confirmed").actor == f"dpo:{DORA}"
 
 
-@pytest.mark.parametrize(("auto", "state"), [(False, "awaiting_review"), (True, "in_progress")])
+@pytest.mark.parametrize(("auto", "kind", "state"), [
+    (False, "objection", "awaiting_review"), (True, "objection", "in_progress"),
+    # An access package says where the faces appear: never without the DPO,
+    # automatic approval or not (issue 30).
+    (True, "access", "awaiting_review"),
+])
 def test_filed_requests_wait_for_the_dpo_unless_automatic_approval_is_on(dpo_client, settings,
-                                                                       auto, state):
+                                                                       auto, kind, state):
     from subjects.person.filing import file_request
 
     settings.AUTO_APPROVE_REQUESTS = auto
     request = make_request("matches_ready", received_days_ago=None)
-    request = file_request(request, kinds=["access"], keep_template="auto", decisions={})
+    request = file_request(request, kinds=[kind], keep_template="auto", decisions={})
     assert request.state == state
     page = dpo_client.get("/dpo/").content.decode()
     assert request.reference in page
