@@ -186,21 +186,30 @@ def bytes_like(needles: list[bytes]) -> list[str]:
     return found
 
 
-def files_like(needles: list[bytes], names: set[str]) -> list[str]:
+def media_files() -> dict[Path, int]:
+    """Every file of the media folders, with its modification time."""
+    return {path: path.stat().st_mtime_ns for path in Path(settings.MEDIA_ROOT).rglob("*")
+            if path.is_file()}
+
+
+def files_like(needles: list[bytes], names: set[str], before: dict[Path, int]) -> list[str]:
+    """The person's files still there, and any file this run wrote or changed
+    that holds their picture or template. Files an earlier test left (its
+    rows rolled back, its files not) are not this person's."""
     found = [name for name in names if default_storage.exists(name)]
-    for path in Path(settings.MEDIA_ROOT).rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            found += [str(path) for needle in needles if needle in data]
+    for path, mtime in media_files().items():
+        if before.get(path) == mtime:
+            continue
+        data = path.read_bytes()
+        found += [str(path) for needle in needles if needle in data]
     return found
 
 
-def queued_like(needles: list[str]) -> list[str]:
-    """Messages waiting in the broker's queues that name the person's files
-    or carry their template (the embedded broker's table; Redis lists)."""
+def queued_payloads() -> list[tuple[str, str]]:
+    """Every message waiting in the broker's queues, as (queue, text)."""
     from portal.celery import app
 
-    found = []
+    waiting = []
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in settings.CELERY_QUEUES_CONSUMED:
@@ -212,14 +221,23 @@ def queued_like(needles: list[str]) -> list[str]:
                 payloads = channel.client.lrange(queue, 0, -1)
             else:
                 payloads = []
-            for payload in payloads:
-                text = payload.decode() if isinstance(payload, bytes) else str(payload)
-                found += [queue for needle in needles if needle in text]
-    return found
+            waiting += [(queue, payload.decode() if isinstance(payload, bytes) else str(payload))
+                        for payload in payloads]
+    return waiting
+
+
+def queued_like(needles: list[str], before: list[tuple[str, str]]) -> list[str]:
+    """Messages this run left waiting in the broker's queues that name the
+    person's files or carry their template (the embedded broker's table;
+    Redis lists)."""
+    earlier = set(before)
+    return [queue for queue, text in queued_payloads() if (queue, text) not in earlier
+            for needle in needles if needle in text]
 
 
 @pytest.mark.parametrize("end_state", list(END_STATES))
 def test_no_biometric_data_of_the_person_remains_after_the_end_state(end_state):
+    files_before, queued_before = media_files(), queued_payloads()
     seed_world(f"-sweep-{end_state}")
     person = Person()
     request = END_STATES[end_state](person)
@@ -232,9 +250,9 @@ def test_no_biometric_data_of_the_person_remains_after_the_end_state(end_state):
         leftovers += vectors_like(template) + json_like(template)
     binary = [person.picture[:4096]] + [t.astype(np.float32).tobytes()[:256]
                                         for t in person.templates]
-    leftovers += bytes_like(binary) + files_like(binary, person.files)
+    leftovers += bytes_like(binary) + files_like(binary, person.files, files_before)
     leftovers += queued_like([name.rpartition("/")[2] for name in person.files]
-                             + [f"{float(t[0]):.6f}" for t in person.templates])
+                             + [f"{float(t[0]):.6f}" for t in person.templates], queued_before)
     assert leftovers == [], leftovers
     if end_state == "erased":
         assert not Face.objects.filter(photo__file_name__in=["obama_1.jpg", "obama_4.jpg"]

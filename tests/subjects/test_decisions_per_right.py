@@ -68,6 +68,8 @@ def test_access_approved_and_erasure_refused_delivers_the_package_and_says_both(
         "approve-access_refusal": "",
         "approve-erasure_refusal": "legal_claims",
         "approve-erasure_reason": "The photos are evidence in a pending court case.",
+        # The confirmation page's "yes" (issue 35: nothing irreversible in one click).
+        "confirmed": "yes",
     })
     assert response.status_code == 302
     request.refresh_from_db()
@@ -132,5 +134,6 @@ def test_an_extension_needs_a_ground_and_the_email_quotes_it(dpo_client):
     assert (request.extension_months, request.extension_ground) == (1, "complexity")
     mail = delivery.build_message(OutboundEmail.objects.get(request=request, kind="extended"))
     for part in (mail.body, mail.alternatives[0][0]):
-        assert "Grund (Art. 12 Abs. 3 DSGVO): Komplexität des Antrags." in part
+        # Cited as the glossary says (locale/glossary.txt).
+        assert "Grund (Art. 12(3) DSGVO): Komplexität des Antrags." in part
         assert "Ihre Fotos stammen aus über 200 Quellen." in part

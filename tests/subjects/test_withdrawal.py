@@ -39,7 +39,10 @@ def test_withdrawal_from_error_deletes_the_template_and_the_live_frame_at_once(c
     assert "This request is closed" not in page
     assert "Withdraw my request" in page
 
-    response = client.post(f"/r/{token}/withdraw/")
+    # The status page's button, then the confirmation's "yes" (issue 35).
+    asked = client.post(f"/r/{token}/withdraw/")
+    assert asked.status_code == 200 and "Yes, withdraw my request" in asked.content.decode()
+    response = client.post(f"/r/{token}/withdraw/", {"confirmed": "yes"})
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.state == "withdrawn" and request.closed_at is not None
