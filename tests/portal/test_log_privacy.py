@@ -36,6 +36,8 @@ def test_the_whole_journey_logs_no_address_and_no_selfie_name(
     answers = {f"decision_{m.pk}": "mine" for m in request.matches.all()}
     client.post(selfie_page.replace("/selfie/", "/file/"),
                 {**answers, "kinds": ["access", "erasure"], "checked": "yes"})
+    request.refresh_from_db()
+    assert request.state == "awaiting_review" and request.kinds == ["access", "erasure"]
     decisions.approve_request(request, actor="dpo.test")
     wait_for_state(request, "completed")
     inbox.wait_for(ADDRESS, subject_contains="Your data has been erased")
