@@ -195,40 +195,11 @@ def _code_field():
                                       "pattern": "[0-9 ]*"}))
 
 
-def check_code_last(form, user) -> None:
-    """The authenticator code, checked only once the rest of the form is
-    right: a code counts once, so a form refused for another reason must
-    not use it up."""
-    if "code" not in form.fields or form.errors:
-        return
-    if accounts.verified_device(user, form.cleaned_data.get("code", "")) is None:
-        form.add_error("code", _("This code is wrong or was used already. Enter the code your "
-                                 "authenticator app shows now."))
-
-
-class ApiKeyForm(forms.Form):
-    """A new key: what it is for, what it may do, and the code again (a
-    session left open must not be enough to make a key)."""
-
-    name = forms.CharField(label=_("What is this key for?"), max_length=100)
-    scope = forms.ChoiceField(label=_("What may it do?"), choices=ApiKey.Scope.choices,
-                              initial=ApiKey.Scope.READ)
-    code = _code_field()
-
-    def __init__(self, *args, user=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-        if not settings.REQUIRE_DPO_2FA:
-            del self.fields["code"]
-
-    def clean(self):
-        cleaned = super().clean()
-        check_code_last(self, self.user)
-        return cleaned
-
-
-class PasswordChangeForm(auth_forms.PasswordChangeForm):
-    """A new password, with the old one and (where required) the code."""
+class CodeAgain(forms.Form):
+    """A form that asks for the authenticator code again (where the second
+    factor is required), checked only once the rest of the form is right:
+    a code counts once, so a form refused for another reason must not use
+    it up. ``self.user`` is the account the code must belong to."""
 
     code = _code_field()
 
@@ -239,8 +210,31 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
 
     def clean(self):
         cleaned = super().clean()
-        check_code_last(self, self.user)
+        if "code" in self.fields and not self.errors and accounts.verified_device(
+                self.user, cleaned.get("code", "")) is None:
+            self.add_error("code", _("This code is wrong or was used already. Enter the code "
+                                     "your authenticator app shows now."))
         return cleaned
+
+
+class ApiKeyForm(CodeAgain):
+    """A new key: what it is for, what it may do, and the code again (a
+    session left open must not be enough to make a key)."""
+
+    name = forms.CharField(label=_("What is this key for?"), max_length=100)
+    scope = forms.ChoiceField(label=_("What may it do?"), choices=ApiKey.Scope.choices,
+                              initial=ApiKey.Scope.READ)
+    field_order = ["name", "scope", "code"]
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+
+class PasswordChangeForm(CodeAgain, auth_forms.PasswordChangeForm):
+    """A new password, with the old one and (where required) the code."""
+
+    field_order = ["old_password", "new_password1", "new_password2", "code"]
 
 
 def action_form(name: str, rights_request, data=None):
