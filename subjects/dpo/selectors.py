@@ -263,9 +263,8 @@ def timeline(request: RightsRequest) -> list[TimelineEntry]:
     return sorted(entries, key=lambda entry: (entry.at, entry.kind != "event"))
 
 
-def answer_photo_jpeg(request: RightsRequest) -> bytes | None:
-    """The photo the person sent with an answer, re-encoded; None if gone."""
-    name = request.answer_photo_file
+def _stored_jpeg(name: str) -> bytes | None:
+    """A stored picture re-encoded (never its stored bytes); None if gone."""
     if not name or not default_storage.exists(name):
         return None
     with default_storage.open(name, "rb") as handle:
@@ -273,20 +272,18 @@ def answer_photo_jpeg(request: RightsRequest) -> bytes | None:
             return encode(load_image(handle.read()))
         except ImageError:
             return None
+
+
+def answer_photo_jpeg(request: RightsRequest) -> bytes | None:
+    """The photo the person sent with an answer, re-encoded; None if gone."""
+    return _stored_jpeg(request.answer_photo_file)
 
 
 def review_selfie_jpeg(request: RightsRequest) -> bytes | None:
     """The selfie kept for the DPO (an upload for the identity check, or the
     live camera picture until the filed request is decided), re-encoded
     (never the stored bytes themselves); None once it is gone."""
-    name = request.selfie_review_file
-    if not name or not default_storage.exists(name):
-        return None
-    with default_storage.open(name, "rb") as handle:
-        try:
-            return encode(load_image(handle.read()))
-        except ImageError:
-            return None
+    return _stored_jpeg(request.selfie_review_file)
 
 
 def earlier_requests(request: RightsRequest) -> list[RightsRequest]:

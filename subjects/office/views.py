@@ -187,8 +187,6 @@ def register_csv(request):
                 name=f"breach-register-{stamp}.csv")
 
 
-
-
 @dpo_required
 @require_GET
 def processing_record(request):

@@ -129,3 +129,16 @@ def burst_answer(client, challenge: str, response, *, timeout: float = 120):
 
 def challenge_of(page: str) -> str:
     return re.search(r'name="challenge" value="([^"]+)"', page).group(1)
+
+
+def bound_request(client, state: str, email: str, language: str = "en", **fields):
+    """A request whose address ``client``'s browser confirmed, moved to ``state``."""
+    from django.utils import timezone
+
+    request = verified_in(client, email, language)
+    RightsRequest.objects.filter(pk=request.pk).update(
+        state=state, received_at=timezone.now() if state != "matches_ready" else None,
+        **{"access": True, **fields})
+    request.refresh_from_db()
+    request.save(update_fields=["due_on"])
+    return request

@@ -3,26 +3,14 @@ the wrong way, or one that does not exist, gets a page that says what to do."""
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from search.models import Face
 from subjects.core import tokens
 from subjects.models import Match, RightsRequest
 from tests.subjects.dpo_helpers import log_in_verified, make_dpo, make_request
-from tests.subjects.helpers import ingest, verified_in
+from tests.subjects.helpers import bound_request, ingest
 
 pytestmark = pytest.mark.django_db
-
-
-def bound_request(client, state: str, email: str, language: str = "en", **fields):
-    """A request whose address ``client``'s browser confirmed, moved to ``state``."""
-    request = verified_in(client, email, language)
-    RightsRequest.objects.filter(pk=request.pk).update(
-        state=state, received_at=timezone.now() if state != "matches_ready" else None,
-        **{"access": True, **fields})
-    request.refresh_from_db()
-    request.save(update_fields=["due_on"])
-    return request
 
 
 def test_back_after_filing_lands_on_the_status_page(client):

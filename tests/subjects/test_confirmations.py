@@ -3,25 +3,13 @@ reject and close are each confirmed on a page that says what they do."""
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from subjects.core import tokens
 from subjects.models import RightsRequest
 from tests.subjects.dpo_helpers import log_in_verified, make_dpo, make_request
-from tests.subjects.helpers import verified_in
+from tests.subjects.helpers import bound_request
 
 pytestmark = pytest.mark.django_db
-
-
-def bound_request(client, state: str, email: str, language: str = "en", **fields):
-    """A request whose address ``client``'s browser confirmed, moved to ``state``."""
-    request = verified_in(client, email, language)
-    RightsRequest.objects.filter(pk=request.pk).update(
-        state=state, received_at=timezone.now() if state != "matches_ready" else None,
-        **{"access": True, **fields})
-    request.refresh_from_db()
-    request.save(update_fields=["due_on"])
-    return request
 
 
 @pytest.fixture
