@@ -140,6 +140,15 @@ class FaceBackend(abc.ABC):
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """Find the faces of an ``(H, W, 3)`` uint8 RGB image, largest first."""
 
+    def detect_doubtful(self, image: np.ndarray) -> list[DetectedFace]:
+        """The faces of ``image`` found with a lower bar of confidence than
+        :meth:`detect`'s, for a camera frame in which :meth:`detect` found
+        none while the frames beside it hold a face: a caller keeps only the
+        one where that face is (a lower bar also finds faces in the
+        background). Backends without a lower bar find what
+        :meth:`detect` finds."""
+        return self.detect(image)
+
     def detect_in_regions(self, regions, image: np.ndarray) -> list[DetectedFace]:
         """The faces found in ``regions``, parts of ``image`` (from
         ``search.redaction.regions_around``), each looked at as the whole
@@ -242,6 +251,16 @@ class FaceBackend(abc.ABC):
 def sort_largest_first(faces: list[DetectedFace]) -> list[DetectedFace]:
     """Largest box first; equal boxes by descending score."""
     return sorted(faces, key=lambda f: (-(f.box[2] * f.box[3]), -f.score))
+
+
+def box_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two ``(left, top, width, height)`` boxes."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def clip_box(

@@ -81,7 +81,11 @@ def read_image(data: bytes):
 
 def one_face_in(image) -> DetectedFace:
     """The one usable face of a picture, or ``SelfieRejected``."""
-    faces = get_backend().detect(image)
+    return the_only_face(get_backend().detect(image))
+
+
+def the_only_face(faces: list[DetectedFace]) -> DetectedFace:
+    """The one usable face of those found in a picture, or ``SelfieRejected``."""
     if not faces:
         raise SelfieRejected("no_face", _(
             "We could not find a face in this photo. Please take a photo of your face, "

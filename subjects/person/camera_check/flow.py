@@ -69,7 +69,8 @@ def check_burst(challenge: LivenessChallenge, step: int, data: list[bytes],
     seen.faces.extend(face for face, _mirrored in faces)
     replay_bits = check_face_not_replayed(faces, challenge)
     pose = challenge.poses[step]
-    pick = frames[chosen_frame([f.face.head_turn() for f in frames], pose)]
+    pick = frames[chosen_frame([f.face.head_turn() for f in frames], pose,
+                               [f.doubtful for f in frames])]
     known = check_not_known_photo(pick.image, pick.face)
     check_no_repeats_in_burst(frames)
     changes = frame_changes(frames)

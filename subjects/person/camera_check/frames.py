@@ -41,6 +41,8 @@ class Frame:
     data: bytes
     image: np.ndarray  # RGB
     face: DetectedFace
+    #: Found at the model's lower bar (``rules.one_face``).
+    doubtful: bool = False
 
 
 def check_frame_count(data: list[bytes]) -> None:

@@ -22,13 +22,15 @@ from subjects.person.selfie import SelfieRejected, one_face_in
 SCALAR_KEYS = ("turns", "motion", "chosen", "replay_bits", "nearest_scraped", "copy_score")
 
 
-def chosen_frame(turns: list[float], pose: str) -> int:
+def chosen_frame(turns: list[float], pose: str, doubtful: list[bool] | None = None) -> int:
     """The frame that shows the pose best: the most frontal one for
-    "straight", the farthest turned the asked way for a turn."""
-    if pose == "straight":
-        return int(np.argmin(np.abs(turns)))
+    "straight", the farthest turned the asked way for a turn; never one
+    whose face was found only at the model's lower bar (``doubtful``; the
+    kept frame's face is found again at the usual bar, :func:`kept_face`)."""
+    doubtful = doubtful or [False] * len(turns)
     sign = 1 if pose == "left" else -1
-    return int(np.argmax([sign * t for t in turns]))
+    fit = [-abs(t) if pose == "straight" else sign * t for t in turns]
+    return max((n for n in range(len(turns)) if not doubtful[n]), key=lambda n: fit[n])
 
 
 def measure_burst(frames: list[Frame], pose: str, replay_bits: list[int],
@@ -38,7 +40,7 @@ def measure_burst(frames: list[Frame], pose: str, replay_bits: list[int],
     return {
         "turns": [round(t, 4) for t in turns],
         "motion": round(relative_motion(frames), 4),
-        "chosen": chosen_frame(turns, pose),
+        "chosen": chosen_frame(turns, pose, [f.doubtful for f in frames]),
         "replay_bits": min(replay_bits, default=256),
         "nearest_scraped": None if known[0] is None else round(known[0], 4),
         "copy_score": round(known[1], 4),
