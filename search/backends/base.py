@@ -73,6 +73,12 @@ class DetectedFace:
         object.__setattr__(self, "embedding", embedding)
 
     @property
+    def described(self) -> bool:
+        """Whether the embedding was computed (:meth:`FaceBackend.locate`
+        leaves it empty until :meth:`FaceBackend.describe`)."""
+        return self.embedding.size > 0
+
+    @property
     def size(self) -> int:
         """The box's smaller side in pixels."""
         return min(self.box[2], self.box[3])
@@ -140,13 +146,25 @@ class FaceBackend(abc.ABC):
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """Find the faces of an ``(H, W, 3)`` uint8 RGB image, largest first."""
 
+    def locate(self, image: np.ndarray) -> list[DetectedFace]:
+        """The faces of an image with their boxes and landmarks, found the
+        quickest way the backend has, for the frames of a camera check; their
+        embeddings may be left empty until :meth:`describe` (most frames
+        need none). Backends without a quicker way find what :meth:`detect`
+        finds."""
+        return self.detect(image)
+
+    def describe(self, image: np.ndarray, face: DetectedFace) -> DetectedFace:
+        """``face`` (found by :meth:`locate` in ``image``) with its embedding."""
+        return face
+
     def detect_doubtful(self, image: np.ndarray) -> list[DetectedFace]:
         """The faces of ``image`` found with a lower bar of confidence than
         :meth:`detect`'s, for a camera frame in which :meth:`detect` found
         none while the frames beside it hold a face: a caller keeps only the
         one where that face is (a lower bar also finds faces in the
-        background). Backends without a lower bar find what
-        :meth:`detect` finds."""
+        background). Embeddings may be left empty, as :meth:`locate`'s.
+        Backends without a lower bar find what :meth:`detect` finds."""
         return self.detect(image)
 
     def detect_in_regions(self, regions, image: np.ndarray) -> list[DetectedFace]:

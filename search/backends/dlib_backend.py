@@ -7,6 +7,7 @@ to download. dlib is imported when the backend first loads its models.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -119,23 +120,55 @@ class DlibBackend(FaceBackend):
         return self.detect(region, upsample=self.upsample_for(round(height * scale),
                                                               round(width * scale)))
 
-    def detect_doubtful(self, image: np.ndarray) -> list[DetectedFace]:
-        return self.detect(image, min_score=DOUBTFUL_SCORE)
+    def detect(self, image: np.ndarray, *, upsample: int | None = None) -> list[DetectedFace]:
+        image = check_image(image)
+        return self._find(image, image, upsample=upsample)
 
-    def detect(self, image: np.ndarray, *, upsample: int | None = None,
-               min_score: float = 0.0) -> list[DetectedFace]:
-        import dlib
+    def locate(self, image: np.ndarray) -> list[DetectedFace]:
+        """The HOG detector on the grey picture without upsampling (faces
+        from about 80 px, a quarter of the usual time on a 640x480 camera
+        frame); where it finds none, the usual way (:meth:`detect`'s).
+        Embeddings left empty (:meth:`describe`)."""
+        import cv2
 
         image = check_image(image)
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        return (self._find(image, grey, upsample=0, describe=False)
+                or self._find(image, image, describe=False))
+
+    def detect_doubtful(self, image: np.ndarray) -> list[DetectedFace]:
+        image = check_image(image)
+        return self._find(image, image, min_score=DOUBTFUL_SCORE, describe=False)
+
+    def describe(self, image: np.ndarray, face: DetectedFace) -> DetectedFace:
+        import dlib
+
+        if face.described:
+            return face
+        image = check_image(image)
+        _detector, predictor, encoder = self._get_models()
+        left, top, width, height = face.box
+        with self._run_lock:
+            shape = predictor(image, dlib.rectangle(left, top, left + width - 1, top + height - 1))
+            descriptor = encoder.compute_face_descriptor(image, shape, 0)
+        return dataclasses.replace(face, embedding=np.asarray(descriptor, dtype=np.float32))
+
+    def _find(self, image: np.ndarray, scanned: np.ndarray, *, upsample: int | None = None,
+              min_score: float = 0.0, describe: bool = True) -> list[DetectedFace]:
+        """The faces the HOG detector finds in ``scanned`` (``image`` or a
+        grey copy of it) at ``min_score``, their landmarks found on
+        ``image`` and, with ``describe``, their embeddings."""
+        import dlib
+
         detector, predictor, encoder = self._get_models()
         height, width = image.shape[:2]
 
         max_side = settings.FACE_DLIB_MAX_DETECT_SIDE
         scale = 1.0
-        small = image
+        small = scanned
         if max(height, width) > max_side:
             scale = max_side / max(height, width)
-            small = _resize(image, scale)
+            small = _resize(scanned, scale)
         if upsample is None:
             upsample = self.upsample_for(*small.shape[:2])
 
@@ -162,7 +195,8 @@ class DlibBackend(FaceBackend):
                 kept.append((box, float(score)))
             if not kept:
                 return []
-            descriptors = encoder.compute_face_descriptor(image, shapes, 0)
+            descriptors = (encoder.compute_face_descriptor(image, shapes, 0) if describe
+                           else [()] * len(kept))
 
         faces = []
         for (box, score), shape, descriptor in zip(kept, shapes, descriptors, strict=True):

@@ -13,6 +13,7 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -26,6 +27,7 @@ from search.backends import (
     available_backends,
     get_backend,
 )
+from search.backends.base import box_overlap
 from search.backends.dlib_backend import DlibBackend, five_points_from_dlib
 from search.backends.insightface_backend import InsightFaceBackend, alignment_matrix
 from search.imaging import load_image
@@ -308,6 +310,31 @@ def test_dlib_finds_small_and_aligned_faces(dlib_faces):
     assert len(dlib_faces["obama_6_small.jpg"]) == 1
     assert len(dlib_faces["tom_hanks_1_aligned112.png"]) == 1
     assert len(dlib_faces["group_six_people.jpg"]) == 6
+
+
+def test_dlib_locate_then_describe_gives_what_detect_gives(images, dlib_faces):
+    """The camera check's quick way (the grey picture, no upsampling, no
+    descriptor until asked) finds the same large faces, and a face it
+    describes is the same person to the model as :meth:`detect`'s."""
+    backend = DlibBackend()
+    for name in ("obama_1.jpg", "biden_1.jpg", "kit_harington_2.jpg"):
+        (located,) = backend.locate(images[name])
+        (detected,) = dlib_faces[name]
+        assert not located.described and detected.described
+        overlap = box_overlap(located.box, detected.box)
+        assert overlap > 0.6, (name, overlap)
+        described = backend.describe(images[name], located)
+        assert described.described and described.box == located.box
+        assert backend.distance(described.embedding, detected.embedding) < 0.1, name
+    # A small face (under 80 px) is found the usual way when the quick way
+    # finds none.
+    (face,) = dlib_faces["obama_1.jpg"]
+    scale = 50 / face.box[2]
+    image = images["obama_1.jpg"]
+    smaller = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA)
+    (small,) = backend.locate(smaller)
+    assert small.size < 80
 
 
 def _pair_distances(backend, labelled_embeddings):

@@ -18,7 +18,12 @@ from subjects.person.camera_check.challenge import Outcome
 from subjects.person.camera_check.evidence import of_bursts
 from subjects.person.camera_check.fingerprints import dhash, face_hash, remember
 from subjects.person.camera_check.frames import frame_changes, keep_burst, read_frames
-from subjects.person.camera_check.measures import chosen_frame, kept_face, measure_burst
+from subjects.person.camera_check.measures import (
+    chosen_frame,
+    described,
+    kept_face,
+    measure_burst,
+)
 from subjects.person.camera_check.messages import LivenessFailed
 from subjects.person.camera_check.rules.background import check_moves_against_background
 from subjects.person.camera_check.rules.continuity import check_continuous
@@ -69,8 +74,10 @@ def check_burst(challenge: LivenessChallenge, step: int, data: list[bytes],
     seen.faces.extend(face for face, _mirrored in faces)
     replay_bits = check_face_not_replayed(faces, challenge)
     pose = challenge.poses[step]
-    pick = frames[chosen_frame([f.face.head_turn() for f in frames], pose,
-                               [f.doubtful for f in frames])]
+    chosen_index = chosen_frame([f.face.head_turn() for f in frames], pose,
+                                [f.doubtful for f in frames])
+    frames = described(frames, chosen_index)
+    pick = frames[chosen_index]
     known = check_not_known_photo(pick.image, pick.face)
     check_no_repeats_in_burst(frames)
     changes = frame_changes(frames)
@@ -79,7 +86,8 @@ def check_burst(challenge: LivenessChallenge, step: int, data: list[bytes],
     measures = measure_burst(frames, pose, replay_bits, known)
     earlier = list(challenge.bursts.order_by("step"))
     kept = [kept_face(b) for b in earlier]
-    check_same_person([f.face.embedding for f in frames], [face.embedding for *_, face in kept])
+    check_same_person([f.face.embedding for f in frames if f.face.described],
+                      [face.embedding for *_, face in kept])
     if pose != "straight":
         check_moves_against_background(measures["motion"])
         check_turn_seen(measures["turns"], pose)

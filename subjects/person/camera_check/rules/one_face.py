@@ -27,7 +27,7 @@ def check_one_face_each(data: list[bytes], images: list[np.ndarray]) -> list[Fra
     nearest frame's face is (``Frame.doubtful``; never the pose's chosen
     frame)."""
     backend = get_backend()
-    found = [backend.detect(image) for image in images]
+    found = [backend.locate(image) for image in images]
     sure = [faces[0] if len(faces) == 1 else None for faces in found]
     frames = []
     for index, (frame, image, faces) in enumerate(zip(data, images, found, strict=True)):

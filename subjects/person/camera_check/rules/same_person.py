@@ -9,8 +9,9 @@ from subjects.person.camera_check.messages import LivenessFailed
 
 
 def check_same_person(embeddings: list[np.ndarray], earlier: list[np.ndarray]) -> float:
-    """One person throughout: every frame of the burst near the burst's
-    mean face, and that mean near the kept frame of every earlier burst,
+    """One person throughout: each described frame of the burst (three of
+    its six: the first, the last and the chosen one, ``measures.described``)
+    near their mean face, and that mean near the kept frame of every earlier burst,
     within the model's strict (``match``) threshold. No template is kept
     between bursts: the earlier kept frames are measured again. (Single
     frames of one person turning away can be farther apart than that: the
