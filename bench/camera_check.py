@@ -9,9 +9,12 @@ run leaves it out), which writes ``docs/camera-check-bench.md``:
 
 from __future__ import annotations
 
+import datetime as dt
+
 import cv2
 import numpy as np
 
+from bench.common import git_commit
 from tests.subjects import capture
 
 #: Bona fide variants of the sample video: what a person's own webcam may
@@ -63,7 +66,9 @@ def table(rows: list[tuple[str, int, int, str]], bona_fide: list[tuple[str, str]
     """The Markdown page: per attack class the share accepted, and the bona
     fide captures refused."""
     lines = ["# The camera check, measured", "",
-             "Written by `tests/subjects/bench_camera_check.py` (`bench/camera_check.py`), "
+             f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on commit "
+             f"{git_commit() or 'unknown'} (the working tree as it was then). Written by "
+             "`tests/subjects/bench_camera_check.py` (`bench/camera_check.py`), "
              "dlib backend, on the sample photos and video. Targets: 0 accepted in every attack "
              "class; at most 5 % of bona fide captures refused.", "",
              "| attack class | tries | accepted | share accepted | reasons |",

@@ -197,14 +197,19 @@ def machine() -> dict:
             info["shared_buffers"] = cursor.fetchone()[0]
     except Exception as exc:  # noqa: BLE001 - a description, never a reason to fail
         info["database_error"] = str(exc)
+    info["git_commit"] = git_commit()
+    return info
+
+
+def git_commit() -> str | None:
+    """The commit the benchmark runs on (short), if git can tell."""
     try:
-        info["git_commit"] = subprocess.run(
+        return subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True,
             text=True, timeout=10, check=False,
         ).stdout.strip() or None
     except OSError:
-        info["git_commit"] = None
-    return info
+        return None
 
 
 # -- results -----------------------------------------------------------------
