@@ -113,8 +113,24 @@ def error_abandoned(person):
     return filing.withdraw_request(request)
 
 
+def answered_with_a_photo(person):
+    # The DPO asks for another photo of the face; the person sends one with
+    # their answer (kept, re-encoded, for the DPO's comparison); then the
+    # request is decided.
+    request = filed(person, "sweep.answer@example.org", ["access"])
+    request = decisions.ask_for_information(
+        request, actor="dpo.test", question="Please send another photo of your face.",
+        photo=True)
+    request = filing.answer_question(request, text="Here it is.", photo=person.picture)
+    request.refresh_from_db()
+    assert default_storage.exists(request.answer_photo_file)
+    person.files.add(request.answer_photo_file)
+    return decisions.reject_request(request, actor="dpo.test", reason="Not this time.")
+
+
 END_STATES = {"completed": completed_access, "erased": erased, "rejected": rejected,
-              "withdrawn": withdrawn, "expired": expired, "error_abandoned": error_abandoned}
+              "withdrawn": withdrawn, "expired": expired, "error_abandoned": error_abandoned,
+              "answered_with_a_photo": answered_with_a_photo}
 
 
 # Table and column names come from the database's own catalogue (S608 is
