@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from subjects.core.queueing import SEND_EMAIL
-from subjects.models import OutboundEmail
+from subjects.models import OutboundEmail, RightsRequest
 from subjects.person import intake
 from tests.mail import html_part, text_part
 from tests.subjects.helpers import links_in, path_of
@@ -73,3 +73,27 @@ def test_messages_refused_for_a_while_go_out_once_each_when_the_server_is_back(
     for address in addresses:
         assert len(inbox.to(address)) == 1
     assert set(OutboundEmail.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_starting_again_with_a_pending_request_delivers_the_link_a_second_time(
+    transactional_db, celery_worker, inbox
+):
+    # The page after /start/ says: "No e-mail? Look in your spam folder, or
+    # start again in a few minutes." Starting again delivers the link again,
+    # and the link in either e-mail opens the request.
+    address = "lost.first.mail@example.org"
+    for _ in range(2):
+        response = Client().post("/start/", {"email": address, "language": "de",
+                                             "consent": "on"})
+        assert response.status_code == 302, response.content[:300]
+    first, second = inbox.wait_for(address, count=2)
+    for mail in (first, second):
+        # (A long non-ASCII subject is folded onto the header's next line.)
+        assert mail["Subject"].strip() == ("Bestätigen Sie Ihre E-Mail-Adresse, um nach Ihrem "
+                                           "Gesicht zu suchen")
+    [link] = {url for mail in (first, second) for url in links_in(text_part(mail))
+              if "/verify/" in url}
+    response = Client().post(path_of(link))
+    assert response.status_code == 302
+    [request] = RightsRequest.objects.filter(email=address)
+    assert request.state == "verified"
