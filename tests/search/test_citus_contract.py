@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 
+import numpy as np
 import pytest
 from django.db import connection, transaction
 from psycopg.pq import TransactionStatus
@@ -224,15 +225,18 @@ def test_the_search_access_and_erasure_send_only_what_citus_runs(settings):
 # Each rule fails on what breaks it.
 
 
-def _single_string(cursor, sql, params, limit, *, filtered):
+def _single_string(sql, params, limit, *, filtered):
     """``find_candidates``' settings and query as one string, as before
     issue 38 (Citus: "cannot execute a distributed query from a query on a
-    shard")."""
+    shard"), with the query vector written out as text as it was then."""
     statements = matching.set_local_statements(matching._index_settings(limit, filtered=filtered))
-    cursor.execute("; ".join([*statements, sql]), params)
-    for _ in statements:
-        cursor.nextset()
-    return cursor.fetchall()
+    vector = np.frombuffer(params["vector"].data, dtype=">f4", offset=4)
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join([*statements, sql]),
+                       {**params, "vector": matching.vector_literal(vector)})
+        for _ in statements:
+            cursor.nextset()
+        return cursor.fetchall()
 
 
 def test_the_single_string_of_set_local_and_select_fails_the_contract(monkeypatch):
