@@ -179,6 +179,9 @@ def _settings_then_query(sql: str, params: dict, limit: int, *, filtered: bool) 
     connection pooler in transaction mode would hand them to other
     clients."""
     settings, reset = _settings_statements(int(limit), filtered)
+    # Checked (once a request, as Django's cursor() does) before the driver
+    # below is read: a failed check replaces the connection.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     in_caller = connection.in_atomic_block
     driver = connection.connection

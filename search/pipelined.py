@@ -163,6 +163,9 @@ def _send(pgconn, statements: list[tuple[bytes, list, list[int]]]) -> list:
 
 
 def _wait(fileno: int, events: int) -> int:
+    """The events that came on the socket (waiting releases the GIL, and a
+    signal is handled as it comes)."""
     poll = select.poll()
     poll.register(fileno, events)
-    return functools.reduce(lambda got, event: got | event[1], poll.poll(), 0)
+    [(_, happened)] = poll.poll()
+    return happened

@@ -338,3 +338,20 @@ def test_inside_a_transaction_the_search_sets_its_settings_back():
     assert violations(strings) == []
     assert (_setting("enable_seqscan"), _setting("hnsw.ef_search")) == ("on", "40")
     assert _setting("work_mem") == "7MB"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_search_that_opens_the_callers_transaction_leaves_it_open_and_sets_its_settings_back():
+    with transaction.atomic():
+        assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+        with recorded() as strings:
+            assert find_candidates([0.0] * 128, model="dlib", limit=10) == []
+        # psycopg opened the transaction with the first setting; the rest
+        # followed it there.
+        assert connection.connection.info.transaction_status == TransactionStatus.INTRANS
+        assert "BEGIN" not in strings and "COMMIT" not in strings
+        assert strings[0] == "SET LOCAL citus.propagate_set_commands = 'local'"
+        assert strings[-1].endswith(" TO DEFAULT")
+        assert violations(strings) == []
+        assert (_setting("enable_seqscan"), _setting("hnsw.ef_search")) == ("on", "40")
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
