@@ -765,9 +765,9 @@ def observations(r: dict) -> list[str]:
             f"restricted faces are left out, the one case where a filter removes rows), its "
             f"query and `COMMIT` as separate statements (Citus replays a propagated `SET`'s "
             f"whole string on its workers), all in one write (`search/pipelined.py`, libpq's "
-            f"pipeline mode), with the query vector as one binary parameter; the bare SQL "
-            f"writes the vector into the query as text (twice), which costs more than the "
-            f"settings do. What is left is the server running the settings"
+            f"pipeline mode), with the query vector as one binary parameter (the bare SQL of "
+            f"the benchmark writes it into its query as text). What is left is the server "
+            f"running the settings"
             + (f" ({search['settings_overhead']['overhead_ms']:.2f} ms with `BEGIN` and "
                f"`COMMIT`, measured around a bare `SELECT 1`)"
                if search.get("settings_overhead") else "")
