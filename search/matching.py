@@ -11,21 +11,21 @@ Two ways to search, on purpose:
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import functools
 import json
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import psycopg
 from django.db import connection, transaction
 from psycopg.pq import TransactionStatus
 
 from search.backends import get_backend
 from search.index import distance_operator, embedding_expression, index_expression
+from search.pipelined import Binary, execute_together
 
 
 class Tier(enum.StrEnum):
@@ -63,10 +63,12 @@ def _tier(distance: float, thresholds) -> Tier | None:
 
 @functools.lru_cache(maxsize=64)
 def nearest_faces_sql(backend, *, include_restricted: bool) -> str:
-    """The index-served query: parameters are (query vector, model, query
-    vector, limit). It orders by the half-precision distance the HNSW index
-    holds (``search.index.index_expression``) and returns the full-precision
-    distance of the rows found.
+    """The index-served query: parameters ``vector`` (the query vector,
+    :func:`vector_parameter`), ``model`` and ``limit``. It orders by the
+    half-precision distance the HNSW index holds
+    (``search.index.index_expression``) and returns the full-precision
+    distance of the rows found: the one vector parameter, typed ``vector``
+    where it first appears, is cast to ``halfvec`` for the order.
 
     One ``ORDER BY distance LIMIT k`` over the face table and nothing around
     it, on purpose. PostgreSQL answers it with the model's partial HNSW index
@@ -85,18 +87,27 @@ def nearest_faces_sql(backend, *, include_restricted: bool) -> str:
     # (bandit's B608 is silenced on each such statement for that reason.)
     return (
         f"SELECT f.id, f.photo_id, f.restricted,"  # nosec B608
-        f" {expression} {operator} %s::vector({dimension}) AS distance"
+        f" {expression} {operator} %(vector)s::vector({dimension}) AS distance"
         " FROM search_face f"
-        f" WHERE f.model = %s {restricted}"
-        f" ORDER BY {indexed} {operator} %s::halfvec({dimension})"
-        " LIMIT %s"
+        f" WHERE f.model = %(model)s {restricted}"
+        f" ORDER BY {indexed} {operator} %(vector)s::halfvec({dimension})"
+        " LIMIT %(limit)s"
     )
 
 
-def _candidates(rows, backend) -> list[Candidate]:
-    # The thresholds once per search, not twice per row (each read looks up
-    # the calibration file's path in the settings).
-    thresholds = backend.thresholds()
+def vector_parameter(embedding: Sequence[float] | np.ndarray) -> Binary:
+    """The query vector as pgvector's binary form of a ``vector``: its
+    dimension and a reserved zero (two 16-bit integers), then each value as a
+    big-endian 32-bit float. 516 bytes for 128 values, against some 1,500
+    characters written out and parsed back as text (:func:`vector_literal`),
+    and the exact float32 values rather than 8 digits of each."""
+    values = np.asarray(embedding, dtype=np.float32).reshape(-1)
+    if not np.isfinite(values).all():
+        raise ValueError("an embedding must hold finite numbers only")
+    return Binary(struct.pack(">HH", values.size, 0) + values.astype(">f4").tobytes())
+
+
+def _candidates(rows, thresholds) -> list[Candidate]:
     return [
         Candidate(face_id=face_id, photo_id=photo_id, distance=float(distance),
                   tier=_tier(float(distance), thresholds), restricted=restricted)
@@ -116,12 +127,14 @@ def find_candidates(
     ``possible`` threshold, nearest first: its settings, then its query
     (:func:`_settings_then_query`)."""
     backend = get_backend(model)
-    query = vector_literal(embedding)
-    with connection.cursor() as cursor:
-        rows = _settings_then_query(
-            cursor, nearest_faces_sql(backend, include_restricted=include_restricted),
-            [query, backend.name, query, limit], limit, filtered=not include_restricted)
-    return _candidates(_within(rows, backend.possible_threshold), backend)
+    rows = _settings_then_query(
+        nearest_faces_sql(backend, include_restricted=include_restricted),
+        {"vector": vector_parameter(embedding), "model": backend.name, "limit": int(limit)},
+        limit, filtered=not include_restricted)
+    # The thresholds once per search, not once per row (each read looks up
+    # the calibration file's path in the settings).
+    thresholds = backend.thresholds()
+    return _candidates(_within(rows, thresholds.possible), thresholds)
 
 
 def explain_candidates(
@@ -134,21 +147,18 @@ def explain_candidates(
     if options and not re.fullmatch(r"\([A-Z_ ,]+\)", options):
         raise ValueError(f"unexpected EXPLAIN options {options!r}")
     backend = get_backend(model)
-    query = vector_literal(embedding)
-    with connection.cursor() as cursor:
-        rows = _settings_then_query(
-            cursor, f"EXPLAIN {options} "
-            + nearest_faces_sql(backend, include_restricted=include_restricted),
-            [query, backend.name, query, limit], limit, filtered=not include_restricted)
+    rows = _settings_then_query(
+        f"EXPLAIN {options} " + nearest_faces_sql(backend, include_restricted=include_restricted),
+        {"vector": vector_parameter(embedding), "model": backend.name, "limit": int(limit)},
+        limit, filtered=not include_restricted)
     # A JSON plan comes back parsed: given back as the text it was.
     return "\n".join(row[0] if isinstance(row[0], str) else json.dumps(row[0]) for row in rows)
 
 
-def _settings_then_query(cursor, sql: str, params: list, limit: int, *, filtered: bool
-                         ) -> list:
+def _settings_then_query(sql: str, params: dict, limit: int, *, filtered: bool) -> list:
     """The search's settings (:func:`_index_settings`), then its query, as
-    separate statements in one transaction, all sent in one round trip (the
-    driver's pipeline mode).
+    separate statements in one transaction, all sent in one write
+    (:func:`search.pipelined.execute_together`).
 
     Separate on purpose: Citus keeps the whole string of a ``SET`` it
     propagates to the workers and sends it again after the ``BEGIN`` of
@@ -158,31 +168,40 @@ def _settings_then_query(cursor, sql: str, params: list, limit: int, *, filtered
     The Citus contract test (tests/search/test_citus_contract.py) keeps it so.
 
     ``SET LOCAL`` ends with the transaction: outside a transaction of the
-    caller the pipeline holds its own ``BEGIN`` and ``COMMIT``; inside one,
-    it ends by setting the settings back (``SET LOCAL ... TO DEFAULT``). One
-    round trip rather than one per statement: bench/citus_settings_cost.py
-    measures both on one node (docs/scaling.md)."""
+    caller the statements hold their own ``BEGIN`` and ``COMMIT``; inside
+    one, they end by setting the settings back (``SET LOCAL ... TO
+    DEFAULT``). One round trip rather than one per statement:
+    bench/citus_settings_cost.py measures both on one node (docs/scaling.md).
+
+    The settings are sent with every search rather than once per
+    connection: set for the session they would also hold for every other
+    query on the connection (no sequential scans, no sorts), and a
+    connection pooler in transaction mode would hand them to other
+    clients."""
     settings, reset = _settings_statements(int(limit), filtered)
+    # Checked (once a request, as Django's cursor() does) before the driver
+    # below is read: a failed check replaces the connection.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
     in_caller = connection.in_atomic_block
+    driver = connection.connection
+    if in_caller and driver.info.transaction_status == TransactionStatus.IDLE:
+        # The caller's transaction is not open yet: psycopg opens it with
+        # the first statement it runs itself (with the isolation level
+        # Django gave it).
+        with connection.cursor() as cursor:
+            cursor.execute(settings[0])
+        settings = settings[1:]
     before = settings if in_caller else ("BEGIN", *settings)
     after = reset if in_caller else ("COMMIT",)
-    driver = connection.connection
-    pipeline = (driver.pipeline() if psycopg.Pipeline.is_supported()
-                else contextlib.nullcontext())
+    statements = [*((s, None) for s in before), (sql, params), *((s, None) for s in after)]
     try:
-        # The statements after the query on a cursor of their own: the
-        # query's cursor keeps its rows.
-        with pipeline, connection.cursor() as closing:
-            for statement in before:
-                cursor.execute(statement)
-            cursor.execute(sql, params)
-            for statement in after:
-                closing.execute(statement)
+        return execute_together(statements, rows_of=len(before))
     except Exception:
-        if not in_caller and driver.info.transaction_status != TransactionStatus.IDLE:
+        if (not in_caller and not driver.closed
+                and driver.info.transaction_status != TransactionStatus.IDLE):
             driver.rollback()
         raise
-    return cursor.fetchall()
 
 
 @functools.lru_cache(maxsize=64)
@@ -262,7 +281,7 @@ def find_all_candidates(
             " WHERE distance <= %s ORDER BY distance, id",
             [vector_literal(embedding), backend.name, limit],
         )
-        return _candidates(cursor.fetchall(), backend)
+        return _candidates(cursor.fetchall(), backend.thresholds())
 
 
 def is_suppressed(embedding, *, model: str | None = None) -> bool:

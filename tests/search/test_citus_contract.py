@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 
+import numpy as np
 import pytest
 from django.db import connection, transaction
 from psycopg.pq import TransactionStatus
@@ -224,15 +225,18 @@ def test_the_search_access_and_erasure_send_only_what_citus_runs(settings):
 # Each rule fails on what breaks it.
 
 
-def _single_string(cursor, sql, params, limit, *, filtered):
+def _single_string(sql, params, limit, *, filtered):
     """``find_candidates``' settings and query as one string, as before
     issue 38 (Citus: "cannot execute a distributed query from a query on a
-    shard")."""
+    shard"), with the query vector written out as text as it was then."""
     statements = matching.set_local_statements(matching._index_settings(limit, filtered=filtered))
-    cursor.execute("; ".join([*statements, sql]), params)
-    for _ in statements:
-        cursor.nextset()
-    return cursor.fetchall()
+    vector = np.frombuffer(params["vector"].data, dtype=">f4", offset=4)
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join([*statements, sql]),
+                       {**params, "vector": matching.vector_literal(vector)})
+        for _ in statements:
+            cursor.nextset()
+        return cursor.fetchall()
 
 
 def test_the_single_string_of_set_local_and_select_fails_the_contract(monkeypatch):
@@ -334,3 +338,20 @@ def test_inside_a_transaction_the_search_sets_its_settings_back():
     assert violations(strings) == []
     assert (_setting("enable_seqscan"), _setting("hnsw.ef_search")) == ("on", "40")
     assert _setting("work_mem") == "7MB"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_search_that_opens_the_callers_transaction_leaves_it_open_and_sets_its_settings_back():
+    with transaction.atomic():
+        assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+        with recorded() as strings:
+            assert find_candidates([0.0] * 128, model="dlib", limit=10) == []
+        # psycopg opened the transaction with the first setting; the rest
+        # followed it there.
+        assert connection.connection.info.transaction_status == TransactionStatus.INTRANS
+        assert "BEGIN" not in strings and "COMMIT" not in strings
+        assert strings[0] == "SET LOCAL citus.propagate_set_commands = 'local'"
+        assert strings[-1].endswith(" TO DEFAULT")
+        assert violations(strings) == []
+        assert (_setting("enable_seqscan"), _setting("hnsw.ef_search")) == ("on", "40")
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE

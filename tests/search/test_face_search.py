@@ -96,7 +96,7 @@ def test_the_search_is_one_order_by_limit_over_the_face_table(identities):
     assert words.count("SELECT") == 1 and "WITH" not in words and "MATERIALIZED" not in words
     assert [w for w in words if w in ("FROM", "ORDER BY", "LIMIT")] == ["FROM", "ORDER BY",
                                                                         "LIMIT"]
-    assert " FROM search_face f WHERE " in sql and sql.endswith(" LIMIT %s")
+    assert " FROM search_face f WHERE " in sql and sql.endswith(" LIMIT %(limit)s")
     # And PostgreSQL runs it as that: a Limit right over the index scan.
     query = Face.objects.get(pk=next(iter(identities))).embedding
     [root] = json.loads(explain_candidates(query, model="dlib", options="(FORMAT JSON)"))
