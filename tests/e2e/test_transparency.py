@@ -82,3 +82,29 @@ def test_the_transparency_page_draws_its_charts_and_passes_axe(transactional_db,
     page.click("main form button[type=submit]")
     page.wait_for_selector("p.confirmed")
     check_accessibility(page, "acknowledgement confirmed")
+
+
+CHART_PAGE = """<!doctype html><html lang="en"><body>
+<figure class="chart" id="zeros" data-chart="bars" data-labels='["2026-10","2026-11"]'
+  data-series='[{"name":"median days","values":[0,0]}]' data-has-data="1"
+  data-empty="No requests yet."></figure>
+<figure class="chart" id="none" data-chart="bars" data-labels='["2026-10","2026-11"]'
+  data-series='[{"name":"median days","values":[null,null]}]' data-empty="No requests yet.">
+</figure></body></html>"""
+
+
+def test_a_chart_of_zeros_draws_thin_bars_and_a_chart_without_figures_says_so(page):
+    # The portal's own chart script, in Chromium: a median of 0 days in
+    # every month is a figure (a thin bar on the axis for each month, its
+    # value in the tooltip); no figure at all is said in words, not drawn.
+    from django.conf import settings
+
+    page.set_content(CHART_PAGE)
+    page.add_script_tag(path=str(settings.BASE_DIR / "static" / "portal" / "charts.js"))
+    page.wait_for_selector("#zeros svg")
+    bars = page.locator("#zeros svg rect[class^='series-']")
+    assert bars.count() == 2
+    assert {float(bars.nth(n).get_attribute("height")) for n in range(2)} == {2.0}
+    assert page.locator("#zeros svg rect title").first.text_content().endswith(": 0")
+    assert page.locator("#none svg").count() == 0
+    assert page.locator("#none p.empty").text_content() == "No requests yet."
