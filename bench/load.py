@@ -22,8 +22,9 @@ Each simulated person, in their own HTTP session:
 It prints the errors (anything but the expected answer; must be 0) and the
 p50 and p95 of every step, and writes them to ``bench/results/load.json``.
 Bounded in count (``--people``) and time (``--time-limit``). Standard library,
-``requests``, ``portal.samples`` (no Django settings) and OpenCV (for the
-video)::
+``requests``, ``portal.samples`` (no Django settings), OpenCV (for the
+video) and dlib's face detector (to keep each person's face pattern only
+where the face is still found; made before the clock starts)::
 
     .venv/bin/python bench/load.py --people 50 --concurrency 50
 
